@@ -1,0 +1,1 @@
+//! Provisions QEMU and a Debian guest and boots it.

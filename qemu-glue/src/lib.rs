@@ -1,0 +1,3 @@
+//! qemu-glue: everything between tunic's device models and the outside world —
+//! the vfio-user server, packet backends, and the harness that boots a guest.
+pub mod harness;
