@@ -1,1 +1,10 @@
+//! Device models: PCI config space, register files, rings, interrupts and the
+//! device personalities (Intel 82576 / `igb` first), built on the offload engines.
 
+pub mod igb;
+pub mod irq;
+pub mod pci;
+pub mod wire;
+
+pub use irq::{IrqSink, NoIrq};
+pub use wire::{FrameSink, NullSink};

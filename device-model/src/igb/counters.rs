@@ -1,0 +1,37 @@
+//! What tunic saw the device do, beyond the datasheet's statistics registers:
+//! the evidence conformance cases check (e.g. that TSO contexts with tunnel-length
+//! headers were processed) and the reasons frames or descriptors were refused.
+
+use serde::Serialize;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Counters {
+    pub tx_frames: u64,
+    pub tx_bytes: u64,
+    pub rx_frames: u64,
+    pub rx_bytes: u64,
+    pub tso_packets: u64,
+    pub tso_segments: u64,
+    /// TSO contexts whose IPLEN spans more than any single IPv4 header (60 bytes):
+    /// the GSO_PARTIAL form Linux uses for GRE/NVGRE tunnels.
+    pub tso_tunnel_headers: u64,
+    pub tso_errors: u64,
+    pub tx_csum_offloads: u64,
+    pub tx_csum_errors: u64,
+    pub tx_dma_errors: u64,
+    pub tx_bad_descriptors: u64,
+    pub tx_oversize_dropped: u64,
+    pub rx_dma_errors: u64,
+    pub rx_no_descriptor_drops: u64,
+    pub rx_fifo_overflow_drops: u64,
+    pub rx_filtered: u64,
+    pub rx_oversize_dropped: u64,
+    pub rx_disabled_drops: u64,
+    pub rx_csum_good: u64,
+    pub rx_csum_bad: u64,
+    pub rx_rss_hashed: u64,
+    pub loopback_frames: u64,
+    pub irq_unrouted: u64,
+    pub ring_errors: u64,
+    pub resets: u64,
+}

@@ -1,0 +1,280 @@
+use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use vm_memory::{
+    Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestRegionMmap,
+    MmapRegion,
+};
+
+/// Why a DMA access or a mapping change was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DmaError {
+    #[error("guest range {addr:#x}+{len:#x} is not wholly inside mapped guest memory")]
+    Unmapped { addr: u64, len: usize },
+    #[error("guest range {addr:#x}+{len:#x} wraps around the address space")]
+    Overflow { addr: u64, len: u64 },
+    #[error("mapping {addr:#x}+{size:#x} overlaps an existing one or is malformed")]
+    BadMapping { addr: u64, size: u64 },
+    #[error("no mapping at {addr:#x} of size {size:#x} to unmap")]
+    NoSuchMapping { addr: u64, size: u64 },
+    #[error("mapping guest memory failed: {0}")]
+    Mmap(String),
+}
+
+/// Counters a user can read to see what the guest asked for.
+#[derive(Debug, Default)]
+pub struct DmaStats {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    /// Accesses refused because they fell outside mapped memory.
+    pub faults: AtomicU64,
+}
+
+/// The guest physical address space the device can reach.
+///
+/// Mappings are replaced wholesale (copy on write): a worker that is in the
+/// middle of an access keeps the snapshot it started with, so an UNMAP never
+/// pulls memory out from under a copy in progress.
+#[derive(Default)]
+pub struct DmaSpace {
+    mem: RwLock<Option<Arc<GuestMemoryMmap>>>,
+    stats: DmaStats,
+}
+
+impl DmaSpace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn stats(&self) -> &DmaStats {
+        &self.stats
+    }
+
+    fn snapshot(&self) -> Option<Arc<GuestMemoryMmap>> {
+        self.mem.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn install(&self, mem: Option<GuestMemoryMmap>) {
+        *self.mem.write().unwrap_or_else(|e| e.into_inner()) = mem.map(Arc::new);
+    }
+
+    fn insert(&self, region: GuestRegionMmap, addr: u64, size: u64) -> Result<(), DmaError> {
+        let bad = || DmaError::BadMapping { addr, size };
+        let next = match self.snapshot() {
+            None => GuestMemoryMmap::from_regions(vec![region]).map_err(|_| bad())?,
+            Some(mem) => mem.insert_region(Arc::new(region)).map_err(|_| bad())?,
+        };
+        self.install(Some(next));
+        Ok(())
+    }
+
+    /// Maps `size` bytes of `file` from `offset` at guest address `addr` (a DMA_MAP).
+    pub fn map_file(&self, addr: u64, size: u64, file: File, offset: u64) -> Result<(), DmaError> {
+        check_range(addr, size)?;
+        let len = usize::try_from(size).map_err(|_| DmaError::BadMapping { addr, size })?;
+        if len == 0 {
+            return Err(DmaError::BadMapping { addr, size });
+        }
+        let mapping = MmapRegion::from_file(FileOffset::new(file, offset), len)
+            .map_err(|e| DmaError::Mmap(e.to_string()))?;
+        let region = GuestRegionMmap::new(mapping, GuestAddress(addr))
+            .ok_or(DmaError::BadMapping { addr, size })?;
+        self.insert(region, addr, size)
+    }
+
+    /// Maps fresh anonymous memory at `addr`: guest RAM for tests and fuzzing.
+    pub fn map_anonymous(&self, addr: u64, size: u64) -> Result<(), DmaError> {
+        check_range(addr, size)?;
+        let len = usize::try_from(size).map_err(|_| DmaError::BadMapping { addr, size })?;
+        if len == 0 {
+            return Err(DmaError::BadMapping { addr, size });
+        }
+        let mapping = MmapRegion::new(len).map_err(|e| DmaError::Mmap(e.to_string()))?;
+        let region = GuestRegionMmap::new(mapping, GuestAddress(addr))
+            .ok_or(DmaError::BadMapping { addr, size })?;
+        self.insert(region, addr, size)
+    }
+
+    /// Removes the mapping that starts at `addr` with `size` bytes (a DMA_UNMAP).
+    pub fn unmap(&self, addr: u64, size: u64) -> Result<(), DmaError> {
+        let missing = DmaError::NoSuchMapping { addr, size };
+        let mem = self.snapshot().ok_or(missing)?;
+        let (rest, _) = mem
+            .remove_region(GuestAddress(addr), size)
+            .map_err(|_| DmaError::NoSuchMapping { addr, size })?;
+        self.install((rest.num_regions() > 0).then_some(rest));
+        Ok(())
+    }
+
+    /// Drops every mapping (the client went away).
+    pub fn clear(&self) {
+        self.install(None);
+    }
+
+    /// Number of mapped regions.
+    pub fn regions(&self) -> usize {
+        self.snapshot().map_or(0, |m| m.num_regions())
+    }
+
+    /// Reads `buf.len()` bytes at guest address `addr`, all or nothing.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), DmaError> {
+        let result = self
+            .snapshot()
+            .ok_or(())
+            .and_then(|m| m.read_slice(buf, GuestAddress(addr)).map_err(|_| ()));
+        match result {
+            Ok(()) => {
+                self.stats.reads.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .bytes_read
+                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(()) => Err(self.fault("read", addr, buf.len())),
+        }
+    }
+
+    /// Writes `buf` at guest address `addr`, all or nothing.
+    pub fn write(&self, addr: u64, buf: &[u8]) -> Result<(), DmaError> {
+        let result = self.snapshot().ok_or(()).and_then(|m| {
+            // Check the whole range first so a refused write leaves no partial bytes behind.
+            if !m.check_range(GuestAddress(addr), buf.len()) {
+                return Err(());
+            }
+            m.write_slice(buf, GuestAddress(addr)).map_err(|_| ())
+        });
+        match result {
+            Ok(()) => {
+                self.stats.writes.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .bytes_written
+                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(()) => Err(self.fault("write", addr, buf.len())),
+        }
+    }
+
+    fn fault(&self, what: &'static str, addr: u64, len: usize) -> DmaError {
+        let n = self.stats.faults.fetch_add(1, Ordering::Relaxed);
+        // The guest controls how often this happens: log the first ones, then every 1024th.
+        if n < 16 || n % 1024 == 0 {
+            tracing::warn!(
+                addr = format_args!("{addr:#x}"),
+                len,
+                faults = n + 1,
+                "DMA {what} outside mapped guest memory refused"
+            );
+        }
+        DmaError::Unmapped { addr, len }
+    }
+}
+
+fn check_range(addr: u64, size: u64) -> Result<(), DmaError> {
+    addr.checked_add(size)
+        .map(|_| ())
+        .ok_or(DmaError::Overflow { addr, len: size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_inside_a_region() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x2000).unwrap();
+        d.write(0x1ffe, &[1, 2, 3, 4]).unwrap();
+        let mut b = [0u8; 4];
+        d.read(0x1ffe, &mut b).unwrap();
+        assert_eq!(b, [1, 2, 3, 4]);
+        assert_eq!(d.stats().faults.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn refuses_accesses_crossing_the_end() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x1000).unwrap();
+        let mut b = [0u8; 8];
+        assert!(d.read(0x1ffc, &mut b).is_err());
+        assert!(d.write(0x1ffc, &b).is_err());
+        assert!(d.read(u64::MAX - 2, &mut b).is_err());
+        assert!(d.read(0, &mut b).is_err());
+        assert_eq!(d.stats().faults.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn refused_write_leaves_memory_untouched() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x1000).unwrap();
+        assert!(d.write(0x1ffe, &[9; 4]).is_err());
+        let mut b = [0u8; 2];
+        d.read(0x1ffe, &mut b).unwrap();
+        assert_eq!(b, [0, 0]);
+    }
+
+    #[test]
+    fn nothing_mapped_means_every_access_faults() {
+        let d = DmaSpace::new();
+        assert!(d.read(0, &mut [0u8; 1]).is_err());
+        assert!(d.unmap(0, 0x1000).is_err());
+    }
+
+    #[test]
+    fn overlapping_maps_are_refused_and_unmap_removes() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x1000).unwrap();
+        assert!(d.map_anonymous(0x1800, 0x1000).is_err());
+        assert!(d.map_anonymous(u64::MAX - 10, 0x1000).is_err());
+        d.map_anonymous(0x4000, 0x1000).unwrap();
+        assert_eq!(d.regions(), 2);
+        assert!(d.unmap(0x1000, 0x800).is_err());
+        d.unmap(0x1000, 0x1000).unwrap();
+        assert_eq!(d.regions(), 1);
+        assert!(d.read(0x1000, &mut [0u8; 1]).is_err());
+        d.unmap(0x4000, 0x1000).unwrap();
+        assert_eq!(d.regions(), 0);
+    }
+
+    #[test]
+    fn contiguous_regions_are_one_address_range() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x1000).unwrap();
+        d.map_anonymous(0x2000, 0x1000).unwrap();
+        d.write(0x1ff0, &[7u8; 32]).unwrap();
+        let mut b = [0u8; 32];
+        d.read(0x1ff0, &mut b).unwrap();
+        assert_eq!(b, [7u8; 32]);
+    }
+
+    #[test]
+    fn maps_a_memfd_like_qemu_does() {
+        use std::io::Write;
+        let mut f = tempfile_in_dev_shm();
+        f.write_all(&[0u8; 0x3000]).unwrap();
+        f.flush().unwrap();
+        let d = DmaSpace::new();
+        d.map_file(0x10_0000, 0x1000, f.try_clone().unwrap(), 0x1000)
+            .unwrap();
+        d.write(0x10_0010, b"hello").unwrap();
+        let mut b = [0u8; 5];
+        d.read(0x10_0010, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+    }
+
+    fn tempfile_in_dev_shm() -> File {
+        let path = std::env::temp_dir().join(format!("tunic-dma-test-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+}

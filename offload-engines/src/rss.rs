@@ -1,0 +1,234 @@
+//! Receive-side scaling: the Toeplitz hash, the Microsoft RSS input selection for plain
+//! and NVGRE frames, and the indirection-table lookup.
+
+use core::net::IpAddr;
+use core::ops::BitOr;
+
+use crate::parse::{self, IpInfo, IpVersion, Layers, Transport};
+
+/// RSS secret key length in bytes (320 bits).
+pub const KEY_LEN: usize = 40;
+
+/// The Toeplitz hash with a lookup table per input byte position: the hash is linear
+/// over GF(2), so the contribution of each byte value at each position can be
+/// precomputed and the hash becomes one XOR per input byte.
+#[derive(Clone)]
+pub struct Toeplitz {
+    /// `tables[i][b]`: the hash contribution of byte value `b` at input position `i`.
+    tables: Box<[[u32; 256]; KEY_LEN]>,
+}
+
+impl core::fmt::Debug for Toeplitz {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Toeplitz").finish_non_exhaustive()
+    }
+}
+
+impl Toeplitz {
+    pub fn new(key: &[u8; KEY_LEN]) -> Self {
+        let mut tables = Box::new([[0u32; 256]; KEY_LEN]);
+        for (i, table) in tables.iter_mut().enumerate() {
+            // The 40 key bits starting at bit 8*i; key bits past the end are zero
+            // (the key shifts left with zero fill).
+            let window = (0..5).fold(0u64, |acc, j| {
+                (acc << 8) | u64::from(key.get(i + j).copied().unwrap_or(0))
+            });
+            // Input bit j of this byte (MSB first) selects the 32 key bits starting at
+            // bit 8*i + j.
+            let per_bit: [u32; 8] =
+                core::array::from_fn(|j| ((window >> (8 - j)) & 0xFFFF_FFFF) as u32);
+            for b in 1..256usize {
+                let low = b.trailing_zeros() as usize;
+                table[b] = table[b & (b - 1)] ^ per_bit[7 - low];
+            }
+        }
+        Self { tables }
+    }
+
+    /// Hashes `input`; bytes beyond the 40th see an all-zero key window and add nothing.
+    pub fn hash(&self, input: &[u8]) -> u32 {
+        input
+            .iter()
+            .zip(self.tables.iter())
+            .fold(0, |h, (&b, t)| h ^ t[usize::from(b)])
+    }
+}
+
+/// Enabled hash types. Bit values are NDIS's `NDIS_HASH_*` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct HashTypes(pub u32);
+
+impl HashTypes {
+    pub const IPV4: Self = Self(0x0000_0100);
+    pub const TCP_IPV4: Self = Self(0x0000_0200);
+    pub const IPV6: Self = Self(0x0000_0400);
+    pub const IPV6_EX: Self = Self(0x0000_0800);
+    pub const TCP_IPV6: Self = Self(0x0000_1000);
+    pub const TCP_IPV6_EX: Self = Self(0x0000_2000);
+    pub const UDP_IPV4: Self = Self(0x0000_4000);
+    pub const UDP_IPV6: Self = Self(0x0000_8000);
+    pub const UDP_IPV6_EX: Self = Self(0x0001_0000);
+    pub const ALL: Self = Self(0x0001_FF00);
+
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+}
+
+impl BitOr for HashTypes {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashKind {
+    Ipv4,
+    TcpIpv4,
+    UdpIpv4,
+    Ipv6,
+    TcpIpv6,
+    UdpIpv6,
+    Ipv6Ex,
+    TcpIpv6Ex,
+    UdpIpv6Ex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RssResult {
+    pub hash: u32,
+    pub kind: HashKind,
+}
+
+/// Hash input: source address, destination address, then ports when present.
+struct Input {
+    buf: [u8; 36],
+    len: usize,
+}
+
+impl Input {
+    fn new(ip: &IpInfo) -> Self {
+        let mut i = Input {
+            buf: [0; 36],
+            len: 0,
+        };
+        for a in [ip.src, ip.dst] {
+            match a {
+                IpAddr::V4(v4) => i.push(&v4.octets()),
+                IpAddr::V6(v6) => i.push(&v6.octets()),
+            }
+        }
+        i
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The 2-tuple kind enabled for this IP version, if any. The `_EX` types are accepted
+/// as a superset of the plain ones; their Home-Address/Routing-header address
+/// substitution is not performed **[tunic]**.
+fn ip_kind(ip: &IpInfo, types: HashTypes) -> Option<HashKind> {
+    match ip.version {
+        IpVersion::V4 => types.contains(HashTypes::IPV4).then_some(HashKind::Ipv4),
+        IpVersion::V6 if types.contains(HashTypes::IPV6_EX) => Some(HashKind::Ipv6Ex),
+        IpVersion::V6 => types.contains(HashTypes::IPV6).then_some(HashKind::Ipv6),
+    }
+}
+
+fn l4_kind(ip: &IpInfo, transport: Transport, types: HashTypes) -> Option<HashKind> {
+    use HashKind as K;
+    use HashTypes as T;
+    let candidates: &[(T, K)] = match (ip.version, transport) {
+        (IpVersion::V4, Transport::Tcp) => &[(T::TCP_IPV4, K::TcpIpv4)],
+        (IpVersion::V4, Transport::Udp) => &[(T::UDP_IPV4, K::UdpIpv4)],
+        (IpVersion::V6, Transport::Tcp) => {
+            &[(T::TCP_IPV6_EX, K::TcpIpv6Ex), (T::TCP_IPV6, K::TcpIpv6)]
+        }
+        (IpVersion::V6, Transport::Udp) => {
+            &[(T::UDP_IPV6_EX, K::UdpIpv6Ex), (T::UDP_IPV6, K::UdpIpv6)]
+        }
+        _ => &[],
+    };
+    candidates
+        .iter()
+        .find(|(t, _)| types.contains(*t))
+        .map(|&(_, k)| k)
+}
+
+fn hash_2tuple(ip: &IpInfo, t: &Toeplitz, types: HashTypes) -> Option<RssResult> {
+    let kind = ip_kind(ip, types)?;
+    Some(RssResult {
+        hash: t.hash(Input::new(ip).bytes()),
+        kind,
+    })
+}
+
+/// Standard selection on one header stack: 4-tuple when the transport is TCP/UDP and
+/// its type is enabled, else 2-tuple; fragments only ever 2-tuple.
+fn hash_layers(l: &Layers, t: &Toeplitz, types: HashTypes) -> Option<RssResult> {
+    let ip = l.ip?;
+    if !ip.fragment {
+        if let Some(l4) = l.l4 {
+            if let Some(kind) = l4_kind(&ip, l4.transport, types) {
+                let mut input = Input::new(&ip);
+                input.push(&l4.src_port.to_be_bytes());
+                input.push(&l4.dst_port.to_be_bytes());
+                return Some(RssResult {
+                    hash: t.hash(input.bytes()),
+                    kind,
+                });
+            }
+        }
+    }
+    hash_2tuple(&ip, t, types)
+}
+
+/// Computes the RSS hash of a received frame, or None when no enabled hash type
+/// applies (the NIC then reports no hash).
+///
+/// With `tunnel_aware`, a GRE frame carrying Ethernet (NVGRE) is hashed on its inner
+/// addresses and ports when a TCP/UDP header follows the inner IP header, and
+/// on the outer addresses otherwise. When only the inner 2-tuple type is
+/// enabled for an inner TCP/UDP packet, the inner addresses are hashed **[tunic]**.
+pub fn hash_frame(
+    frame: &[u8],
+    t: &Toeplitz,
+    types: HashTypes,
+    tunnel_aware: bool,
+) -> Option<RssResult> {
+    let (p, _) = parse::parse_partial(frame).ok()?;
+    if tunnel_aware && p.gre.is_some_and(|g| g.carries_ethernet()) {
+        let inner_4tuple = p.inner.filter(|l| {
+            l.ip.is_some_and(|ip| !ip.fragment)
+                && l
+                    .l4
+                    .is_some_and(|l4| matches!(l4.transport, Transport::Tcp | Transport::Udp))
+        });
+        if let Some(r) = inner_4tuple.and_then(|l| hash_layers(&l, t, types)) {
+            return Some(r);
+        }
+        return hash_2tuple(&p.outer.ip?, t, types);
+    }
+    hash_layers(&p.outer, t, types)
+}
+
+/// Indirection-table lookup: the low bits of the hash index the table. Meant for
+/// power-of-two lengths; any other length still stays in bounds. Empty table: 0.
+pub fn indirect(hash: u32, table: &[u8]) -> u8 {
+    match table.len() {
+        0 => 0,
+        n => table[(hash as usize) & (n - 1)],
+    }
+}

@@ -1,0 +1,117 @@
+# tunic guest library, sourced (busybox ash) before /tunic/script.sh.
+#
+# Reporting:  result <name> pass|fail <evidence...>
+#             check <name> <command...>    (pass iff the command succeeds)
+# NICs:       nics_by_driver <driver>      (names, sorted by PCI address)
+#             nic_driver <ifname>
+#             wait_link <ifname> [seconds] [netns]
+# Topology:   setup_pair <nic-a> <nic-b>
+#             nic-a stays in the root namespace: 198.18.0.1/24, 2001:2::1/64
+#             nic-b moves to netns "peer":       198.18.0.2/24, 2001:2::2/64
+#             in_peer <command...>         (runs in netns "peer")
+# Traffic:    iperf3_mbps <seconds> [iperf3 client args...]
+#             (server in "peer", client in the root namespace; prints the
+#             receiver's Mbit/s, full output in /tmp/iperf3.out)
+
+# Debian's busybox ash runs its own applets before $PATH: route the commands
+# that have a real tool in the initramfs to that tool.
+ip() { /usr/bin/ip "$@"; }
+tc() { /usr/sbin/tc "$@"; }
+
+TUNIC_NS=peer
+TUNIC_IP4_A=198.18.0.1
+TUNIC_IP4_B=198.18.0.2
+TUNIC_IP6_A=2001:2::1
+TUNIC_IP6_B=2001:2::2
+
+# result <name> pass|fail <evidence...>: one TUNIC-RESULT line on the console.
+result() {
+    _name=$1
+    _status=$2
+    shift 2
+    case "$_status" in
+        pass | fail) ;;
+        *)
+            set -- "bad status '$_status':" "$@"
+            _status=fail
+            ;;
+    esac
+    echo "TUNIC-RESULT $_name $_status $(printf '%s' "$*" | tr '\n\r\t' '   ')"
+}
+
+# check <name> <command...>: runs the command; its last output lines are the
+# evidence.
+check() {
+    _name=$1
+    shift
+    _out=$("$@" 2>&1)
+    _rc=$?
+    if [ $_rc -eq 0 ]; then
+        result "$_name" pass "$(printf '%s\n' "$_out" | tail -n 3)"
+    else
+        result "$_name" fail "rc=$_rc: $(printf '%s\n' "$_out" | tail -n 5)"
+    fi
+    return $_rc
+}
+
+nic_driver() {
+    basename "$(readlink "/sys/class/net/$1/device/driver")" 2>/dev/null
+}
+
+nics_by_driver() {
+    for _d in /sys/class/net/*; do
+        [ -e "$_d/device/driver" ] || continue
+        [ "$(basename "$(readlink "$_d/device/driver")")" = "$1" ] || continue
+        echo "$(basename "$(readlink -f "$_d/device")") ${_d##*/}"
+    done | sort | cut -d' ' -f2
+}
+
+# wait_link <ifname> [seconds] [netns]: waits for carrier (LOWER_UP).
+wait_link() {
+    _n=$((${2:-10} * 10))
+    while [ $_n -gt 0 ]; do
+        if [ -n "$3" ]; then
+            ip -n "$3" -o link show dev "$1" | grep -q LOWER_UP && return 0
+        else
+            ip -o link show dev "$1" | grep -q LOWER_UP && return 0
+        fi
+        usleep 100000
+        _n=$((_n - 1))
+    done
+    return 1
+}
+
+in_peer() {
+    ip netns exec "$TUNIC_NS" "$@"
+}
+
+setup_pair() {
+    TUNIC_A=$1
+    TUNIC_B=$2
+    mkdir -p /run/netns
+    ip netns add "$TUNIC_NS" || return 1
+    ip link set "$TUNIC_B" netns "$TUNIC_NS" || return 1
+    ip addr add "$TUNIC_IP4_A/24" dev "$TUNIC_A" || return 1
+    ip -6 addr add "$TUNIC_IP6_A/64" dev "$TUNIC_A" nodad || return 1
+    ip link set "$TUNIC_A" up || return 1
+    ip -n "$TUNIC_NS" link set lo up
+    ip -n "$TUNIC_NS" addr add "$TUNIC_IP4_B/24" dev "$TUNIC_B" || return 1
+    ip -n "$TUNIC_NS" -6 addr add "$TUNIC_IP6_B/64" dev "$TUNIC_B" nodad || return 1
+    ip -n "$TUNIC_NS" link set "$TUNIC_B" up || return 1
+    wait_link "$TUNIC_A" 15 && wait_link "$TUNIC_B" 15 "$TUNIC_NS"
+}
+
+iperf3_mbps() {
+    _secs=$1
+    shift
+    in_peer iperf3 -s -1 -D -B "$TUNIC_IP4_B" >/tmp/iperf3-server.out 2>&1
+    # Wait for the server to listen.
+    _n=50
+    while [ $_n -gt 0 ] && ! in_peer ss -ltn 2>/dev/null | grep -q ':5201 '; do
+        usleep 100000
+        _n=$((_n - 1))
+    done
+    iperf3 -c "$TUNIC_IP4_B" -t "$_secs" -f m "$@" >/tmp/iperf3.out 2>&1 || return 1
+    awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' \
+        /tmp/iperf3.out | tail -n 1
+}
