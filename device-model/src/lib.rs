@@ -4,7 +4,9 @@
 pub mod igb;
 pub mod irq;
 pub mod pci;
+pub mod personality;
 pub mod wire;
 
 pub use irq::{IrqSink, NoIrq};
+pub use personality::Personality;
 pub use wire::{FrameSink, NullSink};

@@ -395,7 +395,7 @@ fn parse_eth(frame: &[u8], off: usize, limit: usize, depth: Depth) -> Result<Eth
         ) {
             break;
         }
-        // The tag sits where the EtherType was: TCI, then the next EtherType.
+        // A tag is the TPID just read, then the TCI, then the next EtherType.
         need(
             limit,
             off,
@@ -403,7 +403,7 @@ fn parse_eth(frame: &[u8], off: usize, limit: usize, depth: Depth) -> Result<Eth
             depth,
             Layer::Vlan,
         )?;
-        *slot = Some(be16(h, header_len - 2));
+        *slot = Some(be16(h, header_len));
         ethertype = be16(h, header_len + 2);
         header_len += ethernet::VLAN_TAG_LEN;
     }

@@ -6,6 +6,8 @@
 //!   --vfio-user SOCKET    a vfio-user NIC (repeatable; the server must listen)
 //!   --timeout SECONDS     hard limit (default 300)
 //!   --accel auto|kvm|tcg  accelerator (default auto, or TUNIC_ACCEL)
+//!   --kernel PACKAGE      guest kernel package, e.g.
+//!                         linux-image-amd64/trixie-backports
 //!   --console             echo the serial console while it runs
 //!   --json                print the whole GuestRun as JSON
 //! ```
@@ -35,6 +37,7 @@ fn run() -> Result<bool> {
     let mut spec = GuestSpec::default();
     let mut script_path = None;
     let mut json = false;
+    let mut kernel_package = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -64,6 +67,7 @@ fn run() -> Result<bool> {
                     other => bail!("--accel auto|kvm|tcg, not {other:?}"),
                 };
             }
+            "--kernel" => kernel_package = Some(args.next().context("--kernel needs a package")?),
             "--console" => spec.echo_console = true,
             "--json" => json = true,
             s if script_path.is_none() && !s.starts_with("--") || s == "-" => {
@@ -84,6 +88,7 @@ fn run() -> Result<bool> {
 
     let assets = provision(&ProvisionOptions {
         progress: true,
+        kernel_package,
         ..Default::default()
     })?;
     let run = boot(&assets, &spec)?;

@@ -195,15 +195,15 @@ fn ip_header(
                 ..Default::default()
             };
             if extras {
-                h.set_options(&[1, 1, 1, 1, 0x94, 0x04, 0, 0])
-                    .expect("8 bytes of options");
+                h.options = [1, 1, 1, 1, 0x94, 0x04, 0, 0].into();
             }
             let total = h.header_len() + upper_len;
             h.total_len = u16::try_from(total).unwrap_or(0);
             if with_checksum {
                 h.header_checksum = h.calc_header_checksum();
             }
-            h.write(&mut v).expect("write to Vec");
+            // write_raw: `write` would always fill in the checksum.
+            h.write_raw(&mut v).expect("write to Vec");
         }
         Ip::V6 => {
             let ext_len = if extras { 8 } else { 0 };

@@ -94,7 +94,7 @@ impl SegmentView {
                 let _ = write!(s, " key={k:#010x}");
             }
             if let Some(q) = g.seq {
-                let _ = write!(s, " seq={q}");
+                let _ = write!(s, " seq={q:#010x}");
             }
             if let Some(ok) = g.checksum_ok {
                 let _ = write!(s, " csum={}", verdict(ok));
@@ -108,7 +108,7 @@ impl SegmentView {
                 flags,
                 checksum_ok,
             } => {
-                let _ = write!(s, " tcp(seq={seq} flags={flags} csum={})", verdict(*checksum_ok));
+                let _ = write!(s, " tcp(seq={seq:#010x} flags={flags} csum={})", verdict(*checksum_ok));
             }
             L4View::Udp { len, checksum_ok } => {
                 let _ = write!(s, " udp(len={len} csum={})", verdict(*checksum_ok));

@@ -160,7 +160,8 @@ impl Igb {
         self.set(VET, 0x8100);
         self.set(DTXTCPFLGL, 0x0ff6_0ff6);
         self.set(DTXTCPFLGH, 0x0000_0f7f);
-        self.set(RXCSUM, RXCSUM_IPOFLD);
+        self.set(RXCSUM, RXCSUM_IPOFLD | RXCSUM_TUOFLD);
+        self.set(RLPML, 0x2600);
         self.set(LEDCTL, 0x0706_8302);
         for q in 0..QUEUES {
             self.set(queue_off(false, q, Q_SRRCTL), SRRCTL_DEFAULT);

@@ -107,6 +107,13 @@ impl Igb {
     fn accepts(&self, frame: &[u8]) -> bool {
         let rctl = self.get(RCTL);
         let dst = &frame[..6];
+        // VLAN filter: with RCTL.VFE a tagged frame's VID must be set in VFTA.
+        if rctl & RCTL_VFE != 0 && frame.len() >= 16 && frame[12..14] == (self.get(VET) as u16).to_be_bytes() {
+            let vid = u32::from(u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff);
+            if self.get(VFTA + 4 * (vid >> 5)) & (1 << (vid & 31)) == 0 {
+                return false;
+            }
+        }
         if dst[0] & 1 == 0 {
             if rctl & RCTL_UPE != 0 {
                 return true;

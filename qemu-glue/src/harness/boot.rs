@@ -173,7 +173,7 @@ pub fn spawn(assets: &Assets, spec: &GuestSpec) -> Result<RunningGuest> {
     let accel = spec.accel.resolve()?;
     if accel.kind == AccelKind::Tcg {
         eprintln!(
-            "[tunic] accelerator: TCG (software emulation; {}); expect ~15 s boots",
+            "[tunic] accelerator: TCG, software emulation ({}); set TUNIC_ACCEL=kvm to force KVM",
             accel.reason
         );
     }
@@ -216,9 +216,9 @@ pub fn spawn(assets: &Assets, spec: &GuestSpec) -> Result<RunningGuest> {
     let console = Arc::new(Mutex::new(Console::default()));
     let qemu_stderr = Arc::new(Mutex::new(String::new()));
     let mut log = match &spec.console_log {
-        Some(path) => Some(
-            File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
         None => None,
     };
     let stdout = child.stdout.take().context("QEMU stdout")?;
@@ -297,7 +297,13 @@ fn qemu_args(
     let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
     push(&["-L", &root.join("usr/share/qemu").to_string_lossy()]);
     push(&["-L", &root.join("usr/share/seabios").to_string_lossy()]);
-    push(&["-no-user-config", "-nodefaults", "-display", "none", "-no-reboot"]);
+    push(&[
+        "-no-user-config",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+    ]);
     push(&[
         "-object",
         &format!("memory-backend-memfd,id=mem,size={mem}M,share=on"),
@@ -330,7 +336,11 @@ fn qemu_args(
         let port = format!("nicport{i}");
         push(&[
             "-device",
-            &format!("pcie-root-port,id={port},bus=pcie.0,chassis={},slot={}", i + 1, i + 1),
+            &format!(
+                "pcie-root-port,id={port},bus=pcie.0,chassis={},slot={}",
+                i + 1,
+                i + 1
+            ),
         ]);
         match nic {
             Nic::VfioUser { socket } => {

@@ -20,8 +20,11 @@ const FORMAT: &str = "tunic-initramfs v1";
 
 /// Tools copied from the root (with their libraries), by name; each is looked
 /// up in `usr/bin` and `usr/sbin`, and every hit (file or symlink) is kept.
+/// `/bin/sh` is dash, as on Debian: busybox ash would run its own applets
+/// (e.g. a limited `ip`) ahead of `$PATH`; under dash the real tools win and
+/// busybox applet links only fill the gaps.
 const TOOLS: &[&str] = &[
-    "busybox", "ip", "tc", "ss", "bridge", "ethtool", "iperf3", "tcpdump",
+    "dash", "sh", "busybox", "ip", "tc", "ss", "bridge", "ethtool", "iperf3", "tcpdump",
 ];
 
 /// Libraries loaded at run time without being listed by `ld.so --list`
@@ -60,7 +63,10 @@ pub(crate) fn ensure_base(
         return Ok(path);
     }
 
-    progress.say(format!("building guest initramfs for {}...", kernel.release));
+    progress.say(format!(
+        "building guest initramfs for {}...",
+        kernel.release
+    ));
     let started = Instant::now();
     let mut archive = Archive::default();
     for d in [
@@ -82,7 +88,11 @@ pub(crate) fn ensure_base(
     archive.chardev("dev/null", 0o666, 1, 3)?;
     archive.file("etc/passwd", 0o644, ETC_PASSWD.as_bytes().to_vec())?;
     archive.file("etc/group", 0o644, ETC_GROUP.as_bytes().to_vec())?;
-    archive.file("etc/hosts", 0o644, b"127.0.0.1 localhost\n::1 localhost\n".to_vec())?;
+    archive.file(
+        "etc/hosts",
+        0o644,
+        b"127.0.0.1 localhost\n::1 localhost\n".to_vec(),
+    )?;
     archive.file(
         "etc/tunic/modules",
         0o644,
@@ -150,7 +160,10 @@ fn add_tools(archive: &mut Archive, root: &Path) -> Result<()> {
         }
         let path = match line.split_once("=>") {
             Some((_, rest)) => rest.split_whitespace().next(),
-            None => line.split_whitespace().next().filter(|p| p.starts_with('/')),
+            None => line
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/')),
         };
         if let Some(p) = path.filter(|p| p.starts_with('/')) {
             libs.insert(p.to_string());
@@ -225,7 +238,11 @@ fn add_modules(
         fs::copy(kernel.modules.join(rel), &dest)
             .with_context(|| format!("copying module {rel}"))?;
     }
-    for meta in ["modules.builtin", "modules.builtin.modinfo", "modules.order"] {
+    for meta in [
+        "modules.builtin",
+        "modules.builtin.modinfo",
+        "modules.order",
+    ] {
         let src = kernel.modules.join(meta);
         if src.exists() {
             fs::copy(&src, stage.join(meta))?;
@@ -240,7 +257,10 @@ fn add_modules(
          depmod -b \"$d\" '{}'",
         kernel.release
     );
-    run(chroot(root).args(["sh", "-c", &script]), "module decompression/depmod")?;
+    run(
+        chroot(root).args(["sh", "-c", &script]),
+        "module decompression/depmod",
+    )?;
     archive.copy_tree(&stage, &format!("usr/lib/modules/{}", kernel.release))
 }
 

@@ -52,9 +52,10 @@ pub(crate) fn ensure_kernel(
     let started = Instant::now();
     let scratch = ScratchDir::new(&root.join("tmp"), "tunic-kernel-")?;
     let work = inside(root, &scratch.0)?;
+    let packages = package_set(root, &package)?.join(" ");
     let download = |update: bool| {
         let script = format!(
-            "{}cd '{work}' && apt-get -q -o APT::Sandbox::User=root download '{package}'",
+            "{}cd '{work}' && apt-get -q -o APT::Sandbox::User=root download {packages}",
             if update { "apt-get -q update && " } else { "" }
         );
         run(chroot(root).args(["sh", "-c", &script]), "apt-get download")
@@ -67,7 +68,9 @@ pub(crate) fn ensure_kernel(
         chroot(root).args([
             "sh",
             "-c",
-            &format!("cd '{work}' && dpkg-deb -x ./*.deb x"),
+            &format!(
+                "cd '{work}' && for deb in ./*.deb; do dpkg-deb -x \"$deb\" x || exit 1; done"
+            ),
         ]),
         "dpkg-deb -x",
     )?;
@@ -136,9 +139,16 @@ fn resolve_package(root: &Path, requested: &str) -> Result<String> {
     let depends = |update: bool| {
         let script = format!(
             "{}apt-cache depends '{requested}'",
-            if update { "apt-get -q update >&2 && " } else { "" }
+            if update {
+                "apt-get -q update >&2 && "
+            } else {
+                ""
+            }
         );
-        run(chroot(root).args(["sh", "-c", &script]), "apt-cache depends")
+        run(
+            chroot(root).args(["sh", "-c", &script]),
+            "apt-cache depends",
+        )
     };
     let out = match depends(false) {
         Ok(out) => out,
@@ -150,6 +160,40 @@ fn resolve_package(root: &Path, requested: &str) -> Result<String> {
     }
 }
 
+/// The image package plus the packages newer Debian kernels split it into
+/// (`linux-binary-<release>` with vmlinuz, `linux-modules-<release>`,
+/// `linux-base-<release>`): its dependencies named `linux-*-<release>`.
+fn package_set(root: &Path, package: &str) -> Result<Vec<String>> {
+    let out = run(
+        chroot(root).args(["apt-cache", "depends", package]),
+        "apt-cache depends",
+    )?;
+    let mut set = vec![package.to_string()];
+    set.extend(release_split_parts(package, &out));
+    Ok(set)
+}
+
+fn release_split_parts(package: &str, apt_cache_output: &str) -> Vec<String> {
+    let Some(release) = package.strip_prefix("linux-image-") else {
+        return Vec::new();
+    };
+    let suffix = format!("-{release}");
+    let mut parts: Vec<String> = apt_cache_output
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim().trim_start_matches('|');
+            let dep = line
+                .strip_prefix("Depends:")
+                .or_else(|| line.strip_prefix("PreDepends:"))?
+                .trim();
+            (dep.starts_with("linux-") && dep.ends_with(&suffix) && dep != package)
+                .then(|| dep.to_string())
+        })
+        .collect();
+    parts.dedup();
+    parts
+}
+
 fn is_concrete(name: &str) -> bool {
     name.strip_prefix("linux-image-")
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
@@ -157,7 +201,10 @@ fn is_concrete(name: &str) -> bool {
 
 fn image_dependency(apt_cache_output: &str) -> Option<String> {
     apt_cache_output.lines().find_map(|line| {
-        let dep = line.trim().trim_start_matches('|').strip_prefix("Depends:")?;
+        let dep = line
+            .trim()
+            .trim_start_matches('|')
+            .strip_prefix("Depends:")?;
         let dep = dep.trim().trim_start_matches('<').trim_end_matches('>');
         is_concrete(dep).then(|| dep.to_string())
     })
@@ -177,5 +224,24 @@ mod tests {
         assert!(is_concrete("linux-image-6.16.3+deb13-amd64"));
         assert!(!is_concrete("linux-image-amd64"));
         assert!(!is_concrete("linux-image-cloud-amd64"));
+    }
+
+    #[test]
+    fn finds_split_kernel_packages() {
+        let out = "linux-image-7.3.4+deb13-amd64\n  PreDepends: linux-base\n \
+            |Depends: dracut\n  Depends: <linux-initramfs-tool>\n    dracut\n\
+            \x20 Depends: linux-base-7.3.4+deb13-amd64\n\
+            \x20 Depends: linux-binary-7.3.4+deb13-amd64\n\
+            \x20 Depends: linux-modules-7.3.4+deb13-amd64\n";
+        assert_eq!(
+            release_split_parts("linux-image-7.3.4+deb13-amd64", out),
+            [
+                "linux-base-7.3.4+deb13-amd64",
+                "linux-binary-7.3.4+deb13-amd64",
+                "linux-modules-7.3.4+deb13-amd64"
+            ]
+        );
+        let old = "linux-image-6.12.117+deb13-amd64\n  PreDepends: kmod\n  Depends: linux-base\n";
+        assert!(release_split_parts("linux-image-6.12.117+deb13-amd64", old).is_empty());
     }
 }

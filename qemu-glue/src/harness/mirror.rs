@@ -76,7 +76,12 @@ fn deb822_uris(text: &str) -> Vec<String> {
         }
     }
     for stanza in stanzas {
-        let get = |k: &str| stanza.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            stanza
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         let is_deb = get("types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb"));
         let enabled = get("enabled").is_none_or(|e| !e.eq_ignore_ascii_case("no"));
         if is_deb && enabled {

@@ -46,10 +46,12 @@ pub(crate) fn ensure_root(cache: &Path, progress: &Progress) -> Result<PathBuf> 
     }
 
     let mirror = debian_mirror()?;
-    if Command::new("mmdebstrap").arg("--version").output().is_err() {
-        bail!(
-            "mmdebstrap is needed to build the QEMU root (Debian: apt-get install mmdebstrap)"
-        );
+    if Command::new("mmdebstrap")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        bail!("mmdebstrap is needed to build the QEMU root (Debian: apt-get install mmdebstrap)");
     }
     progress.say(format!(
         "building QEMU root from {mirror} (about 15-60 s)..."

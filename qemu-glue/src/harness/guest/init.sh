@@ -15,7 +15,7 @@ mount -t tmpfs -o mode=755 tmpfs /run
 dmesg -n 1
 echo "TUNIC-BOOTED $(cut -d' ' -f1 /proc/uptime) $(uname -r)"
 
-/usr/bin/ip link set lo up
+ip link set lo up
 while read -r m; do
     [ -n "$m" ] || continue
     if ! modprobe "$m"; then
@@ -23,7 +23,7 @@ while read -r m; do
     fi
 done </etc/tunic/modules
 
-# A child shell, so that `exit` in the script cannot end init (which would
+# A child shell (dash), so that `exit` in the script cannot end init (which would
 # panic the kernel).
 /bin/sh -c '. /tunic/lib.sh && . /tunic/script.sh'
 echo "TUNIC-SCRIPT-EXIT $?"

@@ -1,4 +1,4 @@
-# tunic guest library, sourced (busybox ash) before /tunic/script.sh.
+# tunic guest library, sourced by /bin/sh (dash) before /tunic/script.sh.
 #
 # Reporting:  result <name> pass|fail <evidence...>
 #             check <name> <command...>    (pass iff the command succeeds)
@@ -13,10 +13,9 @@
 #             (server in "peer", client in the root namespace; prints the
 #             receiver's Mbit/s, full output in /tmp/iperf3.out)
 
-# Debian's busybox ash runs its own applets before $PATH: route the commands
-# that have a real tool in the initramfs to that tool.
-ip() { /usr/bin/ip "$@"; }
-tc() { /usr/sbin/tc "$@"; }
+# Scripts run under dash (/bin/sh), so commands resolve through $PATH: the
+# real ip, tc, ss, bridge, ethtool, iperf3 and tcpdump win, busybox applets
+# (ping, ping6, awk, usleep, ...) fill the gaps, also inside `sh -c`.
 
 TUNIC_NS=peer
 TUNIC_IP4_A=198.18.0.1

@@ -1,0 +1,57 @@
+//! The face every device personality shows to a transport (vfio-user) and a wire.
+
+/// A PCI function with BARs, config space and one Ethernet port.
+pub trait Personality: Send {
+    /// (BAR index, size in bytes) of each implemented BAR.
+    fn bar_sizes(&self) -> Vec<(u32, u64)>;
+    fn config_size(&self) -> u64;
+    fn msix_vectors(&self) -> u32;
+    fn config_read(&mut self, off: u64, data: &mut [u8]);
+    fn config_write(&mut self, off: u64, data: &[u8]);
+    fn bar_read(&mut self, bar: u32, off: u64, data: &mut [u8]);
+    fn bar_write(&mut self, bar: u32, off: u64, data: &[u8]);
+    /// Function-level reset: back to power-on state.
+    fn reset(&mut self);
+    /// A frame arrived from the wire (no FCS).
+    fn receive(&mut self, frame: &[u8]);
+    /// Device-specific counters as JSON, for `tunic stats` and conformance evidence.
+    fn counters_json(&self) -> String;
+}
+
+impl Personality for crate::igb::Igb {
+    fn bar_sizes(&self) -> Vec<(u32, u64)> {
+        vec![(0, crate::igb::BAR0_SIZE), (3, crate::igb::BAR3_SIZE)]
+    }
+    fn config_size(&self) -> u64 {
+        crate::pci::CONFIG_SPACE_SIZE as u64
+    }
+    fn msix_vectors(&self) -> u32 {
+        u32::from(crate::igb::regs::MSIX_VECTORS)
+    }
+    fn config_read(&mut self, off: u64, data: &mut [u8]) {
+        crate::igb::Igb::config_read(self, off, data)
+    }
+    fn config_write(&mut self, off: u64, data: &[u8]) {
+        crate::igb::Igb::config_write(self, off, data)
+    }
+    fn bar_read(&mut self, bar: u32, off: u64, data: &mut [u8]) {
+        match bar {
+            0 => self.mmio_read(off, data),
+            _ => self.msix_bar_read(off, data),
+        }
+    }
+    fn bar_write(&mut self, bar: u32, off: u64, data: &[u8]) {
+        if bar == 0 {
+            self.mmio_write(off, data)
+        }
+    }
+    fn reset(&mut self) {
+        crate::igb::Igb::reset(self)
+    }
+    fn receive(&mut self, frame: &[u8]) {
+        crate::igb::Igb::receive(self, frame)
+    }
+    fn counters_json(&self) -> String {
+        serde_json::to_string(self.counters()).unwrap_or_default()
+    }
+}

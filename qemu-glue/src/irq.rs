@@ -1,0 +1,123 @@
+//! Interrupt delivery through the eventfds QEMU hands over with SET_IRQS.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::RwLock;
+
+use device_model::IrqSink;
+
+/// vfio IRQ indexes.
+pub const INTX: u32 = 0;
+pub const MSI: u32 = 1;
+pub const MSIX: u32 = 2;
+pub const ERR: u32 = 3;
+pub const REQ: u32 = 4;
+
+const ACTION_MASK: u32 = 1 << 3;
+const ACTION_UNMASK: u32 = 1 << 4;
+const ACTION_TRIGGER: u32 = 1 << 5;
+const DATA_NONE: u32 = 1 << 0;
+const DATA_EVENTFD: u32 = 1 << 2;
+
+#[derive(Default)]
+struct Routes {
+    intx: Option<File>,
+    msi: Option<File>,
+    msix: Vec<Option<File>>,
+}
+
+/// The eventfds of one PCI function, per IRQ index.
+#[derive(Default)]
+pub struct EventfdIrq {
+    routes: RwLock<Routes>,
+}
+
+fn signal(f: &File) -> bool {
+    // An eventfd adds the 8-byte value written to its counter.
+    (&*f).write_all(&1u64.to_ne_bytes()).is_ok()
+}
+
+impl EventfdIrq {
+    pub fn clear(&self) {
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Routes::default();
+    }
+
+    /// Applies a VFIO_USER_DEVICE_SET_IRQS request.
+    pub fn set_irqs(&self, index: u32, flags: u32, start: u32, count: u32, fds: Vec<File>) -> std::io::Result<()> {
+        let mut r = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        if flags & (ACTION_MASK | ACTION_UNMASK) != 0 {
+            // Masking is done by QEMU for MSI/MSI-X; for INTx the line is re-armed by the next assertion.
+            return Ok(());
+        }
+        if flags & ACTION_TRIGGER == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let assign = flags & DATA_EVENTFD != 0 && !fds.is_empty();
+        if flags & DATA_NONE != 0 && count > 0 && index != MSIX {
+            // DATA_NONE with TRIGGER fires the interrupt (a test hook).
+            match index {
+                INTX => r.intx.as_ref().map(signal),
+                MSI => r.msi.as_ref().map(signal),
+                _ => None,
+            };
+            return Ok(());
+        }
+        match index {
+            INTX => r.intx = if assign { fds.into_iter().next() } else { None },
+            MSI => r.msi = if assign { fds.into_iter().next() } else { None },
+            MSIX => {
+                if !assign {
+                    if count == 0 {
+                        r.msix.clear();
+                    } else {
+                        for v in start..start.saturating_add(count) {
+                            if let Some(slot) = r.msix.get_mut(v as usize) {
+                                *slot = None;
+                            }
+                        }
+                    }
+                } else {
+                    let end = start as usize + fds.len();
+                    if end > 2048 {
+                        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+                    }
+                    if r.msix.len() < end {
+                        r.msix.resize_with(end, || None);
+                    }
+                    if fds.len() as u32 != count {
+                        tracing::debug!(start, count, fds = fds.len(), "MSI-X SET_IRQS with fewer fds than vectors: assigned in order");
+                    }
+                    for (i, f) in fds.into_iter().enumerate() {
+                        r.msix[start as usize + i] = Some(f);
+                    }
+                }
+                tracing::debug!(vectors = r.msix.iter().filter(|f| f.is_some()).count(), "MSI-X routes");
+            }
+            ERR | REQ => {}
+            _ => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+        }
+        Ok(())
+    }
+}
+
+impl IrqSink for EventfdIrq {
+    fn msix(&self, vector: u16) -> bool {
+        let r = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        r.msix.get(usize::from(vector)).and_then(|f| f.as_ref()).is_some_and(signal)
+    }
+
+    fn msix_enabled(&self) -> bool {
+        let r = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        r.msix.iter().any(|f| f.is_some())
+    }
+
+    fn legacy(&self, asserted: bool) {
+        if !asserted {
+            return;
+        }
+        let r = self.routes.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = r.msi.as_ref().or(r.intx.as_ref()) {
+            signal(f);
+        }
+    }
+}
