@@ -61,7 +61,9 @@ impl fmt::Display for Depth {
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
-    #[error("{depth} {layer} header at offset {offset} needs {needed} bytes, {available} available")]
+    #[error(
+        "{depth} {layer} header at offset {offset} needs {needed} bytes, {available} available"
+    )]
     Truncated {
         depth: Depth,
         layer: Layer,
@@ -299,7 +301,14 @@ fn parse_impl(
 fn parse_rest(frame: &[u8], p: &mut Parsed, policy: LengthPolicy) -> Result<(), ParseError> {
     let eth = p.outer.eth;
     let ip_off = eth.offset + eth.header_len;
-    let Some(ip) = parse_ip(frame, ip_off, frame.len(), eth.ethertype, Depth::Outer, policy)?
+    let Some(ip) = parse_ip(
+        frame,
+        ip_off,
+        frame.len(),
+        eth.ethertype,
+        Depth::Outer,
+        policy,
+    )?
     else {
         return Ok(());
     };
@@ -643,4 +652,92 @@ fn parse_gre(frame: &[u8], off: usize, end: usize) -> Result<Option<GreInfo>, Pa
         key,
         sequence,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth(tags: &[(u16, u16)], ethertype: u16) -> Vec<u8> {
+        let mut f = vec![1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2];
+        for &(tpid, tci) in tags {
+            f.extend_from_slice(&tpid.to_be_bytes());
+            f.extend_from_slice(&tci.to_be_bytes());
+        }
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn qinq_tags_are_read_outermost_first() {
+        let f = eth(&[(0x88A8, 0x2064), (0x8100, 0x00C8)], 0x0806);
+        let p = parse_frame(&f).unwrap();
+        assert_eq!(p.outer.eth.vlan_tci, [Some(0x2064), Some(0x00C8)]);
+        assert_eq!(p.outer.eth.vlan_id(), Some(0x064));
+        assert_eq!(p.outer.eth.header_len, 22);
+        assert_eq!(p.outer.eth.ethertype, 0x0806);
+        assert_eq!(p.outer.ip, None);
+    }
+
+    #[test]
+    fn third_tag_is_not_walked() {
+        let f = eth(&[(0x8100, 1), (0x8100, 2), (0x8100, 3)], 0x0800);
+        let p = parse_frame(&f).unwrap();
+        assert_eq!(p.outer.eth.ethertype, 0x8100);
+        assert_eq!(p.outer.ip, None);
+    }
+
+    #[test]
+    fn truncated_tag_is_an_error() {
+        let f = &eth(&[(0x8100, 1)], 0x0800)[..16];
+        assert!(matches!(
+            parse_frame(f),
+            Err(ParseError::Truncated {
+                layer: Layer::Vlan,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn ipv4_header_checks() {
+        let mut f = eth(&[], 0x0800);
+        f.extend_from_slice(&[
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 253, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+        ]);
+        let p = parse_frame(&f).unwrap();
+        let ip = p.outer.ip.unwrap();
+        assert_eq!((ip.header_len, ip.end, ip.protocol), (20, 34, 253));
+        assert_eq!(p.outer.l4, None);
+        // A total length beyond the frame is a truncated packet.
+        let mut g = f.clone();
+        g[16..18].copy_from_slice(&40u16.to_be_bytes());
+        assert!(matches!(
+            parse_frame(&g),
+            Err(ParseError::Truncated {
+                layer: Layer::Ipv4,
+                ..
+            })
+        ));
+        let mut g = f.clone();
+        g[14] = 0x44;
+        assert!(matches!(
+            parse_frame(&g),
+            Err(ParseError::Malformed {
+                layer: Layer::Ipv4,
+                ..
+            })
+        ));
+        let mut g = f.clone();
+        g[14] = 0x65;
+        assert!(matches!(parse_frame(&g), Err(ParseError::Malformed { .. })));
+        // Lengths are ignored for transmit frames, so a zero total length is fine.
+        let mut g = f;
+        g[14 + 9] = 6;
+        g[16..18].copy_from_slice(&[0, 0]);
+        g.extend_from_slice(&[0u8; 20]);
+        g[14 + 20 + 12] = 0x50;
+        let p = parse_headers(&g).unwrap();
+        assert_eq!(p.outer.l4.unwrap().header_len, 20);
+    }
 }

@@ -212,8 +212,7 @@ pub fn hash_frame(
     if tunnel_aware && p.gre.is_some_and(|g| g.carries_ethernet()) {
         let inner_4tuple = p.inner.filter(|l| {
             l.ip.is_some_and(|ip| !ip.fragment)
-                && l
-                    .l4
+                && l.l4
                     .is_some_and(|l4| matches!(l4.transport, Transport::Tcp | Transport::Udp))
         });
         if let Some(r) = inner_4tuple.and_then(|l| hash_layers(&l, t, types)) {

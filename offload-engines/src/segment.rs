@@ -79,8 +79,22 @@ pub enum SegmentError {
     SegmentTooLong { len: usize },
     #[error("not segmentable: {0}")]
     Unsupported(&'static str),
+    #[error("driver says the {field} starts at {driver}, parsing finds {parsed}")]
+    OffsetMismatch {
+        field: &'static str,
+        driver: usize,
+        parsed: usize,
+    },
     #[error("cannot locate headers: {0}")]
     Parse(#[from] parse::ParseError),
+}
+
+/// The header offsets an NDIS LSO v2 request on an encapsulated packet carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelOffsets {
+    pub inner_frame: usize,
+    pub inner_ip: usize,
+    pub inner_l4: usize,
 }
 
 /// An IP header rewritten per segment.
@@ -138,17 +152,23 @@ impl Plan {
             Some(e) if e <= self.hdr_len => Ok(()),
             _ => Err(SegmentError::FieldOutOfBounds { field }),
         };
-        for (ip, name) in [(Some(self.outer_ip), "outer IP header"), (self.inner_ip, "inner IP header")] {
+        for (ip, name) in [
+            (Some(self.outer_ip), "outer IP header"),
+            (self.inner_ip, "inner IP header"),
+        ] {
             let Some(ip) = ip else { continue };
-            if ip.v4 {
+            // Every rewritten IP byte lies before the L4 header, which itself lies
+            // inside the header: the per-segment stores cannot touch payload or run
+            // past the scratch buffer.
+            let ip_end = if ip.v4 {
                 if ip.csum_span < ipv4::MIN_HEADER_LEN {
                     return Err(SegmentError::FieldOutOfBounds { field: name });
                 }
-                within(ip.off.checked_add(ip.csum_span), name)?;
+                ip.off.checked_add(ip.csum_span)
             } else {
-                within(ip.off.checked_add(ipv6::HEADER_LEN), name)?;
-            }
-            if ip.off > self.l4_off {
+                ip.off.checked_add(ipv6::HEADER_LEN)
+            };
+            if ip_end.is_none_or(|e| e > self.l4_off) {
                 return Err(SegmentError::FieldOutOfBounds { field: name });
             }
         }
@@ -264,6 +284,35 @@ impl Segmenter {
         self.run(frame, &plan, out)
     }
 
+    /// [`nvgre_lso`] after checking the driver's offsets against the parsed headers
+    /// the NIC may verify them); a disagreement is refused, not guessed around.
+    pub fn nvgre_lso_checked(
+        &mut self,
+        frame: &[u8],
+        mss: usize,
+        offsets: &TunnelOffsets,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Result<SegmentStats, SegmentError> {
+        let p = parse::parse_headers(frame)?;
+        let plan = tunnel_plan(&p, mss)?;
+        let inner = p.inner.map(|l| l.eth.offset).unwrap_or(0);
+        let inner_ip = plan.inner_ip.map(|ip| ip.off).unwrap_or(0);
+        for (field, driver, parsed) in [
+            ("inner frame", offsets.inner_frame, inner),
+            ("inner IP header", offsets.inner_ip, inner_ip),
+            ("inner L4 header", offsets.inner_l4, plan.l4_off),
+        ] {
+            if driver != parsed {
+                return Err(SegmentError::OffsetMismatch {
+                    field,
+                    driver,
+                    parsed,
+                });
+            }
+        }
+        self.run(frame, &plan, out)
+    }
+
     fn run(
         &mut self,
         frame: &[u8],
@@ -309,13 +358,16 @@ impl Segmenter {
             let l4_len = seg_len - l4;
 
             // Lengths and identifications of both IP headers.
-            for (ip, id0) in [(Some(plan.outer_ip), Some(outer_id)), (plan.inner_ip, inner_id)] {
+            for (ip, id0) in [
+                (Some(plan.outer_ip), Some(outer_id)),
+                (plan.inner_ip, inner_id),
+            ] {
                 let (Some(ip), Some(id0)) = (ip, id0) else {
                     continue;
                 };
                 if ip.v4 {
                     put16(s, ip.off + ipv4::TOTAL_LEN, (seg_len - ip.off) as u16);
-                    put16(s, ip.off + ipv4::ID, id0.wrapping_add(k as u16));
+                    put16(s, ip.off + ipv4::ID, id0);
                 } else {
                     let payload_len = seg_len - ip.off - ipv6::HEADER_LEN;
                     put16(s, ip.off + ipv6::PAYLOAD_LEN, payload_len as u16);
@@ -342,8 +394,11 @@ impl Segmenter {
                 L4Kind::Udp => put16(s, l4 + udp::LENGTH, l4_len as u16),
             }
             put16(s, csum_field, fold(seed + l4_len as u64));
-            txcsum::insert_l4(s, l4, csum_field - l4, is_udp)
-                .map_err(|_| SegmentError::FieldOutOfBounds { field: "L4 checksum" })?;
+            txcsum::insert_l4(s, l4, csum_field - l4, is_udp).map_err(|_| {
+                SegmentError::FieldOutOfBounds {
+                    field: "L4 checksum",
+                }
+            })?;
 
             // Enclosing checksums last, innermost first: each covers the previous ones.
             if let Some(ip) = plan.inner_ip.filter(|ip| ip.v4) {

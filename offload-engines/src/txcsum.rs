@@ -12,7 +12,9 @@ use crate::wire::{self, ipv4, tcp, udp};
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum CsumError {
     /// The checksummed range or the checksum field lies (partly) outside the frame.
-    #[error("checksum range or field at offset {offset} (+{len}) lies outside a {frame_len}-byte frame")]
+    #[error(
+        "checksum range or field at offset {offset} (+{len}) lies outside a {frame_len}-byte frame"
+    )]
     OutOfBounds {
         offset: usize,
         len: usize,

@@ -6,7 +6,10 @@ use proptest::prelude::*;
 fn naive_fold(data: &[u8], init: u32) -> u16 {
     let mut acc = init;
     for pair in data.chunks(2) {
-        acc += u32::from(u16::from_be_bytes([pair[0], pair.get(1).copied().unwrap_or(0)]));
+        acc += u32::from(u16::from_be_bytes([
+            pair[0],
+            pair.get(1).copied().unwrap_or(0),
+        ]));
         acc = (acc & 0xFFFF) + (acc >> 16);
     }
     acc as u16

@@ -9,9 +9,15 @@ fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
     // layers are reached too, not only the EtherType check.
     let prefix = prop_oneof![
         Just(vec![]),
-        Just(vec![0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45]),
-        Just(vec![0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd, 0x60]),
-        Just(vec![0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0, 5, 0x08, 0x00, 0x46]),
+        Just(vec![
+            0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45
+        ]),
+        Just(vec![
+            0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd, 0x60
+        ]),
+        Just(vec![
+            0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0, 5, 0x08, 0x00, 0x46
+        ]),
     ];
     (prefix, proptest::collection::vec(any::<u8>(), 0..400)).prop_map(|(mut p, tail)| {
         p.extend(tail);

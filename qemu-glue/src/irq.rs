@@ -116,7 +116,10 @@ impl IrqSink for EventfdIrq {
             return;
         }
         let r = self.routes.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(f) = r.msi.as_ref().or(r.intx.as_ref()) {
+        // With MSI-X enabled but the device not in MSI-X mode (GPIE.MSIX_MODE clear, as
+        // after a reset), the 82576 signals its legacy causes on vector 0.
+        let route = r.msix.first().and_then(|f| f.as_ref()).or(r.msi.as_ref()).or(r.intx.as_ref());
+        if let Some(f) = route {
             signal(f);
         }
     }

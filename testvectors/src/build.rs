@@ -130,8 +130,12 @@ pub const SRC4: [u8; 4] = [192, 0, 2, 10];
 pub const DST4: [u8; 4] = [198, 51, 100, 20];
 pub const OUTER_SRC4: [u8; 4] = [203, 0, 113, 1];
 pub const OUTER_DST4: [u8; 4] = [203, 0, 113, 2];
-pub const SRC6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
-pub const DST6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
+pub const SRC6: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+pub const DST6: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20,
+];
 pub const OUTER_SRC6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 pub const OUTER_DST6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 pub const INNER_DST_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0x01];
@@ -278,12 +282,7 @@ pub fn build(spec: &FrameSpec) -> Built {
                 msg.extend_from_slice(&data);
                 let init = match spec.ip {
                     Ip::V4 => 0,
-                    Ip::V6 => u32::from(ones::pseudo(
-                        &src6,
-                        &dst6,
-                        58,
-                        Some(msg.len() as u32),
-                    )),
+                    Ip::V6 => u32::from(ones::pseudo(&src6, &dst6, 58, Some(msg.len() as u32))),
                 };
                 let c = !ones::sum16(&msg, init);
                 h[2..4].copy_from_slice(&c.to_be_bytes());

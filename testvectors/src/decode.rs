@@ -108,7 +108,11 @@ impl SegmentView {
                 flags,
                 checksum_ok,
             } => {
-                let _ = write!(s, " tcp(seq={seq:#010x} flags={flags} csum={})", verdict(*checksum_ok));
+                let _ = write!(
+                    s,
+                    " tcp(seq={seq:#010x} flags={flags} csum={})",
+                    verdict(*checksum_ok)
+                );
             }
             L4View::Udp { len, checksum_ok } => {
                 let _ = write!(s, " udp(len={len} csum={})", verdict(*checksum_ok));
@@ -191,9 +195,14 @@ pub fn segment(b: &Built, seg: &[u8]) -> SegmentView {
         Some(g) => {
             let (v, _) = decode_ip(seg, b.outer_ip);
             let flags = u16::from_be_bytes([seg[g], seg[g + 1]]);
-            let (c, k, s) = (flags & 0x8000 != 0, flags & 0x2000 != 0, flags & 0x1000 != 0);
+            let (c, k, s) = (
+                flags & 0x8000 != 0,
+                flags & 0x2000 != 0,
+                flags & 0x1000 != 0,
+            );
             let mut at = g + 4 + if c { 4 } else { 0 };
-            let word = |at: usize| u32::from_be_bytes([seg[at], seg[at + 1], seg[at + 2], seg[at + 3]]);
+            let word =
+                |at: usize| u32::from_be_bytes([seg[at], seg[at + 1], seg[at + 2], seg[at + 3]]);
             let key = k.then(|| word(at));
             if k {
                 at += 4;

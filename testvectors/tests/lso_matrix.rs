@@ -48,10 +48,10 @@ impl Combo {
     fn spec(&self, payload_len: usize) -> FrameSpec {
         let mut t = Tunnel::nvgre(self.outer, VSID, FLOW_ID);
         t.outer_id = OUTER_ID;
-        t.outer_extras = match (self.extras, self.outer) {
-            (Extras::OuterIpv4Options, Ip::V4) | (Extras::Ipv6ExtHeaders, Ip::V6) => true,
-            _ => false,
-        };
+        t.outer_extras = matches!(
+            (self.extras, self.outer),
+            (Extras::OuterIpv4Options, Ip::V4) | (Extras::Ipv6ExtHeaders, Ip::V6)
+        );
         FrameSpec {
             tunnel: Some(t),
             ip_extras: matches!(
@@ -134,15 +134,26 @@ fn run_checked(
         assert_eq!(g.key, t.key);
         assert_eq!(g.vsid, Some(VSID));
         assert_eq!(g.flow_id, Some(FLOW_ID));
-        assert_eq!(g.seq, t.seq.map(|s| s.wrapping_add(k as u32)), "R-28 sequence");
-        assert_eq!(g.checksum_ok, t.gre_checksum.then_some(true), "R-28 checksum");
+        assert_eq!(
+            g.seq,
+            t.seq.map(|s| s.wrapping_add(k as u32)),
+            "R-28 sequence"
+        );
+        assert_eq!(
+            g.checksum_ok,
+            t.gre_checksum.then_some(true),
+            "R-28 checksum"
+        );
         // lengths from the segment; R-24: IDs advance together.
         let outer = v.outer_ip.as_ref().unwrap();
         let expect_len = |off: usize, version: u8| match version {
             4 => f.len() - off,
             _ => f.len() - off - 40,
         };
-        assert_eq!(usize::from(outer.len), expect_len(b.outer_ip, outer.version));
+        assert_eq!(
+            usize::from(outer.len),
+            expect_len(b.outer_ip, outer.version)
+        );
         assert_eq!(usize::from(v.ip.len), expect_len(b.ip, v.ip.version));
         if outer.version == 4 {
             assert_eq!(outer.id, Some(OUTER_ID.wrapping_add(k as u16)));
@@ -186,7 +197,11 @@ fn run_checked(
         reassembled.extend_from_slice(&f[b.header_len..]);
         views.push(v);
     }
-    assert_eq!(reassembled, build::payload(payload_len), "payload reassembles");
+    assert_eq!(
+        reassembled,
+        build::payload(payload_len),
+        "payload reassembles"
+    );
     (stats, views)
 }
 
@@ -259,7 +274,11 @@ fn segment_counts_for_64k() {
         };
         let spec = combo.spec(65536);
         let b = build::build(&spec);
-        assert_eq!(underlay_mss(&b), mss, "{outer:?}/{inner:?} MSS on a 1500 underlay");
+        assert_eq!(
+            underlay_mss(&b),
+            mss,
+            "{outer:?}/{inner:?} MSS on a 1500 underlay"
+        );
         let (stats, views) = run_checked(&b, &spec, mss, &mut seg);
         assert_eq!(stats.segments, full + 1);
         assert!(views[..full].iter().all(|v| v.payload_len == mss));
@@ -273,7 +292,12 @@ fn segment_counts_for_64k() {
 fn gre_checksum_and_sequence() {
     let mut seg = Segmenter::new();
     let mut snapshot = Vec::new();
-    for (c, k, s) in [(true, true, false), (false, true, true), (true, true, true), (true, false, true)] {
+    for (c, k, s) in [
+        (true, true, false),
+        (false, true, true),
+        (true, true, true),
+        (true, false, true),
+    ] {
         let combo = Combo {
             outer: Ip::V4,
             inner: Ip::V4,
@@ -296,7 +320,10 @@ fn gre_checksum_and_sequence() {
             for (i, f) in frames.iter().enumerate() {
                 let v = decode::segment(&b, f);
                 assert!(v.checksums_ok());
-                assert_eq!(v.gre.as_ref().unwrap().seq, Some(0xFFFF_FFFEu32.wrapping_add(i as u32)));
+                assert_eq!(
+                    v.gre.as_ref().unwrap().seq,
+                    Some(0xFFFF_FFFEu32.wrapping_add(i as u32))
+                );
                 snapshot.push(v.line());
             }
             continue;
@@ -328,7 +355,12 @@ fn udp_in_nvgre_and_plain_tso_uso() {
     assert_eq!(stats.segments, 3);
     lines.extend(views.iter().map(SegmentView::line));
 
-    for (ip, proto) in [(Ip::V4, Proto::Tcp), (Ip::V6, Proto::Tcp), (Ip::V4, Proto::Udp), (Ip::V6, Proto::Udp)] {
+    for (ip, proto) in [
+        (Ip::V4, Proto::Tcp),
+        (Ip::V6, Proto::Tcp),
+        (Ip::V4, Proto::Udp),
+        (Ip::V6, Proto::Udp),
+    ] {
         let spec = FrameSpec {
             proto,
             ..FrameSpec::tcp(ip, 2500, Seed::Lso)
@@ -363,7 +395,10 @@ fn refusals_are_errors_not_panics() {
     };
     let b = build::build(&combo.spec(100));
     let mut sink = |_: &[u8]| {};
-    assert_eq!(seg.nvgre_lso(&b.frame, 0, &mut sink), Err(SegmentError::MssZero));
+    assert_eq!(
+        seg.nvgre_lso(&b.frame, 0, &mut sink),
+        Err(SegmentError::MssZero)
+    );
     // Plain TSO refuses a tunnelled frame rather than segmenting it wrongly.
     assert!(matches!(
         seg.tso(&b.frame, 100, &mut sink),
@@ -403,4 +438,39 @@ fn refusals_are_errors_not_panics() {
         Err(SegmentError::HeaderTooLong { .. })
     ));
     let _ = segment::MAX_HEADER_LEN;
+}
+
+/// the driver's offsets are verified against the parse.
+#[test]
+fn driver_offsets_are_verified() {
+    let mut seg = Segmenter::new();
+    let combo = Combo {
+        outer: Ip::V6,
+        inner: Ip::V4,
+        tcp_timestamps: true,
+        extras: Extras::InnerIpv4Options,
+    };
+    let b = build::build(&combo.spec(5000));
+    let good = segment::TunnelOffsets {
+        inner_frame: b.inner_eth.unwrap(),
+        inner_ip: b.ip,
+        inner_l4: b.l4,
+    };
+    let mut n = 0;
+    let stats = seg
+        .nvgre_lso_checked(&b.frame, 1000, &good, &mut |_| n += 1)
+        .unwrap();
+    assert_eq!((stats.segments, n), (5, 5));
+    let bad = segment::TunnelOffsets {
+        inner_l4: b.l4 - 8,
+        ..good
+    };
+    assert_eq!(
+        seg.nvgre_lso_checked(&b.frame, 1000, &bad, &mut |_| {}),
+        Err(SegmentError::OffsetMismatch {
+            field: "inner L4 header",
+            driver: b.l4 - 8,
+            parsed: b.l4,
+        })
+    );
 }

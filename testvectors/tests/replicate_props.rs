@@ -32,17 +32,19 @@ fn arb_case() -> impl Strategy<Value = Case> {
         prop_oneof![any::<u32>(), 0xFFFF_0000u32..=0xFFFF_FFFF],
         (any::<bool>(), any::<bool>(), any::<bool>()),
     )
-        .prop_map(|(ip, ip_extras, timestamps, vlan, payload_len, mss, id, seq, (cwr, psh, fin))| Case {
-            ip,
-            ip_extras,
-            timestamps,
-            vlan,
-            payload_len,
-            mss,
-            id,
-            seq,
-            flags: TcpFlags { cwr, psh, fin },
-        })
+        .prop_map(
+            |(ip, ip_extras, timestamps, vlan, payload_len, mss, id, seq, (cwr, psh, fin))| Case {
+                ip,
+                ip_extras,
+                timestamps,
+                vlan,
+                payload_len,
+                mss,
+                id,
+                seq,
+                flags: TcpFlags { cwr, psh, fin },
+            },
+        )
 }
 
 fn check(c: &Case, seg_tool: &mut Segmenter) -> Result<(), TestCaseError> {
@@ -145,13 +147,22 @@ fn replicate_rejects_bad_parameters() {
     let mut sink = |_: &[u8]| {};
     assert!(segment::replicate(&b.frame, &good, &mut sink).is_ok());
     let err = |p: ReplicateParams| segment::replicate(&b.frame, &p, &mut |_| {}).unwrap_err();
-    assert_eq!(err(ReplicateParams { mss: 0, ..good }), segment::SegmentError::MssZero);
+    assert_eq!(
+        err(ReplicateParams { mss: 0, ..good }),
+        segment::SegmentError::MssZero
+    );
     assert!(matches!(
-        err(ReplicateParams { maclen: 250, ..good }),
+        err(ReplicateParams {
+            maclen: 250,
+            ..good
+        }),
         segment::SegmentError::HeaderTooLong { .. }
     ));
     assert!(matches!(
-        err(ReplicateParams { maclen: 150, ..good }),
+        err(ReplicateParams {
+            maclen: 150,
+            ..good
+        }),
         segment::SegmentError::Truncated { .. }
     ));
     assert!(matches!(
@@ -159,7 +170,10 @@ fn replicate_rejects_bad_parameters() {
         segment::SegmentError::FieldOutOfBounds { .. }
     ));
     assert!(matches!(
-        err(ReplicateParams { maclen: usize::MAX, ..good }),
+        err(ReplicateParams {
+            maclen: usize::MAX,
+            ..good
+        }),
         segment::SegmentError::FieldOutOfBounds { .. }
     ));
 }

@@ -32,7 +32,12 @@ fn input(src: &[u8], dst: &[u8], ports: Option<(u16, u16)>) -> Vec<u8> {
 #[test]
 fn tunnel_aware_rss_hashes_inner_4tuple() {
     let t = Toeplitz::new(&KEY);
-    for (outer, inner) in [(Ip::V4, Ip::V4), (Ip::V6, Ip::V4), (Ip::V4, Ip::V6), (Ip::V6, Ip::V6)] {
+    for (outer, inner) in [
+        (Ip::V4, Ip::V4),
+        (Ip::V6, Ip::V4),
+        (Ip::V4, Ip::V6),
+        (Ip::V6, Ip::V6),
+    ] {
         for proto in [Proto::Tcp, Proto::Udp] {
             let b = build::build(&nvgre(outer, inner, proto, 0x100));
             let r = hash_frame(&b.frame, &t, HashTypes::ALL, true).unwrap();
@@ -67,7 +72,10 @@ fn tunnel_without_inner_transport_hashes_outer_2tuple() {
     let b = build::build(&nvgre(Ip::V4, Ip::V4, Proto::Icmp, 0x100));
     let r = hash_frame(&b.frame, &t, HashTypes::ALL, true).unwrap();
     assert_eq!(r.kind, HashKind::Ipv4);
-    assert_eq!(r.hash, t.hash(&input(&build::OUTER_SRC4, &build::OUTER_DST4, None)));
+    assert_eq!(
+        r.hash,
+        t.hash(&input(&build::OUTER_SRC4, &build::OUTER_DST4, None))
+    );
 
     // Unparseable inner (truncated): outer 2-tuple as well.
     let b = build::build(&nvgre(Ip::V6, Ip::V4, Proto::Tcp, 0x100));
@@ -76,7 +84,10 @@ fn tunnel_without_inner_transport_hashes_outer_2tuple() {
     f[b.outer_ip + 4..b.outer_ip + 6].copy_from_slice(&payload_len.to_be_bytes());
     let r = hash_frame(&f, &t, HashTypes::ALL, true).unwrap();
     assert_eq!(r.kind, HashKind::Ipv6Ex);
-    assert_eq!(r.hash, t.hash(&input(&build::OUTER_SRC6, &build::OUTER_DST6, None)));
+    assert_eq!(
+        r.hash,
+        t.hash(&input(&build::OUTER_SRC6, &build::OUTER_DST6, None))
+    );
 }
 
 #[test]
@@ -131,10 +142,18 @@ fn vmq_matches_inner_mac_vlan_and_vsid() {
         })
         .frame
     };
-    assert_eq!(table.classify(&frame(0x5000, None)), 2, "VSID-qualified wins");
+    assert_eq!(
+        table.classify(&frame(0x5000, None)),
+        2,
+        "VSID-qualified wins"
+    );
     assert_eq!(table.classify(&frame(0x5001, None)), 1, "inner MAC");
     assert_eq!(table.classify(&frame(0x5001, Some(100))), 3, "inner VLAN");
-    assert_eq!(table.classify(&frame(0x5001, Some(0x2000 | 100))), 3, "PCP ignored");
+    assert_eq!(
+        table.classify(&frame(0x5001, Some(0x2000 | 100))),
+        3,
+        "PCP ignored"
+    );
     let plain = build::build(&FrameSpec::tcp(Ip::V4, 10, Seed::Final)).frame;
     assert_eq!(table.classify(&plain), 4, "outer MAC without a tunnel");
     assert!(table.remove(OUTER_DST_MAC, None, None));
@@ -173,11 +192,17 @@ fn parser_reports_offsets_of_reference_frames() {
     let p = parse::parse_frame(&b.frame).unwrap();
     assert_eq!(p.outer.eth.vlan_id(), Some(0x123));
     let oip = p.outer.ip.unwrap();
-    assert_eq!((oip.offset, oip.version, oip.header_len), (b.outer_ip, IpVersion::V6, 48));
+    assert_eq!(
+        (oip.offset, oip.version, oip.header_len),
+        (b.outer_ip, IpVersion::V6, 48)
+    );
     assert!(oip.ext_headers);
     let g = p.gre.unwrap();
     assert_eq!((g.offset, g.header_len), (b.gre.unwrap(), b.gre_len));
-    assert_eq!((g.vsid(), g.flow_id(), g.sequence), (Some(0xABCDEF), Some(9), Some(5)));
+    assert_eq!(
+        (g.vsid(), g.flow_id(), g.sequence),
+        (Some(0xABCDEF), Some(9), Some(5))
+    );
     assert!(!g.is_nvgre());
     let inner = p.inner.unwrap();
     assert_eq!(inner.eth.offset, b.inner_eth.unwrap());
@@ -185,7 +210,10 @@ fn parser_reports_offsets_of_reference_frames() {
     let iip = inner.ip.unwrap();
     assert_eq!((iip.offset, iip.l4_offset()), (b.ip, b.l4));
     let l4 = inner.l4.unwrap();
-    assert_eq!((l4.transport, l4.offset, l4.offset + l4.header_len), (Transport::Tcp, b.l4, b.header_len));
+    assert_eq!(
+        (l4.transport, l4.offset, l4.offset + l4.header_len),
+        (Transport::Tcp, b.l4, b.header_len)
+    );
     assert_eq!(p.headers_end(), b.header_len);
 
     // Every truncation point of a valid frame is a structured error, never a panic,

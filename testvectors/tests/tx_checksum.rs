@@ -34,10 +34,18 @@ fn outer_and_inner_ip_and_l4_in_every_mix() {
                 let mut f = b.frame.clone();
                 let done = txcsum::offload(&mut f, ALL).unwrap();
                 let v = decode::segment(&b, &f);
-                assert!(v.checksums_ok(), "{outer:?}/{inner:?}/{proto:?}: {}", v.line());
+                assert!(
+                    v.checksums_ok(),
+                    "{outer:?}/{inner:?}/{proto:?}: {}",
+                    v.line()
+                );
                 assert_eq!(done.outer_ipv4, outer == Ip::V4);
                 assert_eq!(done.inner_ipv4, inner == Ip::V4);
-                let kind = if proto == Proto::Tcp { L4Kind::Tcp } else { L4Kind::Udp };
+                let kind = if proto == Proto::Tcp {
+                    L4Kind::Tcp
+                } else {
+                    L4Kind::Udp
+                };
                 assert_eq!(done.l4, Some(kind));
                 assert!(!done.gre);
             }
@@ -74,7 +82,11 @@ fn udp_not_offloaded_unless_advertised() {
     )
     .unwrap();
     assert_eq!(done.l4, None);
-    assert_eq!(&f[b.l4 + 6..b.l4 + 8], &b.frame[b.l4 + 6..b.l4 + 8], "seed left alone");
+    assert_eq!(
+        &f[b.l4 + 6..b.l4 + 8],
+        &b.frame[b.l4 + 6..b.l4 + 8],
+        "seed left alone"
+    );
     let v = decode::segment(&b, &f);
     assert_eq!(v.ip.checksum_ok, Some(true));
 }
@@ -130,7 +142,10 @@ fn replicate_with_seeded_outer_checksum_over_the_tunnel_span() {
     for (k, s) in segs.iter().enumerate() {
         let v = decode::segment(&b, s);
         assert!(v.checksums_ok(), "segment {k}: {}", v.line());
-        assert_eq!(usize::from(v.outer_ip.as_ref().unwrap().len), s.len() - b.outer_ip);
+        assert_eq!(
+            usize::from(v.outer_ip.as_ref().unwrap().len),
+            s.len() - b.outer_ip
+        );
         assert_eq!(v.ip.id, Some(spec.id), "inner ID is left to the host");
     }
 }

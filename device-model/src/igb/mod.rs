@@ -385,8 +385,9 @@ impl Igb {
     fn write_queue_reg(&mut self, tx: bool, q: usize, reg: u32, v: u32) {
         let canon = queue_off(tx, q, reg);
         match reg {
-            // Ring length is a multiple of 128 bytes; the low bits are reserved.
-            Q_LEN => self.set(canon, v & 0x000f_ff80),
+            // Ring length: bits 19:4 hold (the driver's register test writes them all);
+            // descriptors are 16 bytes, so the ring holds len / 16 of them.
+            Q_LEN => self.set(canon, v & 0x000f_fff0),
             Q_BAL => self.set(canon, v & !0xf),
             Q_HEAD => self.set(canon, v & 0xffff),
             Q_TAIL => {
@@ -507,7 +508,7 @@ impl Igb {
         while !self.looped.is_empty() {
             let frames = std::mem::take(&mut self.looped);
             for f in frames {
-                self.receive(&f);
+                self.receive_frame(&f);
             }
         }
     }

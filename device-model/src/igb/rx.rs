@@ -49,6 +49,16 @@ struct Classified {
 impl Igb {
     /// A frame arrived from the wire (no FCS).
     pub fn receive(&mut self, frame: &[u8]) {
+        // In MAC or PHY loopback the receiver hears only its own transmitter.
+        if self.get(RCTL) & RCTL_LBM_MASK != 0 || self.phy.loopback() {
+            self.counters.rx_filtered += 1;
+            return;
+        }
+        self.receive_frame(frame);
+    }
+
+    /// A frame reached the MAC's receiver, from the wire or looped back.
+    pub(super) fn receive_frame(&mut self, frame: &[u8]) {
         if self.get(RCTL) & RCTL_EN == 0 {
             self.counters.rx_disabled_drops += 1;
             return;

@@ -1,5 +1,6 @@
 //! The `tunic` command line.
 
+pub mod conformance;
 pub mod demo;
 pub mod serve;
 
@@ -21,6 +22,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Provision QEMU and a guest, boot it on two wired tunic NICs and show the driver working.
     Demo(demo::DemoArgs),
+    /// Run the guest conformance suite on two wired tunic NICs (report.json, junit.xml).
+    Conformance(conformance::ConformanceArgs),
 }
 
 pub fn init_tracing(verbose: u8) {
@@ -38,5 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Conformance(a) => conformance::run(a),
     }
 }

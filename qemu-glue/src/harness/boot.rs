@@ -19,8 +19,11 @@ use super::guest_script::{
 };
 use super::initramfs::run_archive;
 use super::qemu_root::loader_command;
-use super::util::{tail, ScratchDir};
+use super::util::{sweep_stale_scratch, tail, ScratchDir};
 use super::Assets;
+
+/// Per-run scratch directories (holding the run's initramfs) in `$TMPDIR`.
+const RUN_DIR_PREFIX: &str = "tunic-run-";
 
 /// How long QEMU may take to exit after the guest printed `TUNIC-DONE`.
 const POWEROFF_GRACE: Duration = Duration::from_secs(10);
@@ -178,7 +181,9 @@ pub fn spawn(assets: &Assets, spec: &GuestSpec) -> Result<RunningGuest> {
         );
     }
 
-    let run_dir = ScratchDir::new(&std::env::temp_dir(), "tunic-run-")?;
+    let tmp = std::env::temp_dir();
+    sweep_stale_scratch(&tmp, RUN_DIR_PREFIX);
+    let run_dir = ScratchDir::new(&tmp, RUN_DIR_PREFIX)?;
     let initrd = run_dir.0.join("initrd.cpio");
     {
         let mut data = fs::read(&assets.initramfs)

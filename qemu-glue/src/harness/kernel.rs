@@ -88,16 +88,27 @@ pub(crate) fn ensure_kernel(
 
     let out = scratch.0.join("out");
     fs::create_dir_all(out.join("lib/modules"))?;
-    fs::rename(
+    // vmlinuz and config: in /boot (up to 6.x packages) or in the module
+    // directory (split packages of newer kernels).
+    let moddir = modules_parent.join(&release);
+    let vmlinuz = [
         x.join(format!("boot/vmlinuz-{release}")),
-        out.join("vmlinuz"),
-    )
-    .with_context(|| format!("{package} has no boot/vmlinuz-{release}"))?;
-    let _ = fs::rename(x.join(format!("boot/config-{release}")), out.join("config"));
-    fs::rename(
-        modules_parent.join(&release),
-        out.join("lib/modules").join(&release),
-    )?;
+        moddir.join("vmlinuz"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .with_context(|| format!("{package} contains no vmlinuz for {release}"))?;
+    fs::rename(vmlinuz, out.join("vmlinuz"))?;
+    for config in [
+        x.join(format!("boot/config-{release}")),
+        moddir.join("config"),
+    ] {
+        if config.is_file() {
+            fs::rename(config, out.join("config"))?;
+            break;
+        }
+    }
+    fs::rename(&moddir, out.join("lib/modules").join(&release))?;
     run(
         chroot(root).args(["depmod", "-b", &format!("{work}/out"), &release]),
         "depmod",

@@ -105,6 +105,16 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
     let cache_dir = cache_dir.canonicalize()?;
     let progress = util::Progress(opts.progress);
     let _lock = util::FileLock::acquire(&cache_dir.join(".lock"), &progress)?;
+    // Leftovers of provisioning runs that were killed half-way.
+    for (dir, prefix) in [
+        (cache_dir.clone(), "root.building-"),
+        (cache_dir.clone(), "root.old-"),
+        (cache_dir.join("initramfs"), ".base-"),
+        (cache_dir.join("root/tmp"), "tunic-kernel-"),
+        (cache_dir.join("root/tmp"), "tunic-initramfs-"),
+    ] {
+        util::sweep_stale_scratch(&dir, prefix);
+    }
 
     let qemu_root = qemu_root::ensure_root(&cache_dir, &progress)?;
     let kernel = kernel::ensure_kernel(

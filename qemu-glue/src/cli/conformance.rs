@@ -1,0 +1,143 @@
+//! `tunic conformance`: boots the guest on two wired tunic NICs, runs the named
+//! cases with the guest's own drivers, and reports a table, `report.json` and a
+//! JUnit XML file.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use qemu_glue::harness::{self, CaseResult, GuestSpec, ProvisionOptions};
+use serde::Serialize;
+
+use super::demo::{AccelArg, WiredPair};
+
+const DRIVER_SUITE: &str = include_str!("guest/driver-suite.sh");
+
+#[derive(clap::Args, Debug)]
+pub struct ConformanceArgs {
+    /// Where report.json, junit.xml, the pcaps and the console log go.
+    #[arg(long, default_value = "target/conformance")]
+    pub out: PathBuf,
+    /// Debian kernel package for the guest (default: trixie's linux-image-amd64).
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Seconds of iperf3 traffic per direction.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u32,
+    #[arg(long, default_value = "auto")]
+    pub accel: AccelArg,
+    /// Show the guest's serial console.
+    #[arg(long)]
+    pub console: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    kernel: &'a str,
+    accel: String,
+    boot_seconds: f64,
+    total_seconds: f64,
+    passed: bool,
+    cases: &'a [CaseResult],
+    device_counters: Vec<serde_json::Value>,
+}
+
+pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
+    let assets = harness::provision(&ProvisionOptions { progress: true, kernel_package: a.kernel.clone(), ..Default::default() })?;
+    let out = std::path::absolute(&a.out)?;
+    std::fs::create_dir_all(&out)?;
+    let pair = WiredPair::start(&out, true)?;
+    eprintln!("[tunic] conformance on {} ({}), output in {}", assets.kernel_release, assets.kernel_package, out.display());
+    let spec = GuestSpec {
+        nics: pair.nics(),
+        script: format!("TUNIC_IPERF_SECONDS={}\n{DRIVER_SUITE}", a.seconds),
+        timeout: Duration::from_secs(600 + 2 * u64::from(a.seconds)),
+        accel: a.accel.into(),
+        console_log: Some(out.join("console.log")),
+        echo_console: a.console,
+        ..Default::default()
+    };
+    let run = harness::boot(&assets, &spec)?;
+    let counters: Vec<serde_json::Value> = pair.counters().iter().filter_map(|c| serde_json::from_str(c).ok()).collect();
+    let passed = run.passed() && !run.results.is_empty();
+    let report = Report {
+        kernel: &assets.kernel_release,
+        accel: format!("{:?}", run.accel_used.kind),
+        boot_seconds: run.boot_seconds,
+        total_seconds: run.total_seconds,
+        passed,
+        cases: &run.results,
+        device_counters: counters,
+    };
+    std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(out.join("junit.xml"), junit(&assets.kernel_release, &run.results, run.total_seconds))?;
+    println!();
+    println!("{:<22} {:<7} evidence", "case", "verdict");
+    for r in &run.results {
+        println!("{:<22} {:<7} {}", r.name, if r.passed { "pass" } else { "FAIL" }, r.evidence);
+    }
+    let failed = run.results.iter().filter(|r| !r.passed).count();
+    println!();
+    println!("conformance: {} passed, {} failed", run.results.len() - failed, failed);
+    println!("report: {}", out.join("report.json").display());
+    if !passed {
+        anyhow::bail!("conformance failed; console tail:\n{}", run.console_tail(25));
+    }
+    Ok(())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// JUnit XML as CI systems read it: one testsuite, one testcase per case.
+fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
+    let failures = cases.iter().filter(|c| !c.passed).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuite name=\"tunic-conformance ({})\" tests=\"{}\" failures=\"{}\" time=\"{:.1}\">",
+        xml_escape(kernel),
+        cases.len(),
+        failures,
+        seconds
+    );
+    for c in cases {
+        let _ = write!(x, "  <testcase classname=\"igb\" name=\"{}\">", xml_escape(&c.name));
+        if c.passed {
+            let _ = write!(x, "<system-out>{}</system-out>", xml_escape(&c.evidence));
+        } else {
+            let _ = write!(x, "<failure message=\"{}\"/>", xml_escape(&c.evidence));
+        }
+        x.push_str("</testcase>\n");
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_escapes_and_counts() {
+        let cases = vec![
+            CaseResult { name: "a".into(), passed: true, evidence: "x < y".into() },
+            CaseResult { name: "b\"".into(), passed: false, evidence: "broke & \u{1b}ran".into() },
+        ];
+        let x = junit("6.12", &cases, 1.0);
+        assert!(x.contains("tests=\"2\" failures=\"1\""));
+        assert!(x.contains("x &lt; y"));
+        assert!(x.contains("name=\"b&quot;\""));
+        assert!(x.contains("broke &amp; ran"));
+    }
+}
