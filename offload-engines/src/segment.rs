@@ -367,7 +367,7 @@ impl Segmenter {
                 };
                 if ip.v4 {
                     put16(s, ip.off + ipv4::TOTAL_LEN, (seg_len - ip.off) as u16);
-                    put16(s, ip.off + ipv4::ID, id0);
+                    put16(s, ip.off + ipv4::ID, id0.wrapping_add(k as u16));
                 } else {
                     let payload_len = seg_len - ip.off - ipv6::HEADER_LEN;
                     put16(s, ip.off + ipv6::PAYLOAD_LEN, payload_len as u16);

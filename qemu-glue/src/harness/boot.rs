@@ -215,19 +215,20 @@ pub fn spawn(assets: &Assets, spec: &GuestSpec) -> Result<RunningGuest> {
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let started = Instant::now();
-    let mut child = cmd.spawn().context("starting QEMU")?;
-
-    let console = Arc::new(Mutex::new(Console::default()));
-    let qemu_stderr = Arc::new(Mutex::new(String::new()));
     let mut log = match &spec.console_log {
         Some(path) => {
             Some(File::create(path).with_context(|| format!("creating {}", path.display()))?)
         }
         None => None,
     };
-    let stdout = child.stdout.take().context("QEMU stdout")?;
-    let stderr = child.stderr.take().context("QEMU stderr")?;
+
+    // Nothing below may fail before `RunningGuest` owns the child.
+    let started = Instant::now();
+    let mut child = cmd.spawn().context("starting QEMU")?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let console = Arc::new(Mutex::new(Console::default()));
+    let qemu_stderr = Arc::new(Mutex::new(String::new()));
     let echo = spec.echo_console;
     let console_in = Arc::clone(&console);
     let serial_reader = thread::spawn(move || {

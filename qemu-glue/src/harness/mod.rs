@@ -10,21 +10,21 @@
 //!    - `root/`: a Debian trixie tree built with the host's `mmdebstrap`
 //!      holding QEMU 11 (trixie-backports) and the guest tools. The Debian
 //!      mirror is taken from `TUNIC_DEBIAN_MIRROR` or from the host's apt
-//!      sources ([`mirror`]). Build steps that need Debian tools (`apt-get`,
+//!      sources. Build steps that need Debian tools (`apt-get`,
 //!      `dpkg-deb`, `depmod`, `xz`) run with `chroot` into this tree.
 //!    - `kernels/<package>/`: a trixie `linux-image-*` package (default: the
 //!      one `linux-image-amd64` depends on) with `vmlinuz` and a depmod'ed
-//!      module tree ([`kernel`]).
-//!    - `initramfs/base-*.cpio`: an uncompressed newc archive with busybox,
-//!      `ip`, `tc`, `ethtool`, `iperf3`, `tcpdump`, their libraries, and the
-//!      NIC/tunnel kernel modules (decompressed, with their own `modules.dep`)
-//!      ([`initramfs`]).
+//!      module tree.
+//!    - `initramfs/base-*.cpio`: an uncompressed newc archive with dash as
+//!      `/bin/sh`, busybox applets, `ip`, `tc`, `ethtool`, `iperf3`,
+//!      `tcpdump`, their libraries, and the NIC/tunnel kernel modules
+//!      (decompressed, with their own `modules.dep`).
 //! 2. [`spawn`] (or [`boot`], which spawns and waits) appends a second small
 //!    archive holding `/init`, the guest shell library `/tunic/lib.sh` and the
 //!    caller's `/tunic/script.sh` to a copy of the base archive, and starts
 //!    QEMU from the cached root through the root's own dynamic loader, so no
 //!    chroot is needed at run time and all paths (kernel, sockets, logs) are
-//!    ordinary host paths. The accelerator is chosen by [`accel`]: KVM when it
+//!    ordinary host paths. The accelerator is chosen automatically: KVM when it
 //!    is usable, TCG otherwise (kvm-pvm hosts included), announced on stderr.
 //! 3. In the guest, `/init` mounts proc/sys/dev, loads the modules, prints
 //!    `TUNIC-BOOTED`, runs the script with the library sourced, prints

@@ -1,0 +1,47 @@
+# Offloads through the real driver: NVGRE (gretap with key = VSID << 8 | FlowID)
+# large send handed to the NIC (GSO_PARTIAL: the NIC replicates the outer and inner
+# headers and fixes outer lengths, IDs and checksums, and the inner TCP fields).
+# The host side of the suite checks tunic's counters to prove the NIC did the work.
+
+nstat_csum_errors() { # TCP and UDP InCsumErrors in netns $1
+    ip netns exec "$1" cat /proc/net/snmp | awk '
+        /^Tcp:/ { if (!t) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ti = i; t = 1 } else tv = $ti }
+        /^Udp:/ { if (!u) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ui = i; u = 1 } else uv = $ui }
+        END { print tv + uv }'
+}
+
+VSID=$((0x00c0de)); FLOWID=$((0x2a)); KEY=$(( (VSID << 8) | FLOWID ))
+for nic in $A; do ethtool -K $nic tx-tcp-mangleid-segmentation on >/dev/null 2>&1; done
+in_peer ethtool -K $B tx-tcp-mangleid-segmentation on >/dev/null 2>&1
+gso=$(ethtool -k $A | grep -E 'tx-gre-segmentation|tx-gso-partial|tx-tcp-mangleid' | tr -s '\t\n ' ' ')
+
+tunnel_case() { # tunnel_case <name> <ip link type> <outer local> <outer remote> <inner4|inner6>
+    _name=$1; _type=$2; _l=$3; _r=$4; _inner=$5
+    ip link add nv0 type $_type local $_l remote $_r key $KEY || { result $_name fail "cannot create $_type"; return; }
+    in_peer ip link add nv0 type $_type local $_r remote $_l key $KEY
+    ip addr add 198.19.0.1/24 dev nv0; in_peer ip addr add 198.19.0.2/24 dev nv0
+    ip -6 addr add 2001:2:0:1::1/64 dev nv0 nodad; in_peer ip -6 addr add 2001:2:0:1::2/64 dev nv0 nodad
+    ip link set nv0 up; in_peer ip link set nv0 up
+    _err0=$(nstat_csum_errors peer)
+    if [ $_inner = inner6 ]; then _dst=2001:2:0:1::2; else _dst=198.19.0.2; fi
+    in_peer iperf3 -s -1 -D >/tmp/iperf3-tun-server.out 2>&1
+    sleep 0.5
+    if iperf3 -c $_dst -t ${TUNIC_TUNNEL_SECONDS:-3} -f m >/tmp/iperf3-tun.out 2>&1; then
+        _mbps=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' /tmp/iperf3-tun.out)
+        _err=$(( $(nstat_csum_errors peer) - _err0 ))
+        if [ "$_err" = 0 ]; then
+            result $_name pass "$_mbps Mbit/s over $_type key $KEY (VSID $VSID FlowID $FLOWID), peer checksum errors 0"
+        else
+            result $_name fail "$_mbps Mbit/s but the peer counted $_err checksum errors"
+        fi
+    else
+        result $_name fail "$(tail -n 3 /tmp/iperf3-tun.out | tr '\n' ' ')"
+    fi
+    ip link del nv0; in_peer ip link del nv0
+}
+
+result gso-features pass "$gso"
+tunnel_case nvgre-v4-in-v4 gretap $TUNIC_IP4_A $TUNIC_IP4_B inner4
+tunnel_case nvgre-v6-in-v4 gretap $TUNIC_IP4_A $TUNIC_IP4_B inner6
+tunnel_case nvgre-v4-in-v6 ip6gretap $TUNIC_IP6_A $TUNIC_IP6_B inner4
+tunnel_case nvgre-v6-in-v6 ip6gretap $TUNIC_IP6_A $TUNIC_IP6_B inner6
