@@ -7,8 +7,8 @@
 //! untrusted: an access that is not wholly inside mapped memory is refused,
 //! counted and logged, and never touches host memory.
 
-mod space;
 mod sg;
+mod space;
 
 pub use sg::{SgList, SgSegment};
 pub use space::{DmaError, DmaSpace, DmaStats};

@@ -161,7 +161,7 @@ impl DmaSpace {
     fn fault(&self, what: &'static str, addr: u64, len: usize) -> DmaError {
         let n = self.stats.faults.fetch_add(1, Ordering::Relaxed);
         // The guest controls how often this happens: log the first ones, then every 1024th.
-        if n < 16 || n % 1024 == 0 {
+        if n < 16 || n.is_multiple_of(1024) {
             tracing::warn!(
                 addr = format_args!("{addr:#x}"),
                 len,

@@ -43,7 +43,14 @@ impl EventfdIrq {
     }
 
     /// Applies a VFIO_USER_DEVICE_SET_IRQS request.
-    pub fn set_irqs(&self, index: u32, flags: u32, start: u32, count: u32, fds: Vec<File>) -> std::io::Result<()> {
+    pub fn set_irqs(
+        &self,
+        index: u32,
+        flags: u32,
+        start: u32,
+        count: u32,
+        fds: Vec<File>,
+    ) -> std::io::Result<()> {
         let mut r = self.routes.write().unwrap_or_else(|e| e.into_inner());
         if flags & (ACTION_MASK | ACTION_UNMASK) != 0 {
             // Masking is done by QEMU for MSI/MSI-X; for INTx the line is re-armed by the next assertion.
@@ -85,13 +92,21 @@ impl EventfdIrq {
                         r.msix.resize_with(end, || None);
                     }
                     if fds.len() as u32 != count {
-                        tracing::debug!(start, count, fds = fds.len(), "MSI-X SET_IRQS with fewer fds than vectors: assigned in order");
+                        tracing::debug!(
+                            start,
+                            count,
+                            fds = fds.len(),
+                            "MSI-X SET_IRQS with fewer fds than vectors: assigned in order"
+                        );
                     }
                     for (i, f) in fds.into_iter().enumerate() {
                         r.msix[start as usize + i] = Some(f);
                     }
                 }
-                tracing::debug!(vectors = r.msix.iter().filter(|f| f.is_some()).count(), "MSI-X routes");
+                tracing::debug!(
+                    vectors = r.msix.iter().filter(|f| f.is_some()).count(),
+                    "MSI-X routes"
+                );
             }
             ERR | REQ => {}
             _ => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
@@ -103,7 +118,10 @@ impl EventfdIrq {
 impl IrqSink for EventfdIrq {
     fn msix(&self, vector: u16) -> bool {
         let r = self.routes.read().unwrap_or_else(|e| e.into_inner());
-        r.msix.get(usize::from(vector)).and_then(|f| f.as_ref()).is_some_and(signal)
+        r.msix
+            .get(usize::from(vector))
+            .and_then(|f| f.as_ref())
+            .is_some_and(signal)
     }
 
     fn msix_enabled(&self) -> bool {
@@ -118,7 +136,12 @@ impl IrqSink for EventfdIrq {
         let r = self.routes.read().unwrap_or_else(|e| e.into_inner());
         // With MSI-X enabled but the device not in MSI-X mode (GPIE.MSIX_MODE clear, as
         // after a reset), the 82576 signals its legacy causes on vector 0.
-        let route = r.msix.first().and_then(|f| f.as_ref()).or(r.msi.as_ref()).or(r.intx.as_ref());
+        let route = r
+            .msix
+            .first()
+            .and_then(|f| f.as_ref())
+            .or(r.msi.as_ref())
+            .or(r.intx.as_ref());
         if let Some(f) = route {
             signal(f);
         }

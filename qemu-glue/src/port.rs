@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use dma::DmaSpace;
 use device_model::igb::{Igb, IgbConfig};
 use device_model::FrameSink;
 pub use device_model::Personality;
+use dma::DmaSpace;
 
 use crate::backend::pcap::{PcapRecorder, RecordingSink};
 use crate::backend::Frame;
@@ -50,25 +50,52 @@ pub fn rx_channel() -> (Sender<Frame>, Receiver<Frame>) {
 
 impl Port {
     /// Builds the device, binds its socket and starts serving and receiving.
-    pub fn start(spec: PortSpec, sink: Box<dyn FrameSink>, rx: Receiver<Frame>, stop: Arc<AtomicBool>) -> anyhow::Result<Self> {
+    pub fn start(
+        spec: PortSpec,
+        sink: Box<dyn FrameSink>,
+        rx: Receiver<Frame>,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Self> {
         let pcap = spec.pcap.as_deref().map(PcapRecorder::create).transpose()?;
         let sink: Box<dyn FrameSink> = match &pcap {
-            Some(p) => Box::new(RecordingSink { inner: sink, pcap: p.clone() }),
+            Some(p) => Box::new(RecordingSink {
+                inner: sink,
+                pcap: p.clone(),
+            }),
             None => sink,
         };
         let dma = Arc::new(DmaSpace::new());
         let irq = Arc::new(EventfdIrq::default());
         let device: Arc<Mutex<dyn Personality>> = match spec.personality {
-            PersonalityKind::Igb => Arc::new(Mutex::new(Igb::new(IgbConfig { mac: spec.mac }, dma.clone(), irq.clone(), sink))),
+            PersonalityKind::Igb => Arc::new(Mutex::new(Igb::new(
+                IgbConfig { mac: spec.mac },
+                dma.clone(),
+                irq.clone(),
+                sink,
+            ))),
         };
         let server = VfioUserServer::bind(&spec.socket, device.clone(), dma.clone(), irq)?;
         let mut threads = Vec::new();
         let s2 = stop.clone();
-        threads.push(std::thread::Builder::new().name("tunic-vfio-user".into()).spawn(move || server.serve(&s2))?);
+        threads.push(
+            std::thread::Builder::new()
+                .name("tunic-vfio-user".into())
+                .spawn(move || server.serve(&s2))?,
+        );
         let d2 = device.clone();
         let p2 = pcap.clone();
-        threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(move || rx_worker(&d2, &rx, p2.as_ref(), &stop))?);
-        Ok(Self { socket: spec.socket, device, dma, threads, pcap })
+        threads.push(
+            std::thread::Builder::new()
+                .name("tunic-rx".into())
+                .spawn(move || rx_worker(&d2, &rx, p2.as_ref(), &stop))?,
+        );
+        Ok(Self {
+            socket: spec.socket,
+            device,
+            dma,
+            threads,
+            pcap,
+        })
     }
 
     pub fn socket(&self) -> &Path {
@@ -76,7 +103,10 @@ impl Port {
     }
 
     pub fn counters_json(&self) -> String {
-        self.device.lock().unwrap_or_else(|e| e.into_inner()).counters_json()
+        self.device
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .counters_json()
     }
 
     pub fn flush(&self) {
@@ -94,7 +124,12 @@ impl Port {
 }
 
 /// Moves frames from the wire into the device, a batch per lock.
-fn rx_worker(device: &Arc<Mutex<dyn Personality>>, rx: &Receiver<Frame>, pcap: Option<&PcapRecorder>, stop: &AtomicBool) {
+fn rx_worker(
+    device: &Arc<Mutex<dyn Personality>>,
+    rx: &Receiver<Frame>,
+    pcap: Option<&PcapRecorder>,
+    stop: &AtomicBool,
+) {
     let tick = std::time::Duration::from_millis(200);
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let first = match rx.recv_timeout(tick) {
@@ -120,14 +155,18 @@ fn rx_worker(device: &Arc<Mutex<dyn Personality>>, rx: &Receiver<Frame>, pcap: O
 pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() != 6 {
-        return Err(format!("'{s}' is not a MAC address (expected six hex bytes separated by ':')"));
+        return Err(format!(
+            "'{s}' is not a MAC address (expected six hex bytes separated by ':')"
+        ));
     }
     let mut mac = [0u8; 6];
     for (m, p) in mac.iter_mut().zip(parts) {
         *m = u8::from_str_radix(p, 16).map_err(|_| format!("'{s}': '{p}' is not a hex byte"))?;
     }
     if mac[0] & 1 != 0 || mac == [0; 6] {
-        return Err(format!("'{s}' is multicast or zero: a NIC needs a unicast address"));
+        return Err(format!(
+            "'{s}' is multicast or zero: a NIC needs a unicast address"
+        ));
     }
     Ok(mac)
 }

@@ -37,9 +37,16 @@ fn regions(bar_sizes: &[(u32, u64)], config_size: u64) -> Vec<ServerRegion> {
             let size = if index == CONFIG {
                 config_size
             } else {
-                bar_sizes.iter().find(|(i, _)| *i == index).map_or(0, |(_, s)| *s)
+                bar_sizes
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map_or(0, |(_, s)| *s)
             };
-            let flags = if size > 0 { VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE } else { 0 };
+            let flags = if size > 0 {
+                VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE
+            } else {
+                0
+            };
             ServerRegion {
                 region_info: vfio_region_info {
                     argsz: std::mem::size_of::<vfio_region_info>() as u32,
@@ -59,11 +66,31 @@ fn regions(bar_sizes: &[(u32, u64)], config_size: u64) -> Vec<ServerRegion> {
 fn irqs(msix_vectors: u32) -> Vec<IrqInfo> {
     let ev = VFIO_IRQ_INFO_EVENTFD;
     vec![
-        IrqInfo { index: irq::INTX, flags: ev | VFIO_IRQ_INFO_MASKABLE, count: 1 },
-        IrqInfo { index: irq::MSI, flags: ev | VFIO_IRQ_INFO_NORESIZE, count: 1 },
-        IrqInfo { index: irq::MSIX, flags: ev | VFIO_IRQ_INFO_NORESIZE, count: msix_vectors },
-        IrqInfo { index: irq::ERR, flags: ev, count: 0 },
-        IrqInfo { index: irq::REQ, flags: ev, count: 0 },
+        IrqInfo {
+            index: irq::INTX,
+            flags: ev | VFIO_IRQ_INFO_MASKABLE,
+            count: 1,
+        },
+        IrqInfo {
+            index: irq::MSI,
+            flags: ev | VFIO_IRQ_INFO_NORESIZE,
+            count: 1,
+        },
+        IrqInfo {
+            index: irq::MSIX,
+            flags: ev | VFIO_IRQ_INFO_NORESIZE,
+            count: msix_vectors,
+        },
+        IrqInfo {
+            index: irq::ERR,
+            flags: ev,
+            count: 0,
+        },
+        IrqInfo {
+            index: irq::REQ,
+            flags: ev,
+            count: 0,
+        },
     ]
 }
 
@@ -83,11 +110,19 @@ impl Backend {
         let size = if region == CONFIG {
             self.config_size
         } else {
-            self.bar_sizes.iter().find(|(i, _)| *i == region).map_or(0, |(_, s)| *s)
+            self.bar_sizes
+                .iter()
+                .find(|(i, _)| *i == region)
+                .map_or(0, |(_, s)| *s)
         };
         let end = offset.checked_add(len as u64).ok_or_else(einval)?;
         if size == 0 || end > size || len > 8 && region != CONFIG {
-            tracing::warn!(region, offset, len, "region access outside the region refused");
+            tracing::warn!(
+                region,
+                offset,
+                len,
+                "region access outside the region refused"
+            );
             return Err(einval());
         }
         Ok(())
@@ -99,7 +134,12 @@ impl Backend {
 }
 
 impl ServerBackend for Backend {
-    fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> Result<(), std::io::Error> {
+    fn region_read(
+        &mut self,
+        region: u32,
+        offset: u64,
+        data: &mut [u8],
+    ) -> Result<(), std::io::Error> {
         self.check(region, offset, data.len())?;
         let mut d = self.device();
         match region {
@@ -109,7 +149,12 @@ impl ServerBackend for Backend {
         Ok(())
     }
 
-    fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+    fn region_write(
+        &mut self,
+        region: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), std::io::Error> {
         self.check(region, offset, data.len())?;
         let mut d = self.device();
         match region {
@@ -119,23 +164,45 @@ impl ServerBackend for Backend {
         Ok(())
     }
 
-    fn dma_map(&mut self, flags: DmaMapFlags, offset: u64, address: u64, size: u64, fd: Option<File>) -> Result<(), std::io::Error> {
+    fn dma_map(
+        &mut self,
+        flags: DmaMapFlags,
+        offset: u64,
+        address: u64,
+        size: u64,
+        fd: Option<File>,
+    ) -> Result<(), std::io::Error> {
         let Some(fd) = fd else {
             // QEMU offers memory it cannot share (ROM shadows, non-shared RAM) without an fd,
             // for DMA through messages, which this server does not do. The device cannot reach
             // it: any DMA there faults and is counted. Guest RAM must be a shared memory backend.
-            tracing::debug!(address = format_args!("{address:#x}"), size, "DMA_MAP without an fd: not reachable by the device");
+            tracing::debug!(
+                address = format_args!("{address:#x}"),
+                size,
+                "DMA_MAP without an fd: not reachable by the device"
+            );
             self.unshared.push((address, size));
             return Ok(());
         };
-        tracing::debug!(address = format_args!("{address:#x}"), size, offset, ?flags, "DMA_MAP");
+        tracing::debug!(
+            address = format_args!("{address:#x}"),
+            size,
+            offset,
+            ?flags,
+            "DMA_MAP"
+        );
         self.dma.map_file(address, size, fd, offset).map_err(|e| {
             tracing::warn!(error = %e, "DMA_MAP refused");
             einval()
         })
     }
 
-    fn dma_unmap(&mut self, _flags: DmaUnmapFlags, address: u64, size: u64) -> Result<(), std::io::Error> {
+    fn dma_unmap(
+        &mut self,
+        _flags: DmaUnmapFlags,
+        address: u64,
+        size: u64,
+    ) -> Result<(), std::io::Error> {
         tracing::debug!(address = format_args!("{address:#x}"), size, "DMA_UNMAP");
         if let Some(i) = self.unshared.iter().position(|&r| r == (address, size)) {
             self.unshared.swap_remove(i);
@@ -153,7 +220,14 @@ impl ServerBackend for Backend {
         Ok(())
     }
 
-    fn set_irqs(&mut self, index: u32, flags: u32, start: u32, count: u32, fds: Vec<File>) -> Result<(), std::io::Error> {
+    fn set_irqs(
+        &mut self,
+        index: u32,
+        flags: u32,
+        start: u32,
+        count: u32,
+        fds: Vec<File>,
+    ) -> Result<(), std::io::Error> {
         tracing::debug!(index, flags, start, count, fds = fds.len(), "SET_IRQS");
         self.irq.set_irqs(index, flags, start, count, fds)
     }
@@ -167,7 +241,12 @@ pub struct VfioUserServer {
 }
 
 impl VfioUserServer {
-    pub fn bind(path: &Path, device: Arc<Mutex<dyn Personality>>, dma: Arc<DmaSpace>, irq: Arc<EventfdIrq>) -> anyhow::Result<Self> {
+    pub fn bind(
+        path: &Path,
+        device: Arc<Mutex<dyn Personality>>,
+        dma: Arc<DmaSpace>,
+        irq: Arc<EventfdIrq>,
+    ) -> anyhow::Result<Self> {
         let (bar_sizes, config_size, msix) = {
             let d = device.lock().unwrap_or_else(|e| e.into_inner());
             (d.bar_sizes(), d.config_size(), d.msix_vectors())
@@ -181,7 +260,18 @@ impl VfioUserServer {
         let server = Server::new(path, true, irqs(msix), regions(&bar_sizes, config_size))
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("cannot listen on {}", path.display()))?;
-        Ok(Self { server, backend: Backend { device, dma, irq, bar_sizes, config_size, unshared: Vec::new() }, path: path.to_path_buf() })
+        Ok(Self {
+            server,
+            backend: Backend {
+                device,
+                dma,
+                irq,
+                bar_sizes,
+                config_size,
+                unshared: Vec::new(),
+            },
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -191,11 +281,16 @@ impl VfioUserServer {
     /// Serves clients one after another until `stop` says so.
     pub fn serve(mut self, stop: &std::sync::atomic::AtomicBool) {
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.server.run(&mut self.backend)));
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| self.server.run(&mut self.backend)));
             match outcome {
                 Ok(Ok(())) => tracing::info!(socket = %self.path.display(), "client disconnected"),
-                Ok(Err(e)) => tracing::warn!(socket = %self.path.display(), error = %e, "connection ended with an error"),
-                Err(_) => tracing::error!(socket = %self.path.display(), "vfio-user protocol handler panicked: connection dropped, device reset"),
+                Ok(Err(e)) => {
+                    tracing::warn!(socket = %self.path.display(), error = %e, "connection ended with an error")
+                }
+                Err(_) => {
+                    tracing::error!(socket = %self.path.display(), "vfio-user protocol handler panicked: connection dropped, device reset")
+                }
             }
             // The guest's memory and interrupt routes went with the client.
             self.backend.device().reset();

@@ -17,7 +17,7 @@ impl Eeprom {
             words[i] = u16::from_le_bytes([mac[2 * i], mac[2 * i + 1]]);
         }
         words[0x04] = 0xffff; // ID LED settings: use the driver's defaults
-        // Printed Board Assembly number, two-word form: "E12345-001".
+                              // Printed Board Assembly number, two-word form: "E12345-001".
         words[0x08] = 0xe123;
         words[0x09] = 0x4500;
         words[0x0a] = 0x0c23; // init control 1

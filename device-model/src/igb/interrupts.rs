@@ -31,7 +31,6 @@ pub struct Interrupts {
     pub ivar: [u32; 8],
     pub ivar_misc: u32,
     pub raised: u64,
-    pub suppressed: u64,
     /// Level of the legacy line as last driven.
     pub legacy_level: bool,
 }
@@ -136,7 +135,10 @@ mod tests {
     use super::*;
 
     fn msix() -> Interrupts {
-        let mut i = Interrupts { gpie: GPIE_MSIX_MODE | GPIE_EIAME | GPIE_NSICR, ..Default::default() };
+        let mut i = Interrupts {
+            gpie: GPIE_MSIX_MODE | GPIE_EIAME | GPIE_NSICR,
+            ..Default::default()
+        };
         // rx0 -> vector 1, tx0 -> vector 2, rx9 -> vector 3; other -> vector 0.
         i.ivar[0] = (1 | IVAR_VALID) | ((2 | IVAR_VALID) << 8);
         i.ivar[1] = (3 | IVAR_VALID) << 16;
@@ -158,7 +160,11 @@ mod tests {
         assert_eq!(i.post(Cause::RxQueue(0)), 0, "masked until re-enabled");
         assert_eq!(i.post(Cause::TxQueue(0)), 1 << 2);
         assert_eq!(i.post(Cause::RxQueue(9)), (1 << 2) | (1 << 3));
-        assert_eq!(i.post(Cause::RxQueue(5)), (1 << 2) | (1 << 3), "no IVAR entry");
+        assert_eq!(
+            i.post(Cause::RxQueue(5)),
+            (1 << 2) | (1 << 3),
+            "no IVAR entry"
+        );
     }
 
     #[test]
@@ -174,7 +180,10 @@ mod tests {
 
     #[test]
     fn legacy_mode_uses_icr() {
-        let mut i = Interrupts { ims: ICR_RXT0, ..Default::default() };
+        let mut i = Interrupts {
+            ims: ICR_RXT0,
+            ..Default::default()
+        };
         assert_eq!(i.post(Cause::RxQueue(3)), 0);
         assert!(i.legacy_pending());
         let v = i.read_icr();

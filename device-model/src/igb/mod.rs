@@ -77,7 +77,12 @@ pub struct Igb {
 }
 
 impl Igb {
-    pub fn new(cfg: IgbConfig, dma: Arc<DmaSpace>, irq: Arc<dyn IrqSink>, wire: Box<dyn FrameSink>) -> Self {
+    pub fn new(
+        cfg: IgbConfig,
+        dma: Arc<DmaSpace>,
+        irq: Arc<dyn IrqSink>,
+        wire: Box<dyn FrameSink>,
+    ) -> Self {
         let mut dev = Self {
             regs: vec![0u32; REG_WORDS].into_boxed_slice(),
             config: Self::build_config(),
@@ -170,7 +175,10 @@ impl Igb {
         }
         let mac = self.eeprom.mac();
         self.set(ral(0), u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
-        self.set(ral(0) + 4, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
+        self.set(
+            ral(0) + 4,
+            u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV,
+        );
     }
 
     fn get(&self, off: u32) -> u32 {
@@ -218,7 +226,11 @@ impl Igb {
             let word_off = addr & !3;
             let skip = (addr - word_off) as usize;
             let n = (4 - skip).min(data.len() - done);
-            let v = if word_off < BAR0_SIZE { self.read32(word_off as u32) } else { 0 };
+            let v = if word_off < BAR0_SIZE {
+                self.read32(word_off as u32)
+            } else {
+                0
+            };
             data[done..done + n].copy_from_slice(&v.to_le_bytes()[skip..skip + n]);
             done += n;
         }
@@ -264,7 +276,11 @@ impl Igb {
             STATUS => self.status(),
             EECD => {
                 let v = self.get(EECD);
-                if v & EECD_REQ != 0 { v | EECD_GNT } else { v & !EECD_GNT }
+                if v & EECD_REQ != 0 {
+                    v | EECD_GNT
+                } else {
+                    v & !EECD_GNT
+                }
             }
             ICR => {
                 let v = self.intr.read_icr();
@@ -446,9 +462,32 @@ impl Igb {
     fn modelled(&self, off: u32) -> bool {
         matches!(
             off,
-            CTRL | CTRL_EXT | EECD | EERD | MDIC | VET | ITR | RCTL | TCTL | TCTL_EXT | TIPG | PBA
-                | RXPBS | TXPBS | RXCSUM | RLPML | MRQC | VT_CTL | WUC | MANC | SWSM | FWSM
-                | SW_FW_SYNC | GCR | LEDCTL | DTXTCPFLGL | DTXTCPFLGH
+            CTRL | CTRL_EXT
+                | EECD
+                | EERD
+                | MDIC
+                | VET
+                | ITR
+                | RCTL
+                | TCTL
+                | TCTL_EXT
+                | TIPG
+                | PBA
+                | RXPBS
+                | TXPBS
+                | RXCSUM
+                | RLPML
+                | MRQC
+                | VT_CTL
+                | WUC
+                | MANC
+                | SWSM
+                | FWSM
+                | SW_FW_SYNC
+                | GCR
+                | LEDCTL
+                | DTXTCPFLGL
+                | DTXTCPFLGH
         ) || (MTA..MTA + 512).contains(&off)
             || (VFTA..VFTA + 512).contains(&off)
             || (0x5400..0x5480).contains(&off)
@@ -460,7 +499,11 @@ impl Igb {
 
     fn log_unmodelled(&mut self, off: u32, what: &'static str) {
         if self.unmodelled_logged.len() < 4096 && self.unmodelled_logged.insert(off) {
-            tracing::debug!(reg = format_args!("{off:#07x}"), what, "register not modelled: plain storage");
+            tracing::debug!(
+                reg = format_args!("{off:#07x}"),
+                what,
+                "register not modelled: plain storage"
+            );
         }
     }
 

@@ -32,7 +32,10 @@ pub struct Phy {
 
 impl Phy {
     pub fn new() -> Self {
-        let mut p = Self { regs: [0; 32], link_up: true };
+        let mut p = Self {
+            regs: [0; 32],
+            link_up: true,
+        };
         p.reset();
         p
     }
@@ -114,6 +117,9 @@ mod tests {
         assert_ne!(p.read(BMSR) & BMSR_LINK, 0);
         p.write(BMCR, p.read(BMCR) | BMCR_POWER_DOWN);
         assert_eq!(p.read(BMSR) & BMSR_LINK, 0);
-        assert_eq!((u32::from(p.read(PHYID1)) << 16 | u32::from(p.read(PHYID2))) & !0xf, 0x02a8_0390);
+        assert_eq!(
+            (u32::from(p.read(PHYID1)) << 16 | u32::from(p.read(PHYID2))) & !0xf,
+            0x02a8_0390
+        );
     }
 }

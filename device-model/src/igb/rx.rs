@@ -67,7 +67,11 @@ impl Igb {
             self.stats.add(stats::RUC, 1);
             return;
         }
-        let max = if self.get(RCTL) & RCTL_LPE != 0 { (self.get(RLPML) & 0x3fff) as usize } else { 1518 };
+        let max = if self.get(RCTL) & RCTL_LPE != 0 {
+            (self.get(RLPML) & 0x3fff) as usize
+        } else {
+            1518
+        };
         let vlan_extra = if frame[12..14] == [0x81, 0x00] { 4 } else { 0 };
         // Max frame sizes count the FCS, which our frames do not carry.
         if frame.len() + 4 > max.max(64) + vlan_extra {
@@ -118,7 +122,10 @@ impl Igb {
         let rctl = self.get(RCTL);
         let dst = &frame[..6];
         // VLAN filter: with RCTL.VFE a tagged frame's VID must be set in VFTA.
-        if rctl & RCTL_VFE != 0 && frame.len() >= 16 && frame[12..14] == (self.get(VET) as u16).to_be_bytes() {
+        if rctl & RCTL_VFE != 0
+            && frame.len() >= 16
+            && frame[12..14] == (self.get(VET) as u16).to_be_bytes()
+        {
             let vid = u32::from(u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff);
             if self.get(VFTA + 4 * (vid >> 5)) & (1 << (vid & 31)) == 0 {
                 return false;
@@ -183,7 +190,8 @@ impl Igb {
 
     fn classify(&mut self, frame: &[u8]) -> Classified {
         let mrqc = self.get(MRQC);
-        let vlan = (frame[12..14] == (self.get(VET) as u16).to_be_bytes()).then(|| u16::from_be_bytes([frame[14], frame[15]]));
+        let vlan = (frame[12..14] == (self.get(VET) as u16).to_be_bytes())
+            .then(|| u16::from_be_bytes([frame[14], frame[15]]));
         // MRQE (2:0): 0 = one queue; 1, 2 = RSS; others combine VMDq pools with RSS.
         let mut queue = 0usize;
         let mut result = None;
@@ -197,12 +205,16 @@ impl Igb {
             }
             if let Some(r) = result {
                 self.counters.rx_rss_hashed += 1;
-                let entry = (r.hash & 0x7f) as u32;
+                let entry = r.hash & 0x7f;
                 let reta = self.get(RETA + (entry & !3));
                 queue = ((reta >> (8 * (entry & 3))) & 0x0f) as usize;
             }
         }
-        Classified { queue: queue % QUEUES, rss: result, vlan }
+        Classified {
+            queue: queue % QUEUES,
+            rss: result,
+            vlan,
+        }
     }
 
     /// Writes `frame` into queue descriptors if there is room; false when it must wait.
@@ -216,13 +228,25 @@ impl Igb {
             return true;
         }
         let (base, count, head, tail) = {
-            let b = u64::from(self.get(queue_off(false, q, Q_BAL))) | (u64::from(self.get(queue_off(false, q, Q_BAH))) << 32);
-            (b, self.get(queue_off(false, q, Q_LEN)) / DESC_LEN as u32, self.get(queue_off(false, q, Q_HEAD)), self.get(queue_off(false, q, Q_TAIL)))
+            let b = u64::from(self.get(queue_off(false, q, Q_BAL)))
+                | (u64::from(self.get(queue_off(false, q, Q_BAH))) << 32);
+            (
+                b,
+                self.get(queue_off(false, q, Q_LEN)) / DESC_LEN as u32,
+                self.get(queue_off(false, q, Q_HEAD)),
+                self.get(queue_off(false, q, Q_TAIL)),
+            )
         };
         if count == 0 || head >= count || tail >= count {
             if count != 0 {
                 self.counters.ring_errors += 1;
-                tracing::warn!(queue = q, head, tail, count, "Rx head or tail beyond the ring: frame dropped");
+                tracing::warn!(
+                    queue = q,
+                    head,
+                    tail,
+                    count,
+                    "Rx head or tail beyond the ring: frame dropped"
+                );
             }
             self.drop_no_descriptor(q);
             return true;
@@ -268,13 +292,21 @@ impl Igb {
             let mut d = [0u8; 16];
             if self.dma.read(daddr, &mut d).is_err() {
                 self.counters.rx_dma_errors += 1;
-                tracing::warn!(queue = q, addr = daddr, "Rx descriptor fetch outside guest memory: frame dropped");
+                tracing::warn!(
+                    queue = q,
+                    addr = daddr,
+                    "Rx descriptor fetch outside guest memory: frame dropped"
+                );
                 return true;
             }
             let buf = u64::from_le_bytes(d[0..8].try_into().unwrap_or_default());
             if self.dma.write(buf, chunk).is_err() {
                 self.counters.rx_dma_errors += 1;
-                tracing::warn!(queue = q, addr = buf, "Rx buffer outside guest memory: frame dropped");
+                tracing::warn!(
+                    queue = q,
+                    addr = buf,
+                    "Rx buffer outside guest memory: frame dropped"
+                );
                 return true;
             }
             let last = i as u32 + 1 == needed;
@@ -354,7 +386,11 @@ impl Igb {
             Some(HashKind::UdpIpv6Ex) => 9,
             None => 0,
         };
-        let dword1 = if rxcsum & RXCSUM_PCSD != 0 { c.rss.map_or(0, |r| r.hash) } else { 0 };
+        let dword1 = if rxcsum & RXCSUM_PCSD != 0 {
+            c.rss.map_or(0, |r| r.hash)
+        } else {
+            0
+        };
         ((ptype << 4) | rss_type, dword1, status)
     }
 }

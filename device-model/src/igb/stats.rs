@@ -5,7 +5,6 @@
 
 use super::regs::{STATS_END, STATS_START};
 
-pub const CRCERRS: u32 = 0x4000;
 pub const MPC: u32 = 0x4010;
 pub const PRC64: u32 = 0x405c;
 pub const GPRC: u32 = 0x4074;
@@ -67,10 +66,6 @@ impl Stats {
         if let Some(i) = index(off) {
             self.c[i] = self.c[i].saturating_add(n);
         }
-    }
-
-    pub fn get(&self, off: u32) -> u64 {
-        index(off).map_or(0, |i| self.c[i])
     }
 
     /// A register read: value, then clear.

@@ -49,7 +49,12 @@ fn rig() -> Rig {
         irq.clone(),
         Box::new(move |f: &[u8]| w2.lock().unwrap().push(f.to_vec())),
     );
-    Rig { dev, dma, wire, irq }
+    Rig {
+        dev,
+        dma,
+        wire,
+        irq,
+    }
 }
 
 impl Rig {
@@ -107,7 +112,28 @@ fn udp_frame(payload: usize) -> Vec<u8> {
     f.extend_from_slice(&MAC);
     f.extend_from_slice(&[0x08, 0x00]);
     let total = 20 + 8 + payload;
-    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+        198,
+        18,
+        0,
+        1,
+        198,
+        18,
+        0,
+        2,
+    ];
     let c = offload_engines::checksum::checksum(&ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&ip);
@@ -152,7 +178,12 @@ fn transmits_with_udp_checksum_offload_and_writes_back_dd() {
     r.up();
     let mut f = udp_frame(100);
     // The driver seeds the UDP checksum with the pseudo-header sum (length included).
-    let seed = offload_engines::checksum::fold(offload_engines::checksum::pseudo_ipv4([198, 18, 0, 1], [198, 18, 0, 2], 17, 108));
+    let seed = offload_engines::checksum::fold(offload_engines::checksum::pseudo_ipv4(
+        [198, 18, 0, 1],
+        [198, 18, 0, 2],
+        17,
+        108,
+    ));
     f[40..42].copy_from_slice(&seed.to_be_bytes());
     r.dma.write(BUFS + 0x80_000, &f).unwrap();
     // Context: MACLEN 14, IPLEN 20, TUCMD IPv4 + L4T UDP.
@@ -160,13 +191,22 @@ fn transmits_with_udp_checksum_offload_and_writes_back_dd() {
     ctx[0..4].copy_from_slice(&(20u32 | (14 << 9)).to_le_bytes());
     ctx[8..12].copy_from_slice(&((1u32 << 10) | (2 << 20) | (1 << 29)).to_le_bytes());
     r.dma.write(TX_RING, &ctx).unwrap();
-    r.tx_data(1, BUFS + 0x80_000, f.len(), EOP | IFCS | RS, (f.len() as u32) << 14 | (1 << 9));
+    r.tx_data(
+        1,
+        BUFS + 0x80_000,
+        f.len(),
+        EOP | IFCS | RS,
+        (f.len() as u32) << 14 | (1 << 9),
+    );
     r.wr(queue_off(true, 0, Q_TAIL), 2);
     let sent = r.wire.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     let out = &sent[0];
     let ph = offload_engines::checksum::pseudo_ipv4([198, 18, 0, 1], [198, 18, 0, 2], 17, 108);
-    assert_eq!(offload_engines::checksum::fold(offload_engines::checksum::sum(&out[34..], ph)), 0xffff);
+    assert_eq!(
+        offload_engines::checksum::fold(offload_engines::checksum::sum(&out[34..], ph)),
+        0xffff
+    );
     assert_eq!(r.rd(queue_off(true, 0, Q_HEAD)), 2);
     let mut st = [0u8; 4];
     r.dma.read(TX_RING + 16 + 12, &mut st).unwrap();
@@ -203,9 +243,17 @@ fn receives_into_descriptors_with_checksum_status() {
     assert_ne!(st & (1 << 29), 0, "L4E");
     assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 2);
     assert_eq!(r.rd(super::stats::GPRC), 2);
-    assert_eq!(*r.irq.vectors.lock().unwrap(), vec![1], "auto-masked after the first");
+    assert_eq!(
+        *r.irq.vectors.lock().unwrap(),
+        vec![1],
+        "auto-masked after the first"
+    );
     r.wr(EIMS, 1 << 1);
-    assert_eq!(*r.irq.vectors.lock().unwrap(), vec![1, 1], "pending cause fires on re-enable");
+    assert_eq!(
+        *r.irq.vectors.lock().unwrap(),
+        vec![1, 1],
+        "pending cause fires on re-enable"
+    );
 }
 
 #[test]

@@ -70,15 +70,22 @@ impl PendingPacket {
 
 impl Igb {
     fn ring(&self, tx: bool, q: usize) -> (u64, u32, u32, u32) {
-        let base = u64::from(self.get(queue_off(tx, q, Q_BAL))) | (u64::from(self.get(queue_off(tx, q, Q_BAH))) << 32);
+        let base = u64::from(self.get(queue_off(tx, q, Q_BAL)))
+            | (u64::from(self.get(queue_off(tx, q, Q_BAH))) << 32);
         let count = self.get(queue_off(tx, q, Q_LEN)) / DESC_LEN as u32;
-        (base, count, self.get(queue_off(tx, q, Q_HEAD)), self.get(queue_off(tx, q, Q_TAIL)))
+        (
+            base,
+            count,
+            self.get(queue_off(tx, q, Q_HEAD)),
+            self.get(queue_off(tx, q, Q_TAIL)),
+        )
     }
 
     /// Processes queue `q` from TDH up to TDT: at most one ring's worth per call,
     /// so a guest cannot make a doorbell loop forever.
     pub(super) fn tx_process(&mut self, q: usize) {
-        if self.get(TCTL) & TCTL_EN == 0 || self.get(queue_off(true, q, Q_CTL)) & TXDCTL_ENABLE == 0 {
+        if self.get(TCTL) & TCTL_EN == 0 || self.get(queue_off(true, q, Q_CTL)) & TXDCTL_ENABLE == 0
+        {
             return;
         }
         let (base, count, mut head, tail) = self.ring(true, q);
@@ -87,7 +94,13 @@ impl Igb {
         }
         if head >= count || tail >= count {
             self.counters.ring_errors += 1;
-            tracing::warn!(queue = q, head, tail, count, "Tx head or tail beyond the ring: queue stalled");
+            tracing::warn!(
+                queue = q,
+                head,
+                tail,
+                count,
+                "Tx head or tail beyond the ring: queue stalled"
+            );
             return;
         }
         let mut completed = false;
@@ -99,7 +112,11 @@ impl Igb {
             let mut d = [0u8; 16];
             if self.dma.read(addr, &mut d).is_err() {
                 self.counters.tx_dma_errors += 1;
-                tracing::warn!(queue = q, addr, "Tx descriptor fetch outside guest memory: queue stalled");
+                tracing::warn!(
+                    queue = q,
+                    addr,
+                    "Tx descriptor fetch outside guest memory: queue stalled"
+                );
                 break;
             }
             let buf = u64::from_le_bytes(d[0..8].try_into().unwrap_or_default());
@@ -108,7 +125,11 @@ impl Igb {
             let report = self.tx_descriptor(q, buf, w2, w3);
             if report {
                 // Write back DD into the status dword of a descriptor that asked (RS).
-                if self.dma.write(addr + 12, &(w3 | STA_DD).to_le_bytes()).is_err() {
+                if self
+                    .dma
+                    .write(addr + 12, &(w3 | STA_DD).to_le_bytes())
+                    .is_err()
+                {
                     self.counters.tx_dma_errors += 1;
                 }
                 completed = true;
@@ -150,7 +171,8 @@ impl Igb {
             if !dext {
                 // Legacy descriptor checksum: CSO in w2 23:16, CSS in w3 15:8.
                 if w2 & (1 << 26) != 0 {
-                    pkt.legacy_cso = Some((((w3 >> 8) & 0xff) as usize, ((w2 >> 16) & 0xff) as usize));
+                    pkt.legacy_cso =
+                        Some((((w3 >> 8) & 0xff) as usize, ((w2 >> 16) & 0xff) as usize));
                 }
             }
         }
@@ -182,7 +204,10 @@ impl Igb {
         self.txq[q].packet = pkt;
         if !ok {
             self.counters.tx_dma_errors += 1;
-            tracing::warn!(queue = q, "Tx packet buffers outside guest memory or too large: dropped");
+            tracing::warn!(
+                queue = q,
+                "Tx packet buffers outside guest memory or too large: dropped"
+            );
             self.scratch = frame;
             return;
         }
@@ -202,7 +227,11 @@ impl Igb {
             }
             if frame.len() > MAX_TX_FRAME {
                 self.counters.tx_oversize_dropped += 1;
-                tracing::warn!(queue = q, len = frame.len(), "Tx frame longer than the MAC sends: dropped");
+                tracing::warn!(
+                    queue = q,
+                    len = frame.len(),
+                    "Tx frame longer than the MAC sends: dropped"
+                );
             } else {
                 self.emit(&frame);
             }
@@ -230,7 +259,11 @@ impl Igb {
         }
         if !ok {
             self.counters.tx_csum_errors += 1;
-            tracing::warn!(maclen = ctx.maclen, iplen = ctx.iplen, "Tx checksum offsets outside the frame: sent unchanged");
+            tracing::warn!(
+                maclen = ctx.maclen,
+                iplen = ctx.iplen,
+                "Tx checksum offsets outside the frame: sent unchanged"
+            );
         }
     }
 
@@ -243,13 +276,27 @@ impl Igb {
             l4len: ctx.l4len,
             mss: ctx.mss,
             ipv4: ctx.tucmd & TUCMD_IPV4 != 0,
-            l4: if ctx.tucmd & TUCMD_L4T_MASK == TUCMD_L4T_TCP { L4Kind::Tcp } else { L4Kind::Udp },
-            tcp_flag_masks: [(masks_lo & 0xfff) as u16, ((masks_lo >> 16) & 0xfff) as u16, (masks_hi & 0xfff) as u16],
+            l4: if ctx.tucmd & TUCMD_L4T_MASK == TUCMD_L4T_TCP {
+                L4Kind::Tcp
+            } else {
+                L4Kind::Udp
+            },
+            tcp_flag_masks: [
+                (masks_lo & 0xfff) as u16,
+                ((masks_lo >> 16) & 0xfff) as u16,
+                (masks_hi & 0xfff) as u16,
+            ],
         };
         let paylen = (olinfo >> 14) as usize;
         let hdr = ctx.maclen + ctx.iplen + ctx.l4len;
         if hdr + paylen != frame.len() {
-            tracing::debug!(queue = q, paylen, hdr, len = frame.len(), "TSO PAYLEN disagrees with the buffers; buffers win");
+            tracing::debug!(
+                queue = q,
+                paylen,
+                hdr,
+                len = frame.len(),
+                "TSO PAYLEN disagrees with the buffers; buffers win"
+            );
         }
         self.counters.tso_packets += 1;
         if ctx.iplen > 60 {

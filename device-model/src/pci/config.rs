@@ -149,7 +149,14 @@ impl ConfigSpace {
     }
 
     /// MSI-X with `vectors` entries; table and PBA in the given BARs.
-    pub fn add_msix(&mut self, vectors: u16, table_bar: u8, table_off: u32, pba_bar: u8, pba_off: u32) -> usize {
+    pub fn add_msix(
+        &mut self,
+        vectors: u16,
+        table_bar: u8,
+        table_off: u32,
+        pba_bar: u8,
+        pba_off: u32,
+    ) -> usize {
         let off = self.add_cap(0x11, 12);
         self.set16(off + 2, vectors.saturating_sub(1) & 0x7ff);
         self.set_writable16(off + 2, 0xc000); // enable, function mask
@@ -172,7 +179,10 @@ impl ConfigSpace {
         let link = u32::from(gen & 0xf) | (u32::from(width & 0x3f) << 4) | (1 << 10);
         self.set32(off + 12, link); // link capabilities: speed, width, L0s
         self.set_writable16(off + 16, 0x01c3); // link control
-        self.set16(off + 18, u16::from(gen & 0xf) | (u16::from(width & 0x3f) << 4) | (1 << 12));
+        self.set16(
+            off + 18,
+            u16::from(gen & 0xf) | (u16::from(width & 0x3f) << 4) | (1 << 12),
+        );
         // Device capabilities 2: completion timeout ranges A-D, disable supported.
         self.set32(off + 0x24, 0x1f);
         self.set_writable16(off + 0x28, 0x001f);
@@ -197,7 +207,9 @@ impl ConfigSpace {
     pub fn write(&mut self, off: u64, data: &[u8]) -> bool {
         let mut changed = false;
         for (i, &v) in data.iter().enumerate() {
-            let Some(o) = off.checked_add(i as u64).map(|o| o as usize) else { break };
+            let Some(o) = off.checked_add(i as u64).map(|o| o as usize) else {
+                break;
+            };
             if o >= CONFIG_SPACE_SIZE {
                 break;
             }
@@ -224,7 +236,14 @@ mod tests {
     use super::*;
 
     fn id() -> PciIdentity {
-        PciIdentity { vendor: 0x8086, device: 0x10c9, revision: 1, class: [2, 0, 0], subsystem_vendor: 0x8086, subsystem: 0xa02c }
+        PciIdentity {
+            vendor: 0x8086,
+            device: 0x10c9,
+            revision: 1,
+            class: [2, 0, 0],
+            subsystem_vendor: 0x8086,
+            subsystem: 0xa02c,
+        }
     }
 
     #[test]

@@ -60,7 +60,10 @@ mod tests {
     #[test]
     fn parses_backend_specs() {
         assert_eq!("wire".parse(), Ok(BackendSpec::Wire));
-        assert_eq!("stream:connect=/tmp/x".parse(), Ok(BackendSpec::StreamConnect("/tmp/x".into())));
+        assert_eq!(
+            "stream:connect=/tmp/x".parse(),
+            Ok(BackendSpec::StreamConnect("/tmp/x".into()))
+        );
         assert_eq!("tap:tun0".parse(), Ok(BackendSpec::Tap("tun0".into())));
         assert!("stream:/tmp/x".parse::<BackendSpec>().is_err());
         assert!("tap:".parse::<BackendSpec>().is_err());

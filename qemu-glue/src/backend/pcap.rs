@@ -32,15 +32,25 @@ impl Write for SharedFile {
 
 impl PcapRecorder {
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        let f = File::create(path).map_err(|e| anyhow::anyhow!("cannot create pcap {}: {e}", path.display()))?;
-        let header = PcapHeader { datalink: DataLink::ETHERNET, snaplen: 65535, ..Default::default() };
+        let f = File::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot create pcap {}: {e}", path.display()))?;
+        let header = PcapHeader {
+            datalink: DataLink::ETHERNET,
+            snaplen: 65535,
+            ..Default::default()
+        };
         let file = SharedFile(Arc::new(Mutex::new(BufWriter::new(f))));
         let writer = PcapWriter::with_header(file.clone(), header)?;
-        Ok(Self { writer: Arc::new(Mutex::new((writer, Instant::now()))), file })
+        Ok(Self {
+            writer: Arc::new(Mutex::new((writer, Instant::now()))),
+            file,
+        })
     }
 
     pub fn record(&self, frame: &[u8]) {
-        let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
         let pkt = PcapPacket::new(ts, frame.len() as u32, frame);
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = w.0.write_packet(&pkt) {

@@ -41,7 +41,10 @@ fn read_frames(mut s: UnixStream, rx: &Sender<Frame>) {
         }
         let n = u32::from_be_bytes(len) as usize;
         if n > MAX_FRAME {
-            tracing::warn!(len = n, "stream peer sent an oversized frame: disconnecting");
+            tracing::warn!(
+                len = n,
+                "stream peer sent an oversized frame: disconnecting"
+            );
             return;
         }
         let mut f = vec![0u8; n];
@@ -55,28 +58,37 @@ fn read_frames(mut s: UnixStream, rx: &Sender<Frame>) {
 
 /// Connects to a listening peer (QEMU `-netdev stream,server=on` or another tunic).
 pub fn connect(path: &Path, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>> {
-    let s = UnixStream::connect(path).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", path.display()))?;
+    let s = UnixStream::connect(path)
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", path.display()))?;
     let reader = s.try_clone()?;
     let conn = Arc::new(Mutex::new(Some(s)));
-    std::thread::Builder::new().name("tunic-stream-rx".into()).spawn(move || read_frames(reader, &rx))?;
+    std::thread::Builder::new()
+        .name("tunic-stream-rx".into())
+        .spawn(move || read_frames(reader, &rx))?;
     Ok(Box::new(StreamSink { conn }))
 }
 
 /// Listens for one peer at a time; a new peer replaces the old one.
 pub fn listen(path: &Path, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>> {
     if path.exists() {
-        anyhow::bail!("{} already exists: remove it or pick another path", path.display());
+        anyhow::bail!(
+            "{} already exists: remove it or pick another path",
+            path.display()
+        );
     }
-    let l = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", path.display()))?;
+    let l = UnixListener::bind(path)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", path.display()))?;
     let conn = Arc::new(Mutex::new(None));
     let c2 = conn.clone();
-    std::thread::Builder::new().name("tunic-stream-accept".into()).spawn(move || {
-        for s in l.incoming().flatten() {
-            let Ok(reader) = s.try_clone() else { continue };
-            *c2.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
-            read_frames(reader, &rx);
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("tunic-stream-accept".into())
+        .spawn(move || {
+            for s in l.incoming().flatten() {
+                let Ok(reader) = s.try_clone() else { continue };
+                *c2.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+                read_frames(reader, &rx);
+            }
+        })?;
     Ok(Box::new(StreamSink { conn }))
 }
 
@@ -94,9 +106,15 @@ mod tests {
         let mut b = connect(&dir, btx).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
         b.transmit(b"hello from b");
-        assert_eq!(arx.recv_timeout(std::time::Duration::from_secs(2)).unwrap(), b"hello from b");
+        assert_eq!(
+            arx.recv_timeout(std::time::Duration::from_secs(2)).unwrap(),
+            b"hello from b"
+        );
         a.transmit(b"and back");
-        assert_eq!(brx.recv_timeout(std::time::Duration::from_secs(2)).unwrap(), b"and back");
+        assert_eq!(
+            brx.recv_timeout(std::time::Duration::from_secs(2)).unwrap(),
+            b"and back"
+        );
         let _ = std::fs::remove_file(&dir);
     }
 }

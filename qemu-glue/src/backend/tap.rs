@@ -39,7 +39,11 @@ pub fn open(name: &str, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>>
         .write(true)
         .open("/dev/net/tun")
         .map_err(|e| anyhow::anyhow!("cannot open /dev/net/tun: {e}"))?;
-    let mut req = IfReq { name: [0; 16], flags: IFF_TAP | IFF_NO_PI, _pad: [0; 22] };
+    let mut req = IfReq {
+        name: [0; 16],
+        flags: IFF_TAP | IFF_NO_PI,
+        _pad: [0; 22],
+    };
     let n = name.len().min(15);
     req.name[..n].copy_from_slice(&name.as_bytes()[..n]);
     // SAFETY: TUNSETIFF reads and writes a struct ifreq, which IfReq lays out (40 bytes).
@@ -48,14 +52,16 @@ pub fn open(name: &str, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>>
         anyhow::bail!("TUNSETIFF {name}: {}", std::io::Error::last_os_error());
     }
     let mut reader = file.try_clone()?;
-    std::thread::Builder::new().name("tunic-tap-rx".into()).spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
+    std::thread::Builder::new()
+        .name("tunic-tap-rx".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = rx.try_send(buf[..n].to_vec());
             }
-            let _ = rx.try_send(buf[..n].to_vec());
-        }
-    })?;
+        })?;
     Ok(Box::new(TapSink { file }))
 }

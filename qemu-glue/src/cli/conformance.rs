@@ -12,9 +12,10 @@ use serde::Serialize;
 use super::demo::{AccelArg, WiredPair};
 
 /// The guest suites, run in this order in one boot.
-const SUITES: [&str; 3] = [
+const SUITES: [&str; 4] = [
     include_str!("guest/driver-suite.sh"),
     include_str!("guest/offload-suite.sh"),
+    include_str!("guest/lifecycle-suite.sh"),
     include_str!("guest/reload-suite.sh"),
 ];
 
@@ -48,11 +49,20 @@ struct Report<'a> {
 }
 
 pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
-    let assets = harness::provision(&ProvisionOptions { progress: true, kernel_package: a.kernel.clone(), ..Default::default() })?;
+    let assets = harness::provision(&ProvisionOptions {
+        progress: true,
+        kernel_package: a.kernel.clone(),
+        ..Default::default()
+    })?;
     let out = std::path::absolute(&a.out)?;
     std::fs::create_dir_all(&out)?;
     let pair = WiredPair::start(&out, true)?;
-    eprintln!("[tunic] conformance on {} ({}), output in {}", assets.kernel_release, assets.kernel_package, out.display());
+    eprintln!(
+        "[tunic] conformance on {} ({}), output in {}",
+        assets.kernel_release,
+        assets.kernel_package,
+        out.display()
+    );
     let spec = GuestSpec {
         nics: pair.nics(),
         script: format!("TUNIC_IPERF_SECONDS={}\n{}", a.seconds, SUITES.join("\n")),
@@ -64,7 +74,11 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     };
     let mut run = harness::boot(&assets, &spec)?;
     run.results.extend(host_checks(&pair));
-    let counters: Vec<serde_json::Value> = pair.counters().iter().filter_map(|c| serde_json::from_str(c).ok()).collect();
+    let counters: Vec<serde_json::Value> = pair
+        .counters()
+        .iter()
+        .filter_map(|c| serde_json::from_str(c).ok())
+        .collect();
     let passed = run.passed() && !run.results.is_empty();
     let report = Report {
         kernel: &assets.kernel_release,
@@ -75,30 +89,58 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         cases: &run.results,
         device_counters: counters,
     };
-    std::fs::write(out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
-    std::fs::write(out.join("junit.xml"), junit(&assets.kernel_release, &run.results, run.total_seconds))?;
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(
+        out.join("junit.xml"),
+        junit(&assets.kernel_release, &run.results, run.total_seconds),
+    )?;
     println!();
     println!("{:<22} {:<7} evidence", "case", "verdict");
     for r in &run.results {
-        println!("{:<22} {:<7} {}", r.name, if r.passed { "pass" } else { "FAIL" }, r.evidence);
+        println!(
+            "{:<22} {:<7} {}",
+            r.name,
+            if r.passed { "pass" } else { "FAIL" },
+            r.evidence
+        );
     }
     let failed = run.results.iter().filter(|r| !r.passed).count();
     println!();
-    println!("conformance: {} passed, {} failed", run.results.len() - failed, failed);
+    println!(
+        "conformance: {} passed, {} failed",
+        run.results.len() - failed,
+        failed
+    );
     println!("report: {}", out.join("report.json").display());
     if !passed {
-        anyhow::bail!("conformance failed; console tail:\n{}", run.console_tail(25));
+        anyhow::bail!(
+            "conformance failed; console tail:\n{}",
+            run.console_tail(25)
+        );
     }
     Ok(())
 }
 
 /// Evidence only the device has: what its engines were really asked to do.
 fn host_checks(pair: &WiredPair) -> Vec<CaseResult> {
-    let counters: Vec<serde_json::Value> = pair.counters().iter().filter_map(|c| serde_json::from_str(c).ok()).collect();
-    let sum = |k: &str| counters.iter().map(|c| c[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let counters: Vec<serde_json::Value> = pair
+        .counters()
+        .iter()
+        .filter_map(|c| serde_json::from_str(c).ok())
+        .collect();
+    let sum = |k: &str| {
+        counters
+            .iter()
+            .map(|c| c[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
     let tunnel = sum("tso_tunnel_headers");
     let tso = sum("tso_packets");
-    let errors = sum("tso_errors") + sum("tx_csum_errors") + sum("tx_dma_errors") + sum("rx_dma_errors");
+    let errors =
+        sum("tso_errors") + sum("tx_csum_errors") + sum("tx_dma_errors") + sum("rx_dma_errors");
     vec![
         CaseResult {
             name: "nvgre-tso-in-device".into(),
@@ -139,7 +181,11 @@ fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
         seconds
     );
     for c in cases {
-        let _ = write!(x, "  <testcase classname=\"igb\" name=\"{}\">", xml_escape(&c.name));
+        let _ = write!(
+            x,
+            "  <testcase classname=\"igb\" name=\"{}\">",
+            xml_escape(&c.name)
+        );
         if c.passed {
             let _ = write!(x, "<system-out>{}</system-out>", xml_escape(&c.evidence));
         } else {
@@ -158,8 +204,16 @@ mod tests {
     #[test]
     fn junit_escapes_and_counts() {
         let cases = vec![
-            CaseResult { name: "a".into(), passed: true, evidence: "x < y".into() },
-            CaseResult { name: "b\"".into(), passed: false, evidence: "broke & \u{1b}ran".into() },
+            CaseResult {
+                name: "a".into(),
+                passed: true,
+                evidence: "x < y".into(),
+            },
+            CaseResult {
+                name: "b\"".into(),
+                passed: false,
+                evidence: "broke & \u{1b}ran".into(),
+            },
         ];
         let x = junit("6.12", &cases, 1.0);
         assert!(x.contains("tests=\"2\" failures=\"1\""));

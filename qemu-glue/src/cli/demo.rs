@@ -65,7 +65,11 @@ impl WiredPair {
             personality: PersonalityKind::Igb,
             backend: None,
             macs: Vec::new(),
-            pcaps: if pcaps { (0..2).map(|i| dir.join(format!("port{i}.pcap"))).collect() } else { Vec::new() },
+            pcaps: if pcaps {
+                (0..2).map(|i| dir.join(format!("port{i}.pcap"))).collect()
+            } else {
+                Vec::new()
+            },
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ports = start_ports(&args, &BackendSpec::Wire, &stop)?;
@@ -73,7 +77,12 @@ impl WiredPair {
     }
 
     pub fn nics(&self) -> Vec<Nic> {
-        self.ports.iter().map(|p| Nic::VfioUser { socket: p.socket().to_path_buf() }).collect()
+        self.ports
+            .iter()
+            .map(|p| Nic::VfioUser {
+                socket: p.socket().to_path_buf(),
+            })
+            .collect()
     }
 
     pub fn counters(&self) -> Vec<String> {
@@ -92,11 +101,21 @@ impl Drop for WiredPair {
 }
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let assets = harness::provision(&ProvisionOptions { progress: true, ..Default::default() })?;
-    eprintln!("[tunic] guest kernel {} ({})", assets.kernel_release, assets.kernel_package);
+    let assets = harness::provision(&ProvisionOptions {
+        progress: true,
+        ..Default::default()
+    })?;
+    eprintln!(
+        "[tunic] guest kernel {} ({})",
+        assets.kernel_release, assets.kernel_package
+    );
     let out = std::path::absolute(&a.out)?;
     let pair = WiredPair::start(&out, true)?;
-    eprintln!("[tunic] serving two igb ports on {} and {}", pair.ports[0].socket().display(), pair.ports[1].socket().display());
+    eprintln!(
+        "[tunic] serving two igb ports on {} and {}",
+        pair.ports[0].socket().display(),
+        pair.ports[1].socket().display()
+    );
     let spec = GuestSpec {
         nics: pair.nics(),
         script: format!("TUNIC_IPERF_SECONDS={}\n{DEMO_SCRIPT}", a.seconds),
@@ -110,7 +129,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("{:<24} {:<6} evidence", "check", "result");
     for r in &run.results {
-        println!("{:<24} {:<6} {}", r.name, if r.passed { "pass" } else { "FAIL" }, r.evidence);
+        println!(
+            "{:<24} {:<6} {}",
+            r.name,
+            if r.passed { "pass" } else { "FAIL" },
+            r.evidence
+        );
     }
     println!();
     for (i, c) in pair.counters().iter().enumerate() {
@@ -120,6 +144,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     if !run.passed() {
         anyhow::bail!("the demo failed; console tail:\n{}", run.console_tail(30));
     }
-    println!("demo passed: {} checks (boot {:.1} s)", run.results.len(), run.boot_seconds);
+    println!(
+        "demo passed: {} checks (boot {:.1} s)",
+        run.results.len(),
+        run.boot_seconds
+    );
     Ok(())
 }

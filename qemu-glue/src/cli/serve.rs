@@ -40,9 +40,15 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     if a.macs.len() > n || a.pcaps.len() > n {
         anyhow::bail!("more --mac or --pcap values than --socket values");
     }
-    let backend = a.backend.clone().unwrap_or(if n == 2 { BackendSpec::Wire } else { BackendSpec::None });
+    let backend = a.backend.clone().unwrap_or(if n == 2 {
+        BackendSpec::Wire
+    } else {
+        BackendSpec::None
+    });
     if n == 2 && backend != BackendSpec::Wire {
-        anyhow::bail!("two ports are wired to each other; give one --socket to use --backend {backend:?}");
+        anyhow::bail!(
+            "two ports are wired to each other; give one --socket to use --backend {backend:?}"
+        );
     }
     if n == 1 && backend == BackendSpec::Wire {
         anyhow::bail!("--backend wire needs two --socket values (the two ends of the wire)");
@@ -61,7 +67,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Starts the ports of `a` on `backend`.
-pub fn start_ports(a: &ServeArgs, backend: &BackendSpec, stop: &Arc<AtomicBool>) -> anyhow::Result<Vec<Port>> {
+pub fn start_ports(
+    a: &ServeArgs,
+    backend: &BackendSpec,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Vec<Port>> {
     let n = a.sockets.len();
     let channels: Vec<_> = (0..n).map(|_| rx_channel()).collect();
     let counters = Arc::new(WireCounters::default());
@@ -69,7 +79,10 @@ pub fn start_ports(a: &ServeArgs, backend: &BackendSpec, stop: &Arc<AtomicBool>)
     for (i, socket) in a.sockets.iter().enumerate() {
         let (_, rx) = channels[i].clone();
         let sink: Box<dyn device_model::FrameSink> = match backend {
-            BackendSpec::Wire => Box::new(ChannelSink::new(channels[1 - i].0.clone(), counters.clone())),
+            BackendSpec::Wire => Box::new(ChannelSink::new(
+                channels[1 - i].0.clone(),
+                counters.clone(),
+            )),
             BackendSpec::None => Box::new(device_model::NullSink),
             BackendSpec::StreamConnect(p) => stream::connect(p, channels[i].0.clone())?,
             BackendSpec::StreamListen(p) => stream::listen(p, channels[i].0.clone())?,
@@ -88,7 +101,9 @@ pub fn start_ports(a: &ServeArgs, backend: &BackendSpec, stop: &Arc<AtomicBool>)
 
 fn print_qemu_usage(ports: &[Port]) {
     println!("tunic: serving {} port(s). Start QEMU (>= 10.1) with shared guest RAM and one device per socket:", ports.len());
-    println!("  -object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem \\");
+    println!(
+        "  -object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem \\"
+    );
     for p in ports {
         println!(
             "  -device '{{\"driver\":\"vfio-user-pci\",\"socket\":{{\"path\":\"{}\",\"type\":\"unix\"}}}}' \\",
