@@ -1,5 +1,6 @@
 //! The `tunic` command line.
 
+pub mod bench;
 pub mod conformance;
 pub mod demo;
 pub mod serve;
@@ -28,11 +29,13 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run the guest conformance suite on two wired tunic NICs (report.json, junit.xml).
     Conformance(conformance::ConformanceArgs),
+    /// Guest iperf3 over tunic's igb against QEMU's own igb, as a ratio.
+    Bench(bench::BenchArgs),
 }
 
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "info",
+        0 => "info,vfio_user=warn",
         1 => "debug",
         _ => "trace",
     };
@@ -49,5 +52,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Conformance(a) => conformance::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
