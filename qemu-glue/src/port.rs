@@ -27,11 +27,20 @@ pub enum PersonalityKind {
     Igb,
 }
 
+/// How a port records its traffic.
+#[derive(Debug, Clone)]
+pub enum PcapSpec {
+    /// Everything in one file.
+    File(PathBuf),
+    /// Case windows opened by marker frames: `dir/prefix-NAME.pcap`.
+    Windows { dir: PathBuf, prefix: String },
+}
+
 pub struct PortSpec {
     pub socket: PathBuf,
     pub personality: PersonalityKind,
     pub mac: [u8; 6],
-    pub pcap: Option<PathBuf>,
+    pub pcap: Option<PcapSpec>,
 }
 
 /// A running port.
@@ -56,7 +65,11 @@ impl Port {
         rx: Receiver<Frame>,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
-        let pcap = spec.pcap.as_deref().map(PcapRecorder::create).transpose()?;
+        let pcap = match &spec.pcap {
+            None => None,
+            Some(PcapSpec::File(p)) => Some(PcapRecorder::create(p)?),
+            Some(PcapSpec::Windows { dir, prefix }) => Some(PcapRecorder::windows(dir, prefix)),
+        };
         let sink: Box<dyn FrameSink> = match &pcap {
             Some(p) => Box::new(RecordingSink {
                 inner: sink,

@@ -1,23 +1,35 @@
-//! Records a port's traffic, both directions, into a pcap file.
+//! Records a port's traffic, both directions, into pcap files.
+//!
+//! Two modes:
+//! - one file for everything (`tunic serve --pcap FILE`);
+//! - case windows (`PcapRecorder::windows`): nothing is recorded until a marker
+//!   frame (EtherType 0x88B5, IEEE "local experimental", payload
+//!   `tunic:pcap=NAME`) passes the port; traffic after it goes to
+//!   `DIR/PREFIX-NAME.pcap` until the next marker (`tunic:pcap=off` stops).
+//!   The conformance suite's guest sends these markers between cases, so each
+//!   case's wire output lands in its own capture for the oracles.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use device_model::FrameSink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 
-/// A pcap file shared by a port's transmit sink and its receive worker.
-#[derive(Clone)]
-pub struct PcapRecorder {
-    writer: Arc<Mutex<(PcapWriter<SharedFile>, Instant)>>,
-    file: SharedFile,
+pub const MARKER_ETHERTYPE: [u8; 2] = [0x88, 0xb5];
+const MARKER_PREFIX: &[u8] = b"tunic:pcap=";
+/// A capture window stops recording past this size, so a long iperf3 run cannot fill the disk.
+const WINDOW_LIMIT: u64 = 256 << 20;
+
+enum Mode {
+    Single,
+    Windows { dir: PathBuf, prefix: String },
 }
 
-/// The buffered file under the pcap writer, reachable for flushing.
+/// The buffered file under a pcap writer, reachable for flushing.
 #[derive(Clone)]
 struct SharedFile(Arc<Mutex<BufWriter<File>>>);
 
@@ -30,42 +42,125 @@ impl Write for SharedFile {
     }
 }
 
+struct Writer {
+    pcap: PcapWriter<SharedFile>,
+    file: SharedFile,
+}
+
+struct State {
+    mode: Mode,
+    writer: Option<Writer>,
+    written: u64,
+    limit: u64,
+}
+
+/// A pcap recorder shared by a port's transmit sink and its receive worker.
+#[derive(Clone)]
+pub struct PcapRecorder {
+    state: Arc<Mutex<State>>,
+}
+
+fn open(path: &Path) -> anyhow::Result<Writer> {
+    let f = File::create(path)
+        .map_err(|e| anyhow::anyhow!("cannot create pcap {}: {e}", path.display()))?;
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        snaplen: 65535,
+        ..Default::default()
+    };
+    let file = SharedFile(Arc::new(Mutex::new(BufWriter::new(f))));
+    Ok(Writer {
+        pcap: PcapWriter::with_header(file.clone(), header)?,
+        file,
+    })
+}
+
+/// The window name a marker frame opens, if `frame` is one.
+pub fn marker_name(frame: &[u8]) -> Option<&str> {
+    if frame.len() < 14 + MARKER_PREFIX.len() || frame[12..14] != MARKER_ETHERTYPE {
+        return None;
+    }
+    let rest = frame[14..].strip_prefix(MARKER_PREFIX)?;
+    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    let name = std::str::from_utf8(&rest[..end]).ok()?;
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(name)
+}
+
 impl PcapRecorder {
+    /// Everything the port sends and receives, in one file.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        let f = File::create(path)
-            .map_err(|e| anyhow::anyhow!("cannot create pcap {}: {e}", path.display()))?;
-        let header = PcapHeader {
-            datalink: DataLink::ETHERNET,
-            snaplen: 65535,
-            ..Default::default()
+        let writer = Some(open(path)?);
+        Ok(Self::with(State {
+            mode: Mode::Single,
+            writer,
+            written: 0,
+            limit: u64::MAX,
+        }))
+    }
+
+    /// Case windows opened by marker frames, as `dir/prefix-NAME.pcap`.
+    pub fn windows(dir: &Path, prefix: &str) -> Self {
+        let mode = Mode::Windows {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
         };
-        let file = SharedFile(Arc::new(Mutex::new(BufWriter::new(f))));
-        let writer = PcapWriter::with_header(file.clone(), header)?;
-        Ok(Self {
-            writer: Arc::new(Mutex::new((writer, Instant::now()))),
-            file,
+        Self::with(State {
+            mode,
+            writer: None,
+            written: 0,
+            limit: WINDOW_LIMIT,
         })
     }
 
+    fn with(state: State) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
     pub fn record(&self, frame: &[u8]) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(name), Mode::Windows { dir, prefix }) = (marker_name(frame), &s.mode) {
+            let path = dir.join(format!("{prefix}-{name}.pcap"));
+            if let Some(mut w) = s.writer.take() {
+                let _ = w.file.flush();
+            }
+            s.written = 0;
+            if name != "off" {
+                match open(&path) {
+                    Ok(w) => s.writer = Some(w),
+                    Err(e) => tracing::warn!(error = %e, "pcap window not opened"),
+                }
+            }
+            return;
+        }
+        if s.written >= s.limit {
+            return;
+        }
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
-        let pkt = PcapPacket::new(ts, frame.len() as u32, frame);
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = w.0.write_packet(&pkt) {
-            tracing::warn!(error = %e, "pcap write failed");
-        }
-        // Keep the file readable while tunic runs: flush at most every 100 ms.
-        if w.1.elapsed() > Duration::from_millis(100) {
-            w.1 = Instant::now();
-            drop(w);
-            self.flush();
+        s.written += frame.len() as u64 + 16;
+        if let Some(w) = s.writer.as_mut() {
+            if let Err(e) = w
+                .pcap
+                .write_packet(&PcapPacket::new(ts, frame.len() as u32, frame))
+            {
+                tracing::warn!(error = %e, "pcap write failed");
+            }
         }
     }
 
     pub fn flush(&self) {
-        let _ = self.file.clone().flush();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = s.writer.as_mut() {
+            let _ = w.file.flush();
+        }
     }
 }
 
@@ -79,5 +174,39 @@ impl FrameSink for RecordingSink {
     fn transmit(&mut self, frame: &[u8]) {
         self.pcap.record(frame);
         self.inner.transmit(frame);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker(name: &str) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&MARKER_ETHERTYPE);
+        f.extend_from_slice(MARKER_PREFIX);
+        f.extend_from_slice(name.as_bytes());
+        f.resize(60, 0);
+        f
+    }
+
+    #[test]
+    fn markers_open_and_close_windows() {
+        let dir = std::env::temp_dir().join(format!("tunic-pcap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = PcapRecorder::windows(&dir, "port0");
+        r.record(&[1u8; 60]); // before any marker: not recorded anywhere
+        r.record(&marker("case-a"));
+        r.record(&[2u8; 60]);
+        r.record(&[3u8; 70]);
+        r.record(&marker("off"));
+        r.record(&[4u8; 60]);
+        r.flush();
+        let data = std::fs::read(dir.join("port0-case-a.pcap")).unwrap();
+        assert_eq!(data.len(), 24 + (16 + 60) + (16 + 70));
+        assert!(marker_name(&marker("bad name!")).is_none());
+        assert!(!dir.join("port0-off.pcap").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use qemu_glue::harness::{self, GuestSpec, Nic, ProvisionOptions};
 
-use super::demo::{AccelArg, WiredPair};
+use super::demo::{AccelArg, Pcaps, WiredPair};
 
 const SCRIPT: &str = r#"
 set -- $(nics_by_driver igb)
@@ -77,7 +77,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     )?;
     eprintln!("[tunic] tunic igb pair");
     let dir = std::env::temp_dir().join(format!("tunic-bench-{}", std::process::id()));
-    let pair = WiredPair::start(&dir, false)?;
+    let pair = WiredPair::start(&dir, Pcaps::None)?;
     let tunic = measure(&assets, pair.nics(), &a)?;
     drop(pair);
     let _ = std::fs::remove_dir_all(&dir);

@@ -47,6 +47,16 @@ impl From<AccelArg> for Accel {
     }
 }
 
+/// What a wired pair records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pcaps {
+    None,
+    /// All traffic of each port in `portN.pcap`.
+    Full,
+    /// Case windows opened by marker frames, `portN-CASE.pcap`.
+    Windows,
+}
+
 /// Two tunic ports wired together, served from this process, sockets in `dir`.
 pub struct WiredPair {
     pub ports: Vec<qemu_glue::port::Port>,
@@ -54,7 +64,7 @@ pub struct WiredPair {
 }
 
 impl WiredPair {
-    pub fn start(dir: &std::path::Path, pcaps: bool) -> anyhow::Result<Self> {
+    pub fn start(dir: &std::path::Path, pcaps: Pcaps) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let sockets: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("tunic{i}.sock"))).collect();
         for s in &sockets {
@@ -65,11 +75,12 @@ impl WiredPair {
             personality: PersonalityKind::Igb,
             backend: None,
             macs: Vec::new(),
-            pcaps: if pcaps {
+            pcaps: if pcaps == Pcaps::Full {
                 (0..2).map(|i| dir.join(format!("port{i}.pcap"))).collect()
             } else {
                 Vec::new()
             },
+            pcap_windows: (pcaps == Pcaps::Windows).then(|| dir.to_path_buf()),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ports = start_ports(&args, &BackendSpec::Wire, &stop)?;
@@ -110,7 +121,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         assets.kernel_release, assets.kernel_package
     );
     let out = std::path::absolute(&a.out)?;
-    let pair = WiredPair::start(&out, true)?;
+    let pair = WiredPair::start(&out, Pcaps::Full)?;
     eprintln!(
         "[tunic] serving two igb ports on {} and {}",
         pair.ports[0].socket().display(),

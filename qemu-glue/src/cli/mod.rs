@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod conformance;
 pub mod demo;
+pub mod offline;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,12 @@ pub enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Guest iperf3 over tunic's igb against QEMU's own igb, as a ratio.
     Bench(bench::BenchArgs),
+    /// Segment the frames of a pcap as the NIC's large-send offloads would (no VM).
+    Segment(offline::segment::SegmentArgs),
+    /// Report the receive checksum verdicts for each frame of a pcap (no VM).
+    Csum(offline::csum::CsumArgs),
+    /// Report the RSS hash, hash type and queue for each frame of a pcap (no VM).
+    Rss(offline::rss::RssArgs),
 }
 
 pub fn init_tracing(verbose: u8) {
@@ -53,5 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Conformance(a) => conformance::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Segment(a) => offline::segment::run(a),
+        Command::Csum(a) => offline::csum::run(a),
+        Command::Rss(a) => offline::rss::run(a),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use qemu_glue::backend::channel::{ChannelSink, WireCounters};
 use qemu_glue::backend::{stream, tap, BackendSpec};
-use qemu_glue::port::{parse_mac, rx_channel, PersonalityKind, Port, PortSpec};
+use qemu_glue::port::{parse_mac, rx_channel, PcapSpec, PersonalityKind, Port, PortSpec};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Record each port's traffic to a pcap file, in socket order.
     #[arg(long = "pcap")]
     pub pcaps: Vec<PathBuf>,
+    /// Instead of --pcap: record case windows opened by marker frames into DIR/portN-NAME.pcap.
+    #[arg(long, conflicts_with = "pcaps")]
+    pub pcap_windows: Option<PathBuf>,
 }
 
 pub fn default_mac(i: usize) -> [u8; 6] {
@@ -92,7 +95,13 @@ pub fn start_ports(
             socket: socket.clone(),
             personality: a.personality,
             mac: a.macs.get(i).copied().unwrap_or(default_mac(i)),
-            pcap: a.pcaps.get(i).cloned(),
+            pcap: match &a.pcap_windows {
+                Some(dir) => Some(PcapSpec::Windows {
+                    dir: dir.clone(),
+                    prefix: format!("port{i}"),
+                }),
+                None => a.pcaps.get(i).cloned().map(PcapSpec::File),
+            },
         };
         ports.push(Port::start(spec, sink, rx, stop.clone())?);
     }

@@ -60,6 +60,8 @@ pub struct GuestSpec {
     pub extra_kernel_args: Vec<String>,
     /// Appended to the QEMU command line.
     pub extra_qemu_args: Vec<String>,
+    /// Host files copied into the guest as executables: (guest path, host path).
+    pub extra_files: Vec<(String, PathBuf)>,
 }
 
 impl Default for GuestSpec {
@@ -75,6 +77,7 @@ impl Default for GuestSpec {
             echo_console: false,
             extra_kernel_args: Vec::new(),
             extra_qemu_args: Vec::new(),
+            extra_files: Vec::new(),
         }
     }
 }
@@ -188,7 +191,12 @@ pub fn spawn(assets: &Assets, spec: &GuestSpec) -> Result<RunningGuest> {
     {
         let mut data = fs::read(&assets.initramfs)
             .with_context(|| format!("reading {}", assets.initramfs.display()))?;
-        data.extend(run_archive(GUEST_INIT, GUEST_LIB, &spec.script)?);
+        data.extend(run_archive(
+            GUEST_INIT,
+            GUEST_LIB,
+            &spec.script,
+            &spec.extra_files,
+        )?);
         fs::write(&initrd, data)?;
     }
 

@@ -282,12 +282,22 @@ fn module_name(path_or_name: &str) -> String {
     base.replace('-', "_")
 }
 
-/// The per-run archive: `/init`, the guest library and the script.
-pub(crate) fn run_archive(init: &str, lib: &str, script: &str) -> Result<Vec<u8>> {
+/// The per-run archive: `/init`, the guest library, the script, and any
+/// extra executables (guest path, host file) the caller brings.
+pub(crate) fn run_archive(
+    init: &str,
+    lib: &str,
+    script: &str,
+    extra: &[(String, PathBuf)],
+) -> Result<Vec<u8>> {
     let mut archive = Archive::default();
     archive.file("init", 0o755, init.as_bytes().to_vec())?;
     archive.file("tunic/lib.sh", 0o644, lib.as_bytes().to_vec())?;
     archive.file("tunic/script.sh", 0o755, script.as_bytes().to_vec())?;
+    for (guest, host) in extra {
+        let data = std::fs::read(host).with_context(|| format!("reading {}", host.display()))?;
+        archive.file(guest, 0o755, data)?;
+    }
     Ok(archive.to_newc())
 }
 

@@ -6,6 +6,9 @@ stat_of() { # stat_of <ifname> <ethtool -S name> [netns]
     printf '%s\n' "$_s" | awk -v k="$2:" '$1 == k { print $2; exit }'
 }
 
+# mark CASE: frames after this go to tunic's per-case captures portN-CASE.pcap.
+mark() { /tunic/bin/tunic-guest mark "$A" "pcap=$1"; }
+
 set -- $(nics_by_driver igb)
 if [ $# -ne 2 ]; then
     result probe fail "expected 2 igb NICs, found: $* ($(dmesg | grep -i igb | tail -n 5 | tr '\n' ' '))"
@@ -50,6 +53,20 @@ for dir in forward reverse; do
         result iperf3-tcp-$dir fail "mbps=$mbps stalls=$stalls $(tail -n 4 /tmp/iperf3.out | tr '\n' ' ')"
     fi
 done
+
+# Short captured windows for the checksum oracle (tshark on the host): TSO over
+# IPv4 and IPv6, and UDP with Tx checksum offload.
+iperf_once() { # iperf_once <client args...>: one server in the peer, one client run
+    in_peer iperf3 -s -1 -D >/dev/null 2>&1
+    _n=50
+    while [ $_n -gt 0 ] && ! in_peer ss -ltn 2>/dev/null | grep -q ':5201 '; do usleep 100000; _n=$((_n - 1)); done
+    iperf3 "$@" >/tmp/iperf3-once.out 2>&1
+}
+mark tso-ipv4; iperf_once -c $TUNIC_IP4_B -n 8M
+mark tso-ipv6; iperf_once -6 -c $TUNIC_IP6_B -n 8M
+mark udp-csum; iperf_once -u -c $TUNIC_IP4_B -b 40M -n 2M -l 1400
+mark off
+result capture-windows pass "tso-ipv4 tso-ipv6 udp-csum"
 
 # Counters: frames A sends are frames B receives (nothing else is on this wire but
 # the neighbour protocols, which the window below keeps out by settling first).

@@ -1,0 +1,60 @@
+//! `tunic-guest`: a small helper the conformance suite copies into the guest.
+//!
+//! It does what busybox and iproute2 cannot: send raw marker frames that tell
+//! tunic's recorder which case the following traffic belongs to, open many UDP
+//! flows at once, and predict from the guest's own RSS key and indirection table
+//! (as `ethtool -x` prints them) which receive queue each flow must land on.
+
+mod raw;
+mod rss_predict;
+
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage:\n  tunic-guest mark IFACE TEXT\n  tunic-guest udp-flows SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
+         tunic-guest rss-predict ETHTOOL_X_FILE SRC_IP DST_IP COUNT PORT_BASE DST_PORT"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match a.as_slice() {
+        ["mark", iface, text] => raw::send_marker(iface, text),
+        ["udp-flows", src, dst, count, base, dport] => udp_flows(src, dst, count, base, dport),
+        ["rss-predict", file, src, dst, count, base, dport] => {
+            rss_predict::run(file, src, dst, count, base, dport)
+        }
+        _ => return usage(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tunic-guest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn num(s: &str) -> Result<u16, String> {
+    s.parse()
+        .map_err(|_| format!("'{s}' is not a number 0-65535"))
+}
+
+/// One datagram from each of COUNT source ports: COUNT distinct 4-tuples.
+fn udp_flows(src: &str, dst: &str, count: &str, base: &str, dport: &str) -> Result<(), String> {
+    let (count, base, dport) = (num(count)?, num(base)?, num(dport)?);
+    let dst: std::net::IpAddr = dst.parse().map_err(|_| format!("bad address {dst}"))?;
+    for i in 0..count {
+        let port = base.checked_add(i).ok_or("port range overflows")?;
+        let sock = std::net::UdpSocket::bind((src, port))
+            .map_err(|e| format!("bind {src}:{port}: {e}"))?;
+        sock.send_to(b"tunic rss flow", (dst, dport))
+            .map_err(|e| format!("send: {e}"))?;
+        // Stay under the peer's ICMP rate limit and the NIC's queues: a steady trickle.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(())
+}
