@@ -9,6 +9,7 @@
 //! Requirement identifiers (R-n) refer to `shared/nvgre-offload-requirements.md`.
 
 pub mod checksum;
+pub mod cost;
 pub mod parse;
 pub mod rss;
 pub mod rxcsum;

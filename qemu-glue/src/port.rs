@@ -12,6 +12,8 @@ use device_model::FrameSink;
 pub use device_model::Personality;
 use dma::DmaSpace;
 
+use crate::backend::inject::{self, Injector};
+use crate::backend::marker;
 use crate::backend::pcap::{PcapRecorder, RecordingSink};
 use crate::backend::Frame;
 use crate::irq::EventfdIrq;
@@ -41,6 +43,8 @@ pub struct PortSpec {
     pub personality: PersonalityKind,
     pub mac: [u8; 6],
     pub pcap: Option<PcapSpec>,
+    /// Corrupt every Nth received TCP/UDP frame from the start (markers can change it).
+    pub inject_every: Option<u32>,
 }
 
 /// A running port.
@@ -50,6 +54,7 @@ pub struct Port {
     pub dma: Arc<DmaSpace>,
     threads: Vec<JoinHandle<()>>,
     pcap: Option<PcapRecorder>,
+    injector: Arc<Mutex<Injector>>,
 }
 
 /// The receive side of a port's wire, created before the port so peers can be cross-wired.
@@ -97,10 +102,12 @@ impl Port {
         );
         let d2 = device.clone();
         let p2 = pcap.clone();
+        let injector = Arc::new(Mutex::new(Injector::new(spec.inject_every)));
+        let i2 = injector.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("tunic-rx".into())
-                .spawn(move || rx_worker(&d2, &rx, p2.as_ref(), &stop))?,
+                .spawn(move || rx_worker(&d2, &rx, p2.as_ref(), &i2, &stop))?,
         );
         Ok(Self {
             socket: spec.socket,
@@ -108,6 +115,7 @@ impl Port {
             dma,
             threads,
             pcap,
+            injector,
         })
     }
 
@@ -115,11 +123,25 @@ impl Port {
         &self.socket
     }
 
+    /// The device's counters plus the port's own (fault injection).
     pub fn counters_json(&self) -> String {
-        self.device
+        let device = self
+            .device
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .counters_json()
+            .counters_json();
+        let injected = self
+            .injector
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .corrupted;
+        match serde_json::from_str::<serde_json::Value>(&device) {
+            Ok(serde_json::Value::Object(mut m)) => {
+                m.insert("rx_injected_l4_corruptions".into(), injected.into());
+                serde_json::Value::Object(m).to_string()
+            }
+            _ => device,
+        }
     }
 
     pub fn flush(&self) {
@@ -141,6 +163,7 @@ fn rx_worker(
     device: &Arc<Mutex<dyn Personality>>,
     rx: &Receiver<Frame>,
     pcap: Option<&PcapRecorder>,
+    injector: &Mutex<Injector>,
     stop: &AtomicBool,
 ) {
     let tick = std::time::Duration::from_millis(200);
@@ -153,7 +176,17 @@ fn rx_worker(
         let mut d = device.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = Some(first);
         let mut n = 0;
-        while let Some(f) = next {
+        while let Some(mut f) = next {
+            {
+                let mut inj = injector.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(("inject", v)) = marker::parse(&f) {
+                    match inject::parse_spec(v) {
+                        Ok(every) => inj.set(every),
+                        Err(e) => tracing::warn!(error = %e, "bad inject marker ignored"),
+                    }
+                }
+                inj.apply(&mut f);
+            }
             if let Some(p) = pcap {
                 p.record(&f);
             }

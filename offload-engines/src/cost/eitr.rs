@@ -20,7 +20,9 @@ const EITR_INTERVAL_SHIFT: u32 = 2;
 /// The minimum inter-interrupt interval an EITR value programs; zero disables
 /// moderation.
 pub fn eitr_interval(eitr: u32) -> Picos {
-    Picos::from_us(u64::from((eitr & EITR_INTERVAL_MASK) >> EITR_INTERVAL_SHIFT))
+    Picos::from_us(u64::from(
+        (eitr & EITR_INTERVAL_MASK) >> EITR_INTERVAL_SHIFT,
+    ))
 }
 
 /// What the caller must do after feeding the state machine an input.
@@ -137,7 +139,10 @@ mod tests {
         assert_eq!(eitr_interval(50 << 2), Picos::from_us(50));
         assert_eq!(eitr_interval(196), Picos::from_us(49));
         // CNT_IGNR and the counter fields are not part of the interval.
-        assert_eq!(eitr_interval(0x8000_0000 | (125 << 2) | 3), Picos::from_us(125));
+        assert_eq!(
+            eitr_interval(0x8000_0000 | (125 << 2) | 3),
+            Picos::from_us(125)
+        );
         assert_eq!(eitr_interval(u32::MAX), Picos::from_us(0x1FFF));
         assert_eq!(eitr_interval(0), Picos::ZERO);
     }
@@ -146,14 +151,32 @@ mod tests {
     fn first_cause_fires_then_holds_until_expiry() {
         let mut m = Moderation::new(Picos::from_us(10));
         let s = m.on_cause(Picos::ZERO);
-        assert_eq!(s, Step { fire: true, arm: Some(Picos::from_us(10)) });
+        assert_eq!(
+            s,
+            Step {
+                fire: true,
+                arm: Some(Picos::from_us(10))
+            }
+        );
         assert_eq!(m.on_cause(Picos::from_us(1)), Step::NOTHING);
         let s = m.on_timer(Picos::from_us(10));
-        assert_eq!(s, Step { fire: true, arm: Some(Picos::from_us(20)) });
+        assert_eq!(
+            s,
+            Step {
+                fire: true,
+                arm: Some(Picos::from_us(20))
+            }
+        );
         // Quiet interval: the counter stops at zero and the next cause is immediate.
         assert_eq!(m.on_timer(Picos::from_us(20)), Step::NOTHING);
         let s = m.on_cause(Picos::from_us(35));
-        assert_eq!(s, Step { fire: true, arm: Some(Picos::from_us(45)) });
+        assert_eq!(
+            s,
+            Step {
+                fire: true,
+                arm: Some(Picos::from_us(45))
+            }
+        );
     }
 
     #[test]
@@ -164,7 +187,13 @@ mod tests {
         assert_eq!(m.on_timer(Picos::from_us(5)), Step::NOTHING);
         let mut off = Moderation::from_eitr(0);
         for t in 0..3 {
-            assert_eq!(off.on_cause(Picos(t)), Step { fire: true, arm: None });
+            assert_eq!(
+                off.on_cause(Picos(t)),
+                Step {
+                    fire: true,
+                    arm: None
+                }
+            );
         }
         assert_eq!(off.on_timer(Picos(9)), Step::NOTHING);
     }

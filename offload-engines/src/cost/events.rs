@@ -186,7 +186,8 @@ mod tests {
         };
         let a = run();
         assert_eq!(a, run());
-        assert!(a.windows(2).all(|w| w[0].0 < w[1].0
-            || (w[0].0 == w[1].0 && w[0].1 < w[1].1)));
+        assert!(a
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 < w[1].1)));
     }
 }

@@ -14,8 +14,10 @@ pub const IFG: u64 = 12;
 pub const MIN_FRAME: u64 = 64;
 
 /// Port speed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LinkSpeed {
+    /// The 82576's own speed.
+    #[default]
     Gbps1,
     Gbps10,
     Gbps25,

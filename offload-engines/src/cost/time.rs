@@ -121,7 +121,10 @@ mod tests {
     #[test]
     fn default_clock_cycle_is_4_ns() {
         assert_eq!(DeviceClock::default().cycles(1), Picos::from_ns(4));
-        assert_eq!(DeviceClock::default().cycles(250_000_000), Picos(PS_PER_SEC));
+        assert_eq!(
+            DeviceClock::default().cycles(250_000_000),
+            Picos(PS_PER_SEC)
+        );
     }
 
     #[test]

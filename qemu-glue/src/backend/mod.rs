@@ -13,6 +13,8 @@
 //! A pcap recorder can be put on any port (`--pcap`), see [`pcap`].
 
 pub mod channel;
+pub mod inject;
+pub mod marker;
 pub mod pcap;
 pub mod stream;
 pub mod tap;

@@ -19,8 +19,6 @@ use device_model::FrameSink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 
-pub const MARKER_ETHERTYPE: [u8; 2] = [0x88, 0xb5];
-const MARKER_PREFIX: &[u8] = b"tunic:pcap=";
 /// A capture window stops recording past this size, so a long iperf3 run cannot fill the disk.
 const WINDOW_LIMIT: u64 = 256 << 20;
 
@@ -75,22 +73,6 @@ fn open(path: &Path) -> anyhow::Result<Writer> {
     })
 }
 
-/// The window name a marker frame opens, if `frame` is one.
-pub fn marker_name(frame: &[u8]) -> Option<&str> {
-    if frame.len() < 14 + MARKER_PREFIX.len() || frame[12..14] != MARKER_ETHERTYPE {
-        return None;
-    }
-    let rest = frame[14..].strip_prefix(MARKER_PREFIX)?;
-    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-    let name = std::str::from_utf8(&rest[..end]).ok()?;
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(name)
-}
-
 impl PcapRecorder {
     /// Everything the port sends and receives, in one file.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
@@ -125,7 +107,9 @@ impl PcapRecorder {
 
     pub fn record(&self, frame: &[u8]) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let (Some(name), Mode::Windows { dir, prefix }) = (marker_name(frame), &s.mode) {
+        if let (Some(("pcap", name)), Mode::Windows { dir, prefix }) =
+            (super::marker::parse(frame), &s.mode)
+        {
             let path = dir.join(format!("{prefix}-{name}.pcap"));
             if let Some(mut w) = s.writer.take() {
                 let _ = w.file.flush();
@@ -182,13 +166,7 @@ mod tests {
     use super::*;
 
     fn marker(name: &str) -> Vec<u8> {
-        let mut f = vec![0xff; 6];
-        f.extend_from_slice(&[2, 0, 0, 0, 0, 1]);
-        f.extend_from_slice(&MARKER_ETHERTYPE);
-        f.extend_from_slice(MARKER_PREFIX);
-        f.extend_from_slice(name.as_bytes());
-        f.resize(60, 0);
-        f
+        crate::backend::marker::frame(&format!("pcap={name}"))
     }
 
     #[test]
@@ -205,7 +183,6 @@ mod tests {
         r.flush();
         let data = std::fs::read(dir.join("port0-case-a.pcap")).unwrap();
         assert_eq!(data.len(), 24 + (16 + 60) + (16 + 70));
-        assert!(marker_name(&marker("bad name!")).is_none());
         assert!(!dir.join("port0-off.pcap").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -12,8 +12,9 @@ use serde::Serialize;
 use super::demo::{AccelArg, Pcaps, WiredPair};
 
 /// The guest suites, run in this order in one boot.
-const SUITES: [&str; 5] = [
+const SUITES: [&str; 6] = [
     include_str!("guest/driver-suite.sh"),
+    include_str!("guest/checksum-suite.sh"),
     include_str!("guest/offload-suite.sh"),
     include_str!("guest/rss-suite.sh"),
     include_str!("guest/lifecycle-suite.sh"),
@@ -75,7 +76,8 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let mut run = harness::boot(&assets, &spec)?;
-    run.results.extend(host_checks(&pair));
+    let host = host_checks(&pair, &run.results);
+    run.results.extend(host);
     let counters: Vec<serde_json::Value> = pair
         .counters()
         .iter()
@@ -210,7 +212,7 @@ fn which(cmd: &str) -> Option<PathBuf> {
 }
 
 /// Evidence only the device has: what its engines were really asked to do.
-fn host_checks(pair: &WiredPair) -> Vec<CaseResult> {
+fn host_checks(pair: &WiredPair, guest: &[CaseResult]) -> Vec<CaseResult> {
     let counters: Vec<serde_json::Value> = pair
         .counters()
         .iter()
@@ -226,7 +228,21 @@ fn host_checks(pair: &WiredPair) -> Vec<CaseResult> {
     let tso = sum("tso_packets");
     let errors =
         sum("tso_errors") + sum("tx_csum_errors") + sum("tx_dma_errors") + sum("rx_dma_errors");
+    let injected = sum("rx_injected_l4_corruptions");
+    let flagged = guest
+        .iter()
+        .find(|c| c.name == "rx-csum-fault")
+        .and_then(|c| {
+            c.evidence
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("csum_err=+")?.parse::<u64>().ok())
+        });
     vec![
+        CaseResult {
+            name: "rx-csum-fault-count".into(),
+            passed: injected > 0 && flagged == Some(injected),
+            evidence: format!("tunic corrupted {injected} frames; the guest driver counted {flagged:?} checksum errors"),
+        },
         CaseResult {
             name: "nvgre-tso-in-device".into(),
             passed: tunnel > 0,

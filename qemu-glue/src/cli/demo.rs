@@ -81,6 +81,7 @@ impl WiredPair {
                 Vec::new()
             },
             pcap_windows: (pcaps == Pcaps::Windows).then(|| dir.to_path_buf()),
+            inject: None,
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ports = start_ports(&args, &BackendSpec::Wire, &stop)?;

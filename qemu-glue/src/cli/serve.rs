@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// Instead of --pcap: record case windows opened by marker frames into DIR/portN-NAME.pcap.
     #[arg(long, conflicts_with = "pcaps")]
     pub pcap_windows: Option<PathBuf>,
+    /// Receive fault injection on every port: corrupt-l4=N corrupts the TCP/UDP payload of
+    /// every Nth frame received, so the NIC must report a bad checksum (markers can switch it).
+    #[arg(long, value_parser = parse_inject)]
+    pub inject: Option<u32>,
+}
+
+fn parse_inject(s: &str) -> Result<u32, String> {
+    qemu_glue::backend::inject::parse_spec(s)?
+        .ok_or_else(|| "use corrupt-l4=N; omit --inject for none".to_string())
 }
 
 pub fn default_mac(i: usize) -> [u8; 6] {
@@ -95,6 +104,7 @@ pub fn start_ports(
             socket: socket.clone(),
             personality: a.personality,
             mac: a.macs.get(i).copied().unwrap_or(default_mac(i)),
+            inject_every: a.inject,
             pcap: match &a.pcap_windows {
                 Some(dir) => Some(PcapSpec::Windows {
                     dir: dir.clone(),

@@ -1,0 +1,25 @@
+# Rx checksum offload with fault injection: tunic corrupts every 10th TCP/UDP
+# frame arriving at B (switched on and off by marker frames). B's NIC must flag
+# each of them (L4E), igb must count it (rx_queue_N_csum_err), and the stack,
+# verifying in software, must see exactly those as bad (InCsumErrors). The host
+# then checks the count against what tunic corrupted.
+
+csum_err_sum() { in_peer ethtool -S $B | awk '/rx_queue_[0-9]+_csum_err:/ { s += $2 } END { print s + 0 }'; }
+in_csum_errors() { # TCP + UDP InCsumErrors in the peer namespace
+    in_peer cat /proc/net/snmp | awk '
+        /^Tcp:/ { if (!t) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ti = i; t = 1 } else tv = $ti }
+        /^Udp:/ { if (!u) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ui = i; u = 1 } else uv = $ui }
+        END { print tv + uv }'
+}
+
+c0=$(csum_err_sum); e0=$(in_csum_errors)
+/tunic/bin/tunic-guest mark $A inject=corrupt-l4-10
+iperf_once -u -c $TUNIC_IP4_B -b 20M -n 1M -l 1000
+/tunic/bin/tunic-guest mark $A inject=off
+sleep 1
+dc=$(( $(csum_err_sum) - c0 )); de=$(( $(in_csum_errors) - e0 ))
+if [ "$dc" -gt 0 ] && [ "$dc" = "$de" ]; then
+    result rx-csum-fault pass "csum_err=+$dc InCsumErrors=+$de"
+else
+    result rx-csum-fault fail "csum_err=+$dc InCsumErrors=+$de"
+fi
