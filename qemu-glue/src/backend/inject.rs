@@ -74,7 +74,7 @@ impl Injector {
             return false;
         }
         self.seen += 1;
-        if self.seen % u64::from(every) != 0 {
+        if !self.seen.is_multiple_of(u64::from(every)) {
             return false;
         }
         // One flipped payload bit: the checksum no longer matches, nothing else changes.
