@@ -14,7 +14,7 @@ pub trait Personality: Send {
     fn reset(&mut self);
     /// A frame arrived from the wire (no FCS).
     fn receive(&mut self, frame: &[u8]);
-    /// Device-specific counters as JSON, for `tunic stats` and conformance evidence.
+    /// Device-specific counters as JSON: conformance evidence and `tunic demo` output.
     fn counters_json(&self) -> String;
 }
 

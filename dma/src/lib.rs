@@ -11,4 +11,4 @@ mod sg;
 mod space;
 
 pub use sg::{SgList, SgSegment};
-pub use space::{DmaError, DmaSpace, DmaStats};
+pub use space::{DmaAccess, DmaDirection, DmaError, DmaSpace, DmaStats};

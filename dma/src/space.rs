@@ -1,10 +1,10 @@
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use vm_memory::{
-    Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestRegionMmap,
-    MmapRegion,
+    Address, Bytes, FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryMmap,
+    GuestMemoryRegion, GuestRegionMmap, MmapRegion,
 };
 
 /// Why a DMA access or a mapping change was refused.
@@ -33,6 +33,23 @@ pub struct DmaStats {
     pub faults: AtomicU64,
 }
 
+/// Which way a recorded DMA access went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmaDirection {
+    Read,
+    Write,
+}
+
+/// One DMA access as [`DmaSpace::start_recording`] saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DmaAccess {
+    pub direction: DmaDirection,
+    pub addr: u64,
+    pub len: usize,
+    /// False when the access was refused (outside mapped memory).
+    pub allowed: bool,
+}
+
 /// The guest physical address space the device can reach.
 ///
 /// Mappings are replaced wholesale (copy on write): a worker that is in the
@@ -42,6 +59,9 @@ pub struct DmaStats {
 pub struct DmaSpace {
     mem: RwLock<Option<Arc<GuestMemoryMmap>>>,
     stats: DmaStats,
+    /// Checked with one relaxed load per access, so recording costs nothing while off.
+    recording: AtomicBool,
+    accesses: Mutex<Vec<DmaAccess>>,
 }
 
 impl DmaSpace {
@@ -119,12 +139,72 @@ impl DmaSpace {
         self.snapshot().map_or(0, |m| m.num_regions())
     }
 
+    /// Guest ranges currently mapped, as (start, length), in address order.
+    pub fn mapped_ranges(&self) -> Vec<(u64, u64)> {
+        self.snapshot().map_or_else(Vec::new, |m| {
+            m.iter()
+                .map(|r| (r.start_addr().raw_value(), r.len()))
+                .collect()
+        })
+    }
+
+    /// Whether `addr..addr + len` lies wholly inside mapped memory (adjacent regions count
+    /// as one range, as they do for accesses). An empty range touches nothing.
+    pub fn covers(&self, addr: u64, len: usize) -> bool {
+        let Some(end) = addr.checked_add(len as u64) else {
+            return false;
+        };
+        if len == 0 {
+            return true;
+        }
+        let mut at = addr;
+        for (start, size) in self.mapped_ranges() {
+            let stop = start.saturating_add(size);
+            if stop <= at {
+                continue;
+            }
+            if start > at {
+                break;
+            }
+            at = stop;
+            if at >= end {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Starts recording every access, allowed or refused (tests and fuzzing).
+    pub fn start_recording(&self) {
+        self.recording.store(true, Ordering::Relaxed);
+    }
+
+    /// The accesses recorded since the last call.
+    pub fn take_accesses(&self) -> Vec<DmaAccess> {
+        std::mem::take(&mut *self.accesses.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn record(&self, direction: DmaDirection, addr: u64, len: usize, allowed: bool) {
+        if self.recording.load(Ordering::Relaxed) {
+            self.accesses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(DmaAccess {
+                    direction,
+                    addr,
+                    len,
+                    allowed,
+                });
+        }
+    }
+
     /// Reads `buf.len()` bytes at guest address `addr`, all or nothing.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), DmaError> {
         let result = self
             .snapshot()
             .ok_or(())
             .and_then(|m| m.read_slice(buf, GuestAddress(addr)).map_err(|_| ()));
+        self.record(DmaDirection::Read, addr, buf.len(), result.is_ok());
         match result {
             Ok(()) => {
                 self.stats.reads.fetch_add(1, Ordering::Relaxed);
@@ -146,6 +226,7 @@ impl DmaSpace {
             }
             m.write_slice(buf, GuestAddress(addr)).map_err(|_| ())
         });
+        self.record(DmaDirection::Write, addr, buf.len(), result.is_ok());
         match result {
             Ok(()) => {
                 self.stats.writes.fetch_add(1, Ordering::Relaxed);
@@ -248,6 +329,27 @@ mod tests {
         let mut b = [0u8; 32];
         d.read(0x1ff0, &mut b).unwrap();
         assert_eq!(b, [7u8; 32]);
+    }
+
+    #[test]
+    fn recording_sees_allowed_and_refused_accesses() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x1000).unwrap();
+        d.map_anonymous(0x2000, 0x1000).unwrap();
+        d.read(0x1000, &mut [0u8; 4]).unwrap();
+        assert!(d.take_accesses().is_empty(), "off until started");
+        d.start_recording();
+        d.write(0x1ffe, &[1; 4]).unwrap();
+        assert!(d.read(0x2ffe, &mut [0u8; 4]).is_err());
+        let seen = d.take_accesses();
+        assert_eq!(seen.len(), 2);
+        assert!(seen[0].allowed && seen[0].direction == DmaDirection::Write);
+        assert!(!seen[1].allowed && seen[1].direction == DmaDirection::Read);
+        assert!(d.covers(seen[0].addr, seen[0].len));
+        assert!(!d.covers(seen[1].addr, seen[1].len));
+        assert!(!d.covers(0xfff, 2));
+        assert!(!d.covers(u64::MAX, 2));
+        assert_eq!(d.mapped_ranges(), vec![(0x1000, 0x1000), (0x2000, 0x1000)]);
     }
 
     #[test]

@@ -311,9 +311,11 @@ fn tcp6_frame(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
     f
 }
 
-/// Microsoft's "Verifying the RSS Hash Calculation": (source, destination, source
-/// port, destination port, 2-tuple hash, 4-tuple hash).
-const MS_V4: [([u8; 4], [u8; 4], u16, u16, u32, u32); 5] = [
+/// Microsoft's "Verifying the RSS Hash Calculation": source, destination, source port,
+/// destination port, 2-tuple hash, 4-tuple hash.
+type Vector<A> = (A, A, u16, u16, u32, u32);
+
+const MS_V4: [Vector<[u8; 4]>; 5] = [
     (
         [66, 9, 149, 187],
         [161, 142, 100, 80],
@@ -355,7 +357,7 @@ const MS_V4: [([u8; 4], [u8; 4], u16, u16, u32, u32); 5] = [
         0x10e828a2,
     ),
 ];
-const MS_V6: [(&str, &str, u16, u16, u32, u32); 3] = [
+const MS_V6: [Vector<&str>; 3] = [
     (
         "3ffe:2501:200:1fff::7",
         "3ffe:2501:200:3::1",

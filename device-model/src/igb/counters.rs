@@ -7,8 +7,12 @@ use serde::Serialize;
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Counters {
     pub tx_frames: u64,
+    /// Tx descriptors fetched from guest rings (work done on the guest's behalf).
+    pub tx_descriptors: u64,
     pub tx_bytes: u64,
     pub rx_frames: u64,
+    /// Rx descriptors filled and written back.
+    pub rx_descriptors: u64,
     pub rx_bytes: u64,
     pub tso_packets: u64,
     pub tso_segments: u64,

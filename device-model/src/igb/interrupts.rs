@@ -18,6 +18,13 @@ pub enum Cause {
     Other(u32),
 }
 
+/// An IVAR entry's vector, if the entry is valid and names a vector the
+/// function has: a guest can program 0-31, but only MSIX_VECTORS exist.
+fn valid_vector(entry: u32) -> Option<u32> {
+    let v = entry & 0x1f;
+    (entry & IVAR_VALID != 0 && v < u32::from(MSIX_VECTORS)).then_some(v)
+}
+
 #[derive(Default)]
 pub struct Interrupts {
     pub icr: u32,
@@ -52,12 +59,12 @@ impl Interrupts {
         let reg = self.ivar[q & 7];
         let shift = ((q & 8) << 1) as u32 + if rx { 0 } else { 8 };
         let entry = (reg >> shift) & 0xff;
-        (entry & IVAR_VALID != 0).then_some(entry & 0x1f)
+        valid_vector(entry)
     }
 
     fn other_vector(&self) -> Option<u32> {
         let entry = (self.ivar_misc >> 8) & 0xff;
-        (entry & IVAR_VALID != 0).then_some(entry & 0x1f)
+        valid_vector(entry)
     }
 
     /// Records a cause. Returns the MSI-X vectors that should fire now.

@@ -57,6 +57,7 @@ struct TxQueue {
 pub struct Igb {
     regs: Box<[u32]>,
     config: ConfigSpace,
+    pcie_cap: usize,
     eeprom: Eeprom,
     phy: Phy,
     intr: Interrupts,
@@ -70,6 +71,7 @@ pub struct Igb {
     rx_fifo_bytes: usize,
     rss: rx::RssState,
     segmenter: Segmenter,
+    segments: tx::SegmentBuffer,
     scratch: Vec<u8>,
     /// Frames a loopback mode sent back to our own receiver, delivered after the Tx pass.
     looped: Vec<Vec<u8>>,
@@ -85,7 +87,8 @@ impl Igb {
     ) -> Self {
         let mut dev = Self {
             regs: vec![0u32; REG_WORDS].into_boxed_slice(),
-            config: Self::build_config(),
+            config: Self::build_config().0,
+            pcie_cap: Self::build_config().1,
             eeprom: Eeprom::new(cfg.mac, DEVICE_ID),
             phy: Phy::new(),
             intr: Interrupts::default(),
@@ -99,6 +102,7 @@ impl Igb {
             rx_fifo_bytes: 0,
             rss: rx::RssState::default(),
             segmenter: Segmenter::new(),
+            segments: tx::SegmentBuffer::default(),
             scratch: Vec::new(),
             looped: Vec::new(),
             unmodelled_logged: HashSet::new(),
@@ -107,7 +111,8 @@ impl Igb {
         dev
     }
 
-    fn build_config() -> ConfigSpace {
+    /// Config space and the offset of its PCIe capability.
+    fn build_config() -> (ConfigSpace, usize) {
         let mut c = ConfigSpace::new(PciIdentity {
             vendor: 0x8086,
             device: DEVICE_ID,
@@ -121,8 +126,8 @@ impl Igb {
         c.add_power_management();
         c.add_msi(1);
         c.add_msix(MSIX_VECTORS, 3, MSIX_TABLE_OFFSET, 3, MSIX_PBA_OFFSET);
-        c.add_pcie_endpoint(1, 4, 256);
-        c
+        let pcie = c.add_pcie_endpoint(1, 4, 256);
+        (c, pcie)
     }
 
     pub fn mac(&self) -> [u8; 6] {
@@ -139,11 +144,22 @@ impl Igb {
 
     pub fn config_write(&mut self, off: u64, data: &[u8]) {
         self.config.write(off, data);
+        // PCIe Device Control bit 15, Initiate Function Level Reset: the function's
+        // registers go back to power-on state at once; the bit always reads 0.
+        let devctl = self.pcie_cap + 8;
+        if self.config.get16(devctl) & (1 << 15) != 0 {
+            tracing::info!("function level reset");
+            self.config
+                .set16(devctl, self.config.get16(devctl) & !(1 << 15));
+            self.counters.resets += 1;
+            self.phy.reset();
+            self.reset_registers();
+        }
     }
 
     /// Whole-function reset (vfio-user DEVICE_RESET, PCIe FLR): as a power-on.
     pub fn reset(&mut self) {
-        self.config = Self::build_config();
+        (self.config, self.pcie_cap) = Self::build_config();
         self.phy.reset();
         self.reset_registers();
     }
@@ -245,7 +261,7 @@ impl Igb {
             let skip = (addr - word_off) as usize;
             let n = (4 - skip).min(data.len() - done);
             if word_off < BAR0_SIZE {
-                let mut bytes = self.get(word_off as u32).to_le_bytes();
+                let mut bytes = self.peek32(word_off as u32).to_le_bytes();
                 bytes[skip..skip + n].copy_from_slice(&data[done..done + n]);
                 self.write32(word_off as u32, u32::from_le_bytes(bytes));
             } else {
@@ -260,6 +276,28 @@ impl Igb {
     /// that reach us are ordinary memory.
     pub fn msix_bar_read(&mut self, _off: u64, data: &mut [u8]) {
         data.fill(0);
+    }
+
+    /// A register's current value without read side effects, for merging
+    /// partial writes: state kept outside the register array included.
+    fn peek32(&self, off: u32) -> u32 {
+        if let Some((tx, q, reg)) = queue_reg(off) {
+            return self.get(queue_off(tx, q, reg));
+        }
+        match off {
+            IMS => self.intr.ims,
+            IAM => self.intr.iam,
+            EIMS => self.intr.eims,
+            EIAC => self.intr.eiac,
+            EIAM => self.intr.eiam,
+            GPIE => self.intr.gpie,
+            IVAR_MISC => self.intr.ivar_misc,
+            o if (IVAR0..IVAR0 + 32).contains(&o) => self.intr.ivar[((o - IVAR0) / 4) as usize],
+            // Write-only, read-to-clear and write-one-to-clear registers merge with zeros.
+            ICR | ICS | IMC | EICR | EICS | EIMC => 0,
+            o if (STATS_START..=STATS_END).contains(&o) => 0,
+            o => self.get(o),
+        }
     }
 
     fn read32(&mut self, off: u32) -> u32 {

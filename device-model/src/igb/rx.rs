@@ -72,7 +72,11 @@ impl Igb {
         } else {
             1518
         };
-        let vlan_extra = if frame[12..14] == [0x81, 0x00] { 4 } else { 0 };
+        let vlan_extra = if frame[12..14] == (self.get(VET) as u16).to_be_bytes() {
+            4
+        } else {
+            0
+        };
         // Max frame sizes count the FCS, which our frames do not carry.
         if frame.len() + 4 > max.max(64) + vlan_extra {
             self.stats.add(stats::ROC, 1);
@@ -327,6 +331,7 @@ impl Igb {
                 self.counters.rx_dma_errors += 1;
                 return true;
             }
+            self.counters.rx_descriptors += 1;
             h = (h + 1) % count;
         }
         self.set(queue_off(false, q, Q_HEAD), h);
@@ -350,6 +355,10 @@ impl Igb {
         let mut status = 0;
         let mut ptype = 0u32;
         let csum = rxcsum::validate(frame);
+        let ethertype_at = if c.vlan.is_some() { 16 } else { 12 };
+        if frame.get(ethertype_at..ethertype_at + 2) == Some(&[0x86, 0xdd]) {
+            ptype |= 1 << 2;
+        }
         if let Some(ok) = csum.outer_ipv4 {
             ptype |= 1 << 0;
             if rxcsum & RXCSUM_IPOFLD != 0 {

@@ -110,6 +110,7 @@ impl Igb {
             }
             let addr = base.wrapping_add(u64::from(head) * DESC_LEN);
             let mut d = [0u8; 16];
+            self.counters.tx_descriptors += 1;
             if self.dma.read(addr, &mut d).is_err() {
                 self.counters.tx_dma_errors += 1;
                 tracing::warn!(
@@ -302,14 +303,26 @@ impl Igb {
         if ctx.iplen > 60 {
             self.counters.tso_tunnel_headers += 1;
         }
+        // Segments go into one reusable buffer, then onto the wire in order.
         let mut segmenter = std::mem::take(&mut self.segmenter);
-        let mut segments: Vec<Vec<u8>> = Vec::new();
-        let result = segmenter.replicate(frame, &p, &mut |seg| segments.push(seg.to_vec()));
+        let mut segs = std::mem::take(&mut self.segments);
+        segs.clear();
+        let result = segmenter.replicate(frame, &p, &mut |seg| segs.push(seg));
         self.segmenter = segmenter;
         match result {
             Ok(s) => {
                 self.counters.tso_segments += s.segments as u64;
-                for seg in &segments {
+                for seg in segs.iter() {
+                    if seg.len() > MAX_TX_FRAME {
+                        self.counters.tx_oversize_dropped += 1;
+                        tracing::warn!(
+                            queue = q,
+                            len = seg.len(),
+                            mss = ctx.mss,
+                            "TSO segment longer than the MAC sends: dropped"
+                        );
+                        continue;
+                    }
                     self.emit(seg);
                 }
                 self.stats.add(super::stats::TSCTC, 1);
@@ -320,6 +333,7 @@ impl Igb {
                 tracing::warn!(queue = q, error = %e, "TSO context unusable: packet dropped");
             }
         }
+        self.segments = segs;
     }
 
     /// Puts one frame on the wire (or back into our receiver under loopback).
@@ -356,4 +370,30 @@ fn insert_vlan(frame: &mut Vec<u8>, tpid: u16, tci: u16) {
     tag[..2].copy_from_slice(&tpid.to_be_bytes());
     tag[2..].copy_from_slice(&tci.to_be_bytes());
     frame.splice(12..12, tag);
+}
+
+/// Frames of one TSO send, back to back in one allocation that is reused.
+#[derive(Default)]
+pub struct SegmentBuffer {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl SegmentBuffer {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    pub fn push(&mut self, seg: &[u8]) {
+        self.bytes.extend_from_slice(seg);
+        self.ends.push(self.bytes.len());
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(a, b)| &self.bytes[a..b])
+    }
 }

@@ -31,44 +31,36 @@ struct Next {
 /// Sends `packets` copies of the packet `breakdown` describes, keeping up to
 /// `in_flight` started and unfinished (the descriptors a driver keeps queued),
 /// and measures the rate at which they finish in steady state: from the middle of
-/// the run, once the pipeline has filled, to the last packet finished before the
-/// final `in_flight` drain without new work behind them. Give it well over twice
-/// `in_flight` packets.
+/// the run, once the pipeline has filled, to the last packet that still had
+/// `in_flight` packets behind it, before the final drain.
+///
+/// To reach the bottleneck's rate `in_flight` must cover the packet's latency
+/// (Little's law: latency / bottleneck time per packet), and `packets` should be
+/// many times `in_flight`.
 pub fn steady_rate(breakdown: &Breakdown, packets: u64, in_flight: u64) -> Rate {
+    let in_flight = in_flight.max(1);
     let mut queue = EventQueue::new();
     let mut clock = VirtualClock::default();
     let mut resources = Resources::new();
     let mut started = 0;
-    while started < packets.min(in_flight.max(1)) {
-        queue.schedule(
-            Picos::ZERO,
-            Next {
-                packet: started,
-                stage: 0,
-            },
-        );
+    while started < packets.min(in_flight) {
+        queue.schedule(Picos::ZERO, Next { packet: started, stage: 0 });
         started += 1;
     }
-    let halfway = packets / 2;
-    let steady_end = packets.saturating_sub(in_flight).max(halfway + 1);
-    let (mut finished, mut halfway_at, mut last_at) = (0, Picos::ZERO, Picos::ZERO);
+    let from = packets / 2;
+    let to = packets.saturating_sub(in_flight).max(from + 1);
+    let (mut finished, mut from_at, mut to_at) = (0_u64, Picos::ZERO, Picos::ZERO);
     while let Some((now, next)) = queue.step(&mut clock) {
         let Some(stage) = breakdown.stages.get(next.stage) else {
             finished += 1;
-            if finished == halfway {
-                halfway_at = now;
+            if finished == from {
+                from_at = now;
             }
-            if finished <= steady_end {
-                last_at = now;
+            if finished <= to {
+                to_at = now;
             }
             if started < packets {
-                queue.schedule(
-                    now,
-                    Next {
-                        packet: started,
-                        stage: 0,
-                    },
-                );
+                queue.schedule(now, Next { packet: started, stage: 0 });
                 started += 1;
             }
             continue;
@@ -83,8 +75,8 @@ pub fn steady_rate(breakdown: &Breakdown, packets: u64, in_flight: u64) -> Rate 
         );
     }
     Rate {
-        packets: finished.min(steady_end).saturating_sub(halfway),
-        span: last_at - halfway_at,
+        packets: finished.min(to).saturating_sub(from),
+        span: to_at - from_at,
     }
 }
 
@@ -118,5 +110,6 @@ mod tests {
         };
         assert_eq!(steady_rate(&b, 0, 0).packets, 0);
         assert!(steady_rate(&b, 10, 4).per_second().is_infinite());
+        assert!(steady_rate(&b, 1, 4).per_second().is_infinite());
     }
 }

@@ -13,23 +13,42 @@ use super::Frame;
 /// Longest frame accepted from a peer; anything longer ends the connection.
 const MAX_FRAME: usize = 65536;
 
-/// Transmits to whichever stream is connected now.
+/// Frames waiting for a slow stream peer; past this they are dropped, as a
+/// full wire would, instead of stalling the device.
+const TX_QUEUE_FRAMES: usize = 1024;
+
+/// Transmits to whichever stream is connected now, through a writer thread so
+/// that a peer that stops reading never blocks the device.
 pub struct StreamSink {
-    conn: Arc<Mutex<Option<UnixStream>>>,
+    tx: crossbeam_channel::Sender<Vec<u8>>,
+}
+
+impl StreamSink {
+    fn new(conn: Arc<Mutex<Option<UnixStream>>>) -> std::io::Result<Self> {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(TX_QUEUE_FRAMES);
+        std::thread::Builder::new()
+            .name("tunic-stream-tx".into())
+            .spawn(move || {
+                for buf in rx {
+                    let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(s) = guard.as_mut() {
+                        if let Err(e) = s.write_all(&buf) {
+                            tracing::warn!(error = %e, "stream peer gone");
+                            *guard = None;
+                        }
+                    }
+                }
+            })?;
+        Ok(Self { tx })
+    }
 }
 
 impl FrameSink for StreamSink {
     fn transmit(&mut self, frame: &[u8]) {
-        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = guard.as_mut() {
-            let mut buf = Vec::with_capacity(4 + frame.len());
-            buf.extend_from_slice(&(frame.len() as u32).to_be_bytes());
-            buf.extend_from_slice(frame);
-            if let Err(e) = s.write_all(&buf) {
-                tracing::warn!(error = %e, "stream peer gone");
-                *guard = None;
-            }
-        }
+        let mut buf = Vec::with_capacity(4 + frame.len());
+        buf.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        buf.extend_from_slice(frame);
+        let _ = self.tx.try_send(buf);
     }
 }
 
@@ -65,7 +84,7 @@ pub fn connect(path: &Path, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSi
     std::thread::Builder::new()
         .name("tunic-stream-rx".into())
         .spawn(move || read_frames(reader, &rx))?;
-    Ok(Box::new(StreamSink { conn }))
+    Ok(Box::new(StreamSink::new(conn)?))
 }
 
 /// Listens for one peer at a time; a new peer replaces the old one.
@@ -89,7 +108,7 @@ pub fn listen(path: &Path, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSin
                 read_frames(reader, &rx);
             }
         })?;
-    Ok(Box::new(StreamSink { conn }))
+    Ok(Box::new(StreamSink::new(conn)?))
 }
 
 #[cfg(test)]

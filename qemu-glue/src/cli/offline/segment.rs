@@ -87,6 +87,7 @@ struct FrameReport {
     result: Outcome,
     /// Frames written to the output for this input frame.
     segments: usize,
+    /// Payload bytes behind the innermost header (0 for a refused frame).
     payload_bytes: usize,
     /// URG, RST or SYN in a large send: copied, but worth knowing.
     unexpected_tcp_flags: bool,
@@ -282,10 +283,14 @@ fn table(r: &Report) -> String {
             (None, _, true) => "URG/RST/SYN set in a large send (copied)".to_owned(),
             _ => String::new(),
         };
+        let payload = match f.result {
+            Outcome::Error => "-".to_owned(),
+            _ => f.payload_bytes.to_string(),
+        };
         let _ = writeln!(
             s,
             "{:>6}  {:<8}  {:<9}  {:>8}  {:>8}  {}",
-            f.frame, mode, result, f.segments, f.payload_bytes, note
+            f.frame, mode, result, f.segments, payload, note
         );
     }
     let m = &r.summary;
