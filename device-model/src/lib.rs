@@ -1,6 +1,8 @@
 //! Device models: PCI config space, register files, rings, interrupts and the
 //! device personalities (Intel 82576 / `igb` first), built on the offload engines.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod igb;
 pub mod irq;
 pub mod pci;

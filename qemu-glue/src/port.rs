@@ -97,7 +97,7 @@ impl Port {
         let s2 = stop.clone();
         threads.push(
             std::thread::Builder::new()
-                .name("tunic-vfio-user".into())
+                .name(crate::server::SERVE_THREAD.into())
                 .spawn(move || server.serve(&s2))?,
         );
         let d2 = device.clone();

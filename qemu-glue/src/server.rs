@@ -280,6 +280,7 @@ impl VfioUserServer {
 
     /// Serves clients one after another until `stop` says so.
     pub fn serve(mut self, stop: &std::sync::atomic::AtomicBool) {
+        log_protocol_panics_as_errors();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let outcome =
                 std::panic::catch_unwind(AssertUnwindSafe(|| self.server.run(&mut self.backend)));
@@ -289,7 +290,7 @@ impl VfioUserServer {
                     tracing::warn!(socket = %self.path.display(), error = %e, "connection ended with an error")
                 }
                 Err(_) => {
-                    tracing::error!(socket = %self.path.display(), "vfio-user protocol handler panicked: connection dropped, device reset")
+                    tracing::error!(socket = %self.path.display(), "vfio-user client sent a message the protocol handler could not take: connection dropped, device reset")
                 }
             }
             // The guest's memory and interrupt routes went with the client.
@@ -299,6 +300,36 @@ impl VfioUserServer {
             self.backend.unshared.clear();
         }
     }
+}
+
+/// Name of the threads that run [`VfioUserServer::serve`].
+pub const SERVE_THREAD: &str = "tunic-vfio-user";
+
+/// The vfio-user crate unwraps some client-supplied fields (a VERSION payload
+/// without its NUL, a message size below the header's), so a malformed message
+/// panics inside it. `serve` contains that panic and carries on; this hook makes
+/// the log say so as an error about the client, not as a crash report. Panics
+/// on other threads keep the default report.
+fn log_protocol_panics_as_errors() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(SERVE_THREAD) {
+                return default(info);
+            }
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(
+                location = %info.location().map(|l| l.to_string()).unwrap_or_default(),
+                "malformed vfio-user message: {what}"
+            );
+        }));
+    });
 }
 
 #[cfg(test)]

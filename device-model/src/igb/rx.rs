@@ -194,7 +194,8 @@ impl Igb {
 
     fn classify(&mut self, frame: &[u8]) -> Classified {
         let mrqc = self.get(MRQC);
-        let vlan = (frame[12..14] == (self.get(VET) as u16).to_be_bytes())
+        // A frame that ends inside its tag has no TCI to report: it goes up untagged.
+        let vlan = (frame.len() >= 16 && frame[12..14] == (self.get(VET) as u16).to_be_bytes())
             .then(|| u16::from_be_bytes([frame[14], frame[15]]));
         // MRQE (2:0): 0 = one queue; 1, 2 = RSS; others combine VMDq pools with RSS.
         let mut queue = 0usize;

@@ -58,7 +58,11 @@ pub fn check_segments(
     for s in segments {
         assert!(s.len() >= hdr_len && s.len() <= hdr_len + mss);
         let chunk = &s[hdr_len..];
-        assert_eq!(chunk, &payload[at..at + chunk.len()], "payload bytes changed");
+        assert_eq!(
+            chunk,
+            &payload[at..at + chunk.len()],
+            "payload bytes changed"
+        );
         at += chunk.len();
     }
     assert_eq!(at, payload.len());

@@ -44,7 +44,13 @@ pub fn steady_rate(breakdown: &Breakdown, packets: u64, in_flight: u64) -> Rate 
     let mut resources = Resources::new();
     let mut started = 0;
     while started < packets.min(in_flight) {
-        queue.schedule(Picos::ZERO, Next { packet: started, stage: 0 });
+        queue.schedule(
+            Picos::ZERO,
+            Next {
+                packet: started,
+                stage: 0,
+            },
+        );
         started += 1;
     }
     let from = packets / 2;
@@ -60,7 +66,13 @@ pub fn steady_rate(breakdown: &Breakdown, packets: u64, in_flight: u64) -> Rate 
                 to_at = now;
             }
             if started < packets {
-                queue.schedule(now, Next { packet: started, stage: 0 });
+                queue.schedule(
+                    now,
+                    Next {
+                        packet: started,
+                        stage: 0,
+                    },
+                );
                 started += 1;
             }
             continue;

@@ -12,10 +12,11 @@ use serde::Serialize;
 use super::demo::{AccelArg, Pcaps, WiredPair};
 
 /// The guest suites, run in this order in one boot.
-const SUITES: [&str; 6] = [
+const SUITES: [&str; 7] = [
     include_str!("guest/driver-suite.sh"),
     include_str!("guest/checksum-suite.sh"),
     include_str!("guest/offload-suite.sh"),
+    include_str!("guest/differential-suite.sh"),
     include_str!("guest/rss-suite.sh"),
     include_str!("guest/lifecycle-suite.sh"),
     include_str!("guest/reload-suite.sh"),
@@ -37,6 +38,10 @@ pub struct ConformanceArgs {
     /// Show the guest's serial console.
     #[arg(long)]
     pub console: bool,
+    /// Write the decoded-header snapshots of this run as the new reference
+    /// (after reviewing the `.txt.new` files a failing run left).
+    #[arg(long)]
+    pub accept_snapshots: bool,
 }
 
 #[derive(Serialize)]
@@ -86,6 +91,13 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     // Stopping the ports flushes the captures the checksum oracle reads.
     drop(pair);
     run.results.extend(tshark_checks(&out)?);
+    let repo = std::env::current_dir()?;
+    run.results.extend(super::differential::check(
+        &out,
+        &super::serve::default_mac(0),
+        &repo,
+        a.accept_snapshots,
+    )?);
     let passed = run.passed() && !run.results.is_empty();
     let report = Report {
         kernel: &assets.kernel_release,

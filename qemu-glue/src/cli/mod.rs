@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod conformance;
 pub mod demo;
+pub mod differential;
 pub mod offline;
+pub mod reliability;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +34,8 @@ pub enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Guest iperf3 over tunic's igb against QEMU's own igb, as a ratio.
     Bench(bench::BenchArgs),
+    /// Fault and soak tests: QEMU killed, driver unloaded, resets, a hostile ring, the wire cut.
+    Reliability(reliability::ReliabilityArgs),
     /// Segment the frames of a pcap as the NIC's large-send offloads would (no VM).
     Segment(offline::segment::SegmentArgs),
     /// Report the receive checksum verdicts for each frame of a pcap (no VM).
@@ -60,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Conformance(a) => conformance::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Reliability(a) => reliability::run(a),
         Command::Segment(a) => offline::segment::run(a),
         Command::Csum(a) => offline::csum::run(a),
         Command::Rss(a) => offline::rss::run(a),

@@ -2,9 +2,11 @@
 //!
 //! It does what busybox and iproute2 cannot: send raw marker frames that tell
 //! tunic's recorder which case the following traffic belongs to, open many UDP
-//! flows at once, and predict from the guest's own RSS key and indirection table
+//! flows at once, hand the kernel TCP super-packets through a virtio-net
+//! header (the differential TSO oracle's input), and predict from the guest's own RSS key and indirection table
 //! (as `ethtool -x` prints them) which receive queue each flow must land on.
 
+mod gso_send;
 mod raw;
 mod rss_predict;
 
@@ -13,7 +15,8 @@ use std::process::ExitCode;
 fn usage() -> ExitCode {
     eprintln!(
         "usage:\n  tunic-guest mark IFACE TEXT\n  tunic-guest udp-flows SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
-         tunic-guest rss-predict ETHTOOL_X_FILE SRC_IP DST_IP COUNT PORT_BASE DST_PORT"
+         tunic-guest rss-predict ETHTOOL_X_FILE SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
+         tunic-guest gso-send IFACE DST_MAC SRC DST SPORT DPORT PAYLOAD MSS ts|nots IP_ID COUNT"
     );
     ExitCode::from(2)
 }
@@ -26,6 +29,9 @@ fn main() -> ExitCode {
         ["udp-flows", src, dst, count, base, dport] => udp_flows(src, dst, count, base, dport),
         ["rss-predict", file, src, dst, count, base, dport] => {
             rss_predict::run(file, src, dst, count, base, dport)
+        }
+        ["gso-send", iface, rest @ ..] => {
+            gso_send::parse(rest).and_then(|spec| gso_send::run(iface, &spec))
         }
         _ => return usage(),
     };

@@ -5,13 +5,19 @@ use std::ffi::CString;
 /// IEEE 802 "local experimental" EtherType: frames nobody else interprets.
 pub const MARKER_ETHERTYPE: u16 = 0x88b5;
 
-pub fn send_marker(iface: &str, text: &str) -> Result<(), String> {
+/// The interface's MAC address, from sysfs.
+pub fn iface_mac(iface: &str) -> Result<[u8; 6], String> {
     let mac = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
         .map_err(|e| format!("{iface}: {e}"))?;
-    let mut src = [0u8; 6];
-    for (b, part) in src.iter_mut().zip(mac.trim().split(':')) {
+    let mut m = [0u8; 6];
+    for (b, part) in m.iter_mut().zip(mac.trim().split(':')) {
         *b = u8::from_str_radix(part, 16).map_err(|_| format!("bad MAC {mac}"))?;
     }
+    Ok(m)
+}
+
+pub fn send_marker(iface: &str, text: &str) -> Result<(), String> {
+    let src = iface_mac(iface)?;
     let mut frame = vec![0xff; 6];
     frame.extend_from_slice(&src);
     frame.extend_from_slice(&MARKER_ETHERTYPE.to_be_bytes());

@@ -1,0 +1,332 @@
+//! Bad input at tunic's edges: malformed command lines, unusable paths and
+//! addresses, unreadable captures, and vfio-user clients that speak garbage.
+//! Each gets a clear error and a non-zero exit, or a closed connection after
+//! which the server still serves; never a panic.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{path_str, scratch_dir, stderr, tunic};
+
+/// Runs tunic and requires a failure whose message contains `expect`.
+fn refused(args: &[&str], expect: &str) {
+    let o = tunic(args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "tunic {args:?} succeeded:\n{err}");
+    assert!(
+        err.to_lowercase().contains(&expect.to_lowercase()),
+        "tunic {args:?}: expected '{expect}' in:\n{err}"
+    );
+}
+
+#[test]
+fn malformed_command_lines_are_refused() {
+    refused(&[], "usage");
+    refused(&["frobnicate"], "unrecognized subcommand");
+    refused(&["serve"], "--socket");
+    refused(&["serve", "--socket"], "--socket");
+    refused(&["serve", "--socket", "/tmp/x.sock", "--bogus"], "--bogus");
+    refused(
+        &["serve", "--socket", "/tmp/x.sock", "--personality", "e1000"],
+        "e1000",
+    );
+    refused(
+        &[
+            "serve",
+            "--socket",
+            "/tmp/x.sock",
+            "--inject",
+            "corrupt-l4=zero",
+        ],
+        "inject",
+    );
+    refused(
+        &[
+            "serve", "--socket", "/a", "--socket", "/b", "--socket", "/c",
+        ],
+        "at most two",
+    );
+    refused(
+        &[
+            "serve",
+            "--socket",
+            "/tmp/x.sock",
+            "--mac",
+            "52:54:00:00:00:01",
+            "--mac",
+            "52:54:00:00:00:02",
+        ],
+        "more --mac",
+    );
+}
+
+#[test]
+fn unusable_mac_addresses_are_refused() {
+    for (mac, why) in [
+        ("01:00:5e:00:00:01", "multicast"),
+        ("ff:ff:ff:ff:ff:ff", "multicast"),
+        ("00:00:00:00:00:00", "zero"),
+        ("52:54:00:12:34", "six hex bytes"),
+        ("52:54:00:12:34:zz", "not a hex byte"),
+        ("", "six hex bytes"),
+    ] {
+        refused(
+            &["serve", "--socket", "/tmp/tunic-never.sock", "--mac", mac],
+            why,
+        );
+    }
+}
+
+#[test]
+fn backend_garbage_is_refused() {
+    for (backend, why) in [
+        ("garbage", "unknown backend"),
+        ("stream:", "stream:connect=PATH"),
+        ("stream:connect=", "stream:connect=PATH"),
+        ("tap:", "tap:NAME"),
+        ("tap:a-name-longer-than-fifteen", "tap:NAME"),
+        ("wire:x", "unknown backend"),
+    ] {
+        refused(
+            &[
+                "serve",
+                "--socket",
+                "/tmp/tunic-never.sock",
+                "--backend",
+                backend,
+            ],
+            why,
+        );
+    }
+    let dir = scratch_dir("bad-backend");
+    let sock = dir.join("s.sock");
+    refused(
+        &[
+            "serve",
+            "--socket",
+            path_str(&sock),
+            "--backend",
+            "stream:connect=/nonexistent/peer.sock",
+        ],
+        "cannot connect",
+    );
+    assert!(!sock.exists(), "a refused start leaves no socket behind");
+    refused(
+        &["serve", "--socket", path_str(&sock), "--backend", "wire"],
+        "two --socket",
+    );
+}
+
+#[test]
+fn an_existing_socket_path_is_refused() {
+    let dir = scratch_dir("socket-exists");
+    let path = dir.join("taken.sock");
+    std::fs::write(&path, b"not a socket").unwrap();
+    refused(&["serve", "--socket", path_str(&path)], "already exists");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"not a socket",
+        "left untouched"
+    );
+    refused(
+        &["serve", "--socket", "/nonexistent-dir/x.sock"],
+        "cannot listen",
+    );
+}
+
+#[test]
+fn unreadable_and_truncated_captures_are_refused() {
+    let dir = scratch_dir("bad-pcap");
+    refused(
+        &["csum", "--verify", "/nonexistent.pcap"],
+        "nonexistent.pcap",
+    );
+    let truncated = dir.join("truncated.pcap");
+    std::fs::write(&truncated, [0xd4, 0xc3, 0xb2, 0xa1, 2, 0]).unwrap();
+    refused(
+        &["csum", "--verify", path_str(&truncated)],
+        "truncated.pcap",
+    );
+    let garbage = dir.join("garbage.pcap");
+    std::fs::write(&garbage, vec![0x5a; 4096]).unwrap();
+    refused(&["csum", "--verify", path_str(&garbage)], "garbage.pcap");
+    refused(&["rss", path_str(&garbage)], "garbage.pcap");
+}
+
+/// `tunic serve` on one socket, killed (SIGTERM) when dropped.
+struct Served {
+    child: Option<Child>,
+    socket: PathBuf,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Self {
+        let socket = dir.join("tunic.sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_tunic"))
+            .args(["serve", "--socket", path_str(&socket)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start tunic serve");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "tunic serve did not create its socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child: Some(child),
+            socket,
+        }
+    }
+
+    fn connect(&self) -> UnixStream {
+        let s = UnixStream::connect(&self.socket).expect("the socket accepts");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Stops the server; returns what it logged.
+    fn stop(mut self) -> String {
+        let child = self.child.take().expect("running");
+        // SAFETY: signalling our own child by pid.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let out = child.wait_with_output().expect("tunic exits");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A vfio-user message: 16-byte header (id, command, size, flags, error), then payload.
+fn message(id: u16, command: u16, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend(id.to_le_bytes());
+    m.extend(command.to_le_bytes());
+    m.extend(((16 + payload.len()) as u32).to_le_bytes());
+    m.extend(0u32.to_le_bytes());
+    m.extend(0u32.to_le_bytes());
+    m.extend(payload);
+    m
+}
+
+/// VERSION (command 1): major, minor, NUL-terminated JSON capabilities.
+fn version(json: &[u8]) -> Vec<u8> {
+    let mut p = vec![0, 0, 1, 0];
+    p.extend(json);
+    message(7, 1, &p)
+}
+
+/// Whether the server answered with an error reply (flag 0x20) or closed the
+/// connection, within the read timeout.
+fn refused_by_server(mut s: UnixStream) -> bool {
+    let mut header = [0u8; 16];
+    match s.read_exact(&mut header) {
+        Ok(()) => u32::from_le_bytes(header[8..12].try_into().unwrap()) & 0x20 != 0,
+        Err(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+    }
+}
+
+/// A well-formed VERSION exchange: the server answers with a VERSION reply.
+fn handshake_works(served: &Served) -> bool {
+    let mut s = served.connect();
+    if s.write_all(&version(b"{\"capabilities\":{}}\0")).is_err() {
+        return false;
+    }
+    let mut header = [0u8; 16];
+    if s.read_exact(&mut header).is_err() {
+        return false;
+    }
+    let command = u16::from_le_bytes([header[2], header[3]]);
+    let flags = u32::from_le_bytes(header[8..12].try_into().unwrap());
+    command == 1 && flags & 0xf == 1
+}
+
+#[test]
+fn garbage_speaking_clients_are_disconnected_and_serving_continues() {
+    let dir = scratch_dir("garbage-client");
+    let mut served = Served::start(&dir);
+    assert!(handshake_works(&served), "a proper client is served");
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut random = |n: usize| {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect::<Vec<u8>>()
+    };
+    let mut unknown_command = message(1, 0x7777, &[]);
+    unknown_command.extend(random(64));
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        // (what, bytes, the server must answer with an error or close at once)
+        ("random bytes", random(4096), true),
+        ("unknown command", unknown_command, true),
+        ("VERSION with bad JSON", version(b"{not json\0"), true),
+        (
+            "VERSION without the NUL",
+            version(b"{\"capabilities\":{}}"),
+            false,
+        ),
+        (
+            "VERSION shorter than its header says",
+            version(b"")[..14].to_vec(),
+            false,
+        ),
+        ("truncated header", vec![1, 0, 1], false),
+        (
+            "size smaller than a header",
+            {
+                let mut m = version(b"{}\0");
+                m[4..8].copy_from_slice(&3u32.to_le_bytes());
+                m
+            },
+            false,
+        ),
+        ("REGION_READ before VERSION", message(2, 9, &[0; 16]), false),
+    ];
+    for (what, bytes, must_answer) in cases {
+        let mut s = served.connect();
+        let _ = s.write_all(&bytes);
+        if must_answer {
+            assert!(refused_by_server(s), "{what}: no error reply and no close");
+        } else {
+            // The client gives up (closes); the server must notice and move on.
+            drop(s);
+        }
+        assert!(served.alive(), "{what}: tunic exited");
+        assert!(
+            handshake_works(&served),
+            "{what}: the next client is not served"
+        );
+    }
+    let log = served.stop();
+    assert!(!log.contains("panicked"), "tunic logged a panic:\n{log}");
+    assert!(
+        log.contains("connection ended with an error"),
+        "the log says what happened:\n{log}"
+    );
+}
