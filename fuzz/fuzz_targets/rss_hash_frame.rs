@@ -43,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(r, rss::hash_frame(frame, t, types, tunnel_aware));
     assert!(rss::hash_frame(frame, t, HashTypes::empty(), tunnel_aware).is_none());
     if let Some(r) = r {
-        assert!(types.contains(type_of(r.kind)), "{r:?} not enabled in {types:?}");
+        assert!(
+            types.contains(type_of(r.kind)),
+            "{r:?} not enabled in {types:?}"
+        );
         for len in [1usize, 3, 64, 128] {
             let table: Vec<u8> = (0..len as u8).collect();
             assert!(usize::from(rss::indirect(r.hash, &table)) < len);

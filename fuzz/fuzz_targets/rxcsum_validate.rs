@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(r.tunnel.is_some(), "inner verdicts without a tunnel: {r:?}");
     }
     if r.tunnel.is_some() {
-        assert!(r.outer_l4.is_none(), "a GRE frame has no outer TCP/UDP: {r:?}");
+        assert!(
+            r.outer_l4.is_none(),
+            "a GRE frame has no outer TCP/UDP: {r:?}"
+        );
     }
     assert_eq!(
         r.ip_ok().is_none(),

@@ -21,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mss = usize::from(mss);
     let mut segments = Vec::new();
-    let result = SEGMENTER.with_borrow_mut(|s| s.nvgre_lso(frame, mss, &mut |seg| segments.push(seg.to_vec())));
+    let result = SEGMENTER
+        .with_borrow_mut(|s| s.nvgre_lso(frame, mss, &mut |seg| segments.push(seg.to_vec())));
     let hdr_len = parse::parse_headers(frame).ok().map(|p| p.headers_end());
     common::check_segments(frame, hdr_len, mss, &result, &segments);
 });

@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
         l4len: usize::from(p[3]),
         mss: usize::from(u16_at(4)),
         ipv4: p[6] & 1 != 0,
-        l4: if p[6] & 2 != 0 { L4Kind::Udp } else { L4Kind::Tcp },
+        l4: if p[6] & 2 != 0 {
+            L4Kind::Udp
+        } else {
+            L4Kind::Tcp
+        },
         tcp_flag_masks: [u16_at(7), u16_at(9), u16_at(11)],
     };
     let mut segments = Vec::new();

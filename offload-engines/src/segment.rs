@@ -198,6 +198,21 @@ impl Plan {
     }
 }
 
+/// The IPv4 identification of segment `k`: the first keeps the packet's,
+/// each next one adds 1, wrapping.
+#[cfg(not(feature = "mutant-frozen-ip-id"))]
+fn segment_id(id0: u16, k: usize) -> u16 {
+    id0.wrapping_add(k as u16)
+}
+
+/// A deliberately wrong engine, compiled only with the test-only feature
+/// `mutant-frozen-ip-id`: every segment repeats the first ID. `scripts/test`
+/// builds it to prove the test suite catches a segmentation bug.
+#[cfg(feature = "mutant-frozen-ip-id")]
+fn segment_id(id0: u16, _k: usize) -> u16 {
+    id0
+}
+
 /// Segmentation with a scratch buffer that is reused across calls, so that a device
 /// worker allocates once. The free functions build a temporary one.
 #[derive(Debug, Default)]
@@ -367,7 +382,7 @@ impl Segmenter {
                 };
                 if ip.v4 {
                     put16(s, ip.off + ipv4::TOTAL_LEN, (seg_len - ip.off) as u16);
-                    put16(s, ip.off + ipv4::ID, id0.wrapping_add(k as u16));
+                    put16(s, ip.off + ipv4::ID, segment_id(id0, k));
                 } else {
                     let payload_len = seg_len - ip.off - ipv6::HEADER_LEN;
                     put16(s, ip.off + ipv6::PAYLOAD_LEN, payload_len as u16);

@@ -59,8 +59,16 @@ pub fn run(a: ReliabilityArgs) -> anyhow::Result<()> {
     let out = std::path::absolute(&a.out)?;
     std::fs::create_dir_all(&out)?;
     let mut rig = Rig::start(&out)?;
-    let mut results = Vec::new();
-    results.extend(kill_qemu_mid_traffic(&assets, &a, &mut rig, &out)?);
+    let mut results = kill_qemu_mid_traffic(&assets, &a, &mut rig, &out)?;
+    // Shown at once: the second boot is long, and a partial run still has evidence.
+    for r in &results {
+        eprintln!(
+            "[tunic] reliability: {} {} {}",
+            r.name,
+            verdict(r),
+            r.evidence
+        );
+    }
     results.extend(faults_and_soak(&assets, &a, &mut rig, &out)?);
     results.push(rig.still_serving());
     report(&out, &results)
@@ -558,6 +566,14 @@ fn rss_growth(samples: &[u64]) -> CaseResult {
     )
 }
 
+fn verdict(r: &CaseResult) -> &'static str {
+    if r.passed {
+        "pass"
+    } else {
+        "FAIL"
+    }
+}
+
 fn report(out: &Path, results: &[CaseResult]) -> anyhow::Result<()> {
     std::fs::write(
         out.join("report.json"),
@@ -566,12 +582,7 @@ fn report(out: &Path, results: &[CaseResult]) -> anyhow::Result<()> {
     println!();
     println!("{:<34} {:<7} evidence", "case", "verdict");
     for r in results {
-        println!(
-            "{:<34} {:<7} {}",
-            r.name,
-            if r.passed { "pass" } else { "FAIL" },
-            r.evidence
-        );
+        println!("{:<34} {:<7} {}", r.name, verdict(r), r.evidence);
     }
     let failed = results.iter().filter(|r| !r.passed).count();
     println!();

@@ -53,7 +53,8 @@ x_recovers() {
 x_iperf_background() {
     in_peer iperf3 -s -1 -D -B "$TUNIC_IP4_B" >/dev/null 2>&1
     sleep 1
-    iperf3 -c "$TUNIC_IP4_B" -t "$1" >/tmp/x-iperf.out 2>&1 &
+    # A client whose NIC vanishes waits on TCP retransmits for minutes: bounded.
+    timeout $(($1 + 10)) iperf3 -c "$TUNIC_IP4_B" -t "$1" >/tmp/x-iperf.out 2>&1 &
     X_IPERF=$!
 }
 
@@ -78,7 +79,7 @@ step driver-unbind-before
 bystander_start 80
 x_iperf_background 6
 sleep 3
-echo "$X0_BDF" >/sys/bus/pci/drivers/igb/unbind
+timeout 30 sh -c "echo $X0_BDF >/sys/bus/pci/drivers/igb/unbind" || result driver-unbind fail "unbind did not finish"
 wait $X_IPERF
 sleep 1
 echo "$X0_BDF" >/sys/bus/pci/drivers/igb/bind
@@ -96,7 +97,7 @@ step selftest-before
 bystander_start 80
 x_iperf_background 8
 sleep 2
-out=$(ethtool -t $X0 offline 2>&1)
+out=$(timeout 60 ethtool -t $X0 offline 2>&1)
 wait $X_IPERF
 case "$out" in
     *"result is PASS"*) result selftest-under-load pass "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
@@ -167,7 +168,7 @@ ip netns exec y1 iperf3 -s -1 -D -B $Y_IP_1 >/dev/null 2>&1
 sleep 1
 ip netns exec y0 ping -A -q -w "$TUNIC_SOAK_SECONDS" $Y_IP_1 >/tmp/soak-ping.out 2>&1 &
 SOAK_PING=$!
-ip netns exec y0 iperf3 -c $Y_IP_1 --bidir -t "$TUNIC_SOAK_SECONDS" >/tmp/soak-iperf.out 2>&1
+timeout $((TUNIC_SOAK_SECONDS + 60)) ip netns exec y0 iperf3 -c $Y_IP_1 --bidir -t "$TUNIC_SOAK_SECONDS" >/tmp/soak-iperf.out 2>&1
 soak_rc=$?
 wait $SOAK_PING
 sleep 3
