@@ -190,7 +190,16 @@ fn rx_worker(
             if let Some(p) = pcap {
                 p.record(&f);
             }
-            d.receive(&f);
+            // A device bug on one frame must not end this port's receive path for good:
+            // contain it, log it, count the frame as lost, and go on.
+            let delivered =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.receive(&f)));
+            if delivered.is_err() {
+                tracing::error!(
+                    len = f.len(),
+                    "receive path panicked on a frame: frame dropped"
+                );
+            }
             n += 1;
             next = if n < 64 { rx.try_recv().ok() } else { None };
         }

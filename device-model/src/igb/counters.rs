@@ -28,6 +28,8 @@ pub struct Counters {
     pub rx_dma_errors: u64,
     pub rx_no_descriptor_drops: u64,
     pub rx_fifo_overflow_drops: u64,
+    /// Frames waiting in the receive FIFO when a reset emptied it.
+    pub rx_reset_drops: u64,
     pub rx_filtered: u64,
     pub rx_oversize_dropped: u64,
     pub rx_disabled_drops: u64,

@@ -171,6 +171,8 @@ impl Igb {
         self.intr.reset();
         self.stats = Stats::default();
         self.txq.iter_mut().for_each(|q| *q = TxQueue::default());
+        // Frames still waiting for descriptors are lost with the reset, and counted.
+        self.counters.rx_reset_drops += self.rx_fifo.len() as u64;
         self.rx_fifo.clear();
         self.rx_fifo_bytes = 0;
         self.rss = rx::RssState::default();

@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use offload_engines::parse::{parse_frame, IpVersion, Parsed};
+use offload_engines::parse::{parse_frame, IpVersion};
 use offload_engines::rxcsum;
 use pcap_file::pcap::PcapReader;
 use qemu_glue::harness::CaseResult;
@@ -85,13 +85,37 @@ fn all_checksums_ok(f: &[u8]) -> bool {
     c.ip_ok() != Some(false) && c.l4_ok().is_some_and(|(_, ok)| ok) && c.gre != Some(false)
 }
 
+/// Where the previous frame of a capture left off: its outer IPv4 ID and the
+/// TCP sequence number the next segment of the same send would carry.
+#[derive(Default)]
+struct Cursor {
+    outer_id: Option<u16>,
+    next_seq: Option<u32>,
+}
+
 /// One line per frame: the fields a reviewer of TSO output cares about.
-fn decode(f: &[u8], first_outer_id: &mut Option<u16>) -> String {
+///
+/// A tunnel picks each super-packet's outer IPv4 ID itself, differently from one
+/// kernel to the next, so outer IDs are shown as the step from the previous
+/// segment of the same send (`id=+1`), and `id=new` where a send starts.
+fn decode(f: &[u8], cur: &mut Cursor) -> String {
     let Ok(p) = parse_frame(f) else {
         return format!("len={} unparseable", f.len());
     };
     let mut s = format!("len={}", f.len());
-    let ip_fields = |s: &mut String, f: &[u8], p: &Parsed, inner: bool, first: &mut Option<u16>| {
+    let l = p.innermost();
+    let tcp = l.l4.as_ref().map(|t| {
+        let o = t.offset;
+        let seq = u32::from_be_bytes([f[o + 4], f[o + 5], f[o + 6], f[o + 7]]);
+        let flags = u16::from_be_bytes([f[o + 12], f[o + 13]]) & 0x0fff;
+        let payload =
+            l.ip.as_ref()
+                .map_or(f.len(), |ip| ip.end)
+                .saturating_sub(o + t.header_len);
+        (seq, flags, t.header_len, payload)
+    });
+    let continues = matches!((tcp, cur.next_seq), (Some((seq, ..)), Some(n)) if seq == n);
+    let ip_fields = |s: &mut String, inner: bool, cur: &mut Cursor| {
         let layers = if inner {
             p.inner.as_ref()
         } else {
@@ -108,9 +132,15 @@ fn decode(f: &[u8], first_outer_id: &mut Option<u16>) -> String {
                 if inner || p.gre.is_none() {
                     let _ = write!(s, " {tag}4 len={len} id={id:#06x}");
                 } else {
-                    // The tunnel's outer IDs start anywhere: show the run relative to its first frame.
-                    let base = *first.get_or_insert(id);
-                    let _ = write!(s, " {tag}4 len={len} id=+{}", id.wrapping_sub(base));
+                    match cur.outer_id.filter(|_| continues) {
+                        Some(prev) => {
+                            let _ = write!(s, " {tag}4 len={len} id=+{}", id.wrapping_sub(prev));
+                        }
+                        None => {
+                            let _ = write!(s, " {tag}4 len={len} id=new");
+                        }
+                    }
+                    cur.outer_id = Some(id);
                 }
             }
             IpVersion::V6 => {
@@ -119,7 +149,7 @@ fn decode(f: &[u8], first_outer_id: &mut Option<u16>) -> String {
             }
         }
     };
-    ip_fields(&mut s, f, &p, false, first_outer_id);
+    ip_fields(&mut s, false, cur);
     if let Some(g) = &p.gre {
         let hex = |v: Option<u32>| v.map_or("-".to_string(), |v| format!("{v:#x}"));
         let _ = write!(
@@ -128,22 +158,14 @@ fn decode(f: &[u8], first_outer_id: &mut Option<u16>) -> String {
             hex(g.vsid()),
             hex(g.flow_id().map(u32::from))
         );
-        ip_fields(&mut s, f, &p, true, first_outer_id);
+        ip_fields(&mut s, true, cur);
     }
-    let l = p.innermost();
-    if let Some(t) = &l.l4 {
-        let o = t.offset;
-        let seq = u32::from_be_bytes([f[o + 4], f[o + 5], f[o + 6], f[o + 7]]);
-        let flags = u16::from_be_bytes([f[o + 12], f[o + 13]]) & 0x0fff;
-        let payload =
-            l.ip.as_ref()
-                .map_or(f.len(), |ip| ip.end)
-                .saturating_sub(o + t.header_len);
+    if let Some((seq, flags, hlen, payload)) = tcp {
         let _ = write!(
             s,
-            " tcp seq={seq:#010x} flags={flags:#05x} hlen={} payload={payload}",
-            t.header_len
+            " tcp seq={seq:#010x} flags={flags:#05x} hlen={hlen} payload={payload}"
         );
+        cur.next_seq = Some(seq.wrapping_add(payload as u32));
     }
     let _ = write!(
         s,
@@ -231,11 +253,11 @@ fn snapshot(
     repo: &Path,
     accept: bool,
 ) -> anyhow::Result<CaseResult> {
-    let mut first = None;
+    let mut cur = Cursor::default();
     let mut text =
         format!("# Decoded headers of the frames tunic's igb put on the wire for case {name}.\n");
     for (i, f) in frames.iter().enumerate() {
-        let _ = writeln!(text, "{i:3}: {}", decode(f, &mut first));
+        let _ = writeln!(text, "{i:3}: {}", decode(f, &mut cur));
     }
     let path: PathBuf = repo.join(SNAPSHOT_DIR).join(format!("{name}.txt"));
     let old = std::fs::read_to_string(&path).ok();

@@ -6,6 +6,9 @@ stat_of() { # stat_of <ifname> <ethtool -S name> [netns]
     printf '%s\n' "$_s" | awk -v k="$2:" '$1 == k { print $2; exit }'
 }
 
+# The NVGRE key the tunnel cases use: VSID << 8 | FlowID (RFC 7637).
+VSID=$((0x00c0de)); FLOWID=$((0x2a)); KEY=$(( (VSID << 8) | FLOWID ))
+
 # mark CASE: frames after this go to tunic's per-case captures portN-CASE.pcap.
 mark() { /tunic/bin/tunic-guest mark "$A" "pcap=$1"; }
 

@@ -10,7 +10,6 @@ nstat_csum_errors() { # TCP and UDP InCsumErrors in netns $1
         END { print tv + uv }'
 }
 
-VSID=$((0x00c0de)); FLOWID=$((0x2a)); KEY=$(( (VSID << 8) | FLOWID ))
 for nic in $A; do ethtool -K $nic tx-tcp-mangleid-segmentation on >/dev/null 2>&1; done
 in_peer ethtool -K $B tx-tcp-mangleid-segmentation on >/dev/null 2>&1
 gso=$(ethtool -k $A | grep -E 'tx-gre-segmentation|tx-gso-partial|tx-tcp-mangleid' | tr -s '\t\n ' ' ')
