@@ -183,3 +183,5 @@ pub const TIPG: u32 = 0x0410;
 pub const RXDCTL_DEFAULT: u32 = 1 << 16;
 pub const TXDCTL_DEFAULT: u32 = 0;
 pub const SRRCTL_DEFAULT: u32 = 0x0000_0402;
+/// VT_CTL: default pool (9:7) and "disable default pool" (29).
+pub const VT_CTL_DIS_DEF_POOL: u32 = 1 << 29;

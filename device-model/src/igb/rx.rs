@@ -42,6 +42,8 @@ impl RssState {
 /// What the MAC decided about one frame before DMA.
 struct Classified {
     queue: usize,
+    /// VMDq found no pool for the frame and the default pool is disabled.
+    drop: bool,
     rss: Option<rss::RssResult>,
     vlan: Option<u16>,
 }
@@ -122,6 +124,34 @@ impl Igb {
     }
 
     /// Destination address filter: RAR exact match, multicast table, broadcast, promiscuous.
+    /// The valid receive-address entry holding `dst`, if any.
+    fn rar_match(&self, dst: &[u8]) -> Option<usize> {
+        (0..RAR_ENTRIES).find(|&n| {
+            let rah = self.get(ral(n) + 4);
+            rah & RAH_AV != 0 && {
+                let lo = self.get(ral(n)).to_le_bytes();
+                let hi = (rah as u16).to_le_bytes();
+                dst == [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1]]
+            }
+        })
+    }
+
+    /// VMDq pool of a frame: the pool bits (RAH 25:18) of the receive address it
+    /// matched, else VT_CTL's default pool; `None` when VT_CTL.DIS_DEF_POOL drops it.
+    /// Broadcast and multicast go to the default pool (no replication is modelled).
+    fn vmdq_pool(&self, dst: &[u8]) -> Option<usize> {
+        let vt_ctl = self.get(VT_CTL);
+        let matched = self
+            .rar_match(dst)
+            .map(|n| (self.get(ral(n) + 4) >> 18) & 0xff)
+            .filter(|&bits| bits != 0);
+        match matched {
+            Some(bits) => Some(bits.trailing_zeros() as usize),
+            None if vt_ctl & VT_CTL_DIS_DEF_POOL != 0 => None,
+            None => Some(((vt_ctl >> 7) & 7) as usize),
+        }
+    }
+
     fn accepts(&self, frame: &[u8]) -> bool {
         let rctl = self.get(RCTL);
         let dst = &frame[..6];
@@ -139,14 +169,7 @@ impl Igb {
             if rctl & RCTL_UPE != 0 {
                 return true;
             }
-            return (0..RAR_ENTRIES).any(|n| {
-                let rah = self.get(ral(n) + 4);
-                rah & RAH_AV != 0 && {
-                    let lo = self.get(ral(n)).to_le_bytes();
-                    let hi = (rah as u16).to_le_bytes();
-                    dst == [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1]]
-                }
-            });
+            return self.rar_match(dst).is_some();
         }
         if dst == [0xff; 6] {
             return rctl & RCTL_BAM != 0 || rctl & RCTL_MPE != 0;
@@ -197,10 +220,12 @@ impl Igb {
         // A frame that ends inside its tag has no TCI to report: it goes up untagged.
         let vlan = (frame.len() >= 16 && frame[12..14] == (self.get(VET) as u16).to_be_bytes())
             .then(|| u16::from_be_bytes([frame[14], frame[15]]));
-        // MRQE (2:0): 0 = one queue; 1, 2 = RSS; others combine VMDq pools with RSS.
+        // MRQE (2:0): 0 = one queue; 1, 2 = RSS; 3 = VMDq pools; 5 = VMDq pools with
+        // RSS inside each (pool n owns queues n and n + 8).
+        let mrqe = mrqc & 7;
         let mut queue = 0usize;
         let mut result = None;
-        if mrqc & 7 != 0 {
+        if matches!(mrqe, 1 | 2 | 5) {
             let types = Self::hash_types(mrqc);
             if self.rss.toeplitz.is_none() {
                 self.rss.toeplitz = Some(Toeplitz::new(&self.rss_key()));
@@ -215,16 +240,28 @@ impl Igb {
                 queue = ((reta >> (8 * (entry & 3))) & 0x0f) as usize;
             }
         }
+        let mut drop = false;
+        if matches!(mrqe, 3 | 5) {
+            match self.vmdq_pool(&frame[..6]) {
+                Some(pool) => queue = pool + if mrqe == 5 { 8 * (queue & 1) } else { 0 },
+                None => drop = true,
+            }
+        }
         Classified {
             queue: queue % QUEUES,
             rss: result,
             vlan,
+            drop,
         }
     }
 
     /// Writes `frame` into queue descriptors if there is room; false when it must wait.
     fn try_deliver(&mut self, frame: &[u8]) -> bool {
         let c = self.classify(frame);
+        if c.drop {
+            self.counters.rx_filtered += 1;
+            return true;
+        }
         let q = c.queue;
         let rxdctl = self.get(queue_off(false, q, Q_CTL));
         let srrctl = self.get(queue_off(false, q, Q_SRRCTL));

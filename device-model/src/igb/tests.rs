@@ -446,3 +446,52 @@ fn tso_segments_longer_than_a_frame_are_dropped_not_sent() {
     assert_eq!(sent.len(), 1, "only the 4000-byte tail fits");
     assert_eq!(r.dev.counters().tx_oversize_dropped, 1);
 }
+
+#[test]
+fn vmdq_pools_steer_by_mac_with_a_default_pool() {
+    let mut r = rig();
+    r.up();
+    // Pools 0..3 = queues 0..3, each with a ring in its own slice of memory.
+    for q in 1..4usize {
+        let ring = RX_RING + 0x1000 * q as u64;
+        r.wr(queue_off(false, q, Q_BAL), ring as u32);
+        r.wr(queue_off(false, q, Q_LEN), 16 * 16);
+        r.wr(queue_off(false, q, Q_SRRCTL), 2 | (1 << 25));
+        for i in 0..16u64 {
+            r.dma
+                .write(
+                    ring + 16 * i,
+                    &(BUFS + 0x100_000 * q as u64 + 0x1000 * i).to_le_bytes(),
+                )
+                .unwrap();
+        }
+        r.wr(queue_off(false, q, Q_CTL), RXDCTL_ENABLE);
+        r.wr(queue_off(false, q, Q_TAIL), 15);
+    }
+    // RAR1 = 02:00:00:00:00:02 in pool 2; RAR0 (our MAC) in pool 0; default pool 3.
+    r.wr(ral(1), u32::from_le_bytes([2, 0, 0, 0]));
+    r.wr(ral(1) + 4, 0x0200 | RAH_AV | (1 << (18 + 2)));
+    r.wr(ral(0) + 4, 0x5634 | RAH_AV | (1 << 18));
+    r.wr(VT_CTL, 3 << 7);
+    r.wr(MRQC, 3);
+    let mut f = udp_frame(10);
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    r.dev.receive(&f);
+    assert_eq!(r.rd(queue_off(false, 2, Q_HEAD)), 1, "pool 2 by MAC");
+    f[..6].copy_from_slice(&MAC);
+    r.dev.receive(&f);
+    assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 1, "pool 0 by MAC");
+    r.dev.receive(&udp_frame(10)); // broadcast
+    assert_eq!(
+        r.rd(queue_off(false, 3, Q_HEAD)),
+        1,
+        "broadcast to the default pool"
+    );
+    r.wr(VT_CTL, VT_CTL_DIS_DEF_POOL);
+    r.dev.receive(&udp_frame(10));
+    assert_eq!(
+        r.rd(queue_off(false, 0, Q_HEAD)) + r.rd(queue_off(false, 3, Q_HEAD)),
+        2,
+        "dropped with no default pool"
+    );
+}
