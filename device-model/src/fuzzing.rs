@@ -425,7 +425,10 @@ impl Harness {
         let w = wire.clone();
         let irq = Arc::new(VectorCheck::default());
         let dev = Igb::new(
-            IgbConfig { mac: MAC },
+            IgbConfig {
+                mac: MAC,
+                timing: Default::default(),
+            },
             dma.clone(),
             irq.clone(),
             Box::new(move |f: &[u8]| {

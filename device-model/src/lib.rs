@@ -7,6 +7,7 @@ pub mod igb;
 pub mod irq;
 pub mod pci;
 pub mod personality;
+pub mod timing;
 pub mod wire;
 
 pub use irq::{IrqSink, NoIrq};

@@ -1,5 +1,7 @@
 //! The face every device personality shows to a transport (vfio-user) and a wire.
 
+use offload_engines::cost::Picos;
+
 /// A PCI function with BARs, config space and one Ethernet port.
 pub trait Personality: Send {
     /// (BAR index, size in bytes) of each implemented BAR.
@@ -16,6 +18,18 @@ pub trait Personality: Send {
     fn receive(&mut self, frame: &[u8]);
     /// Device-specific counters as JSON: conformance evidence and `tunic demo` output.
     fn counters_json(&self) -> String;
+    /// Model time now (picoseconds since the port's epoch); `None` with timing off.
+    fn model_time(&self) -> Option<Picos> {
+        None
+    }
+    /// Model time of the next interrupt moderation timer.
+    fn next_timer(&self) -> Option<Picos> {
+        None
+    }
+    /// Fires the moderation timers that are due (virtual time: jumps to the next).
+    fn run_timers(&mut self) {}
+    /// The Tx packet buffer has room again: Tx queues stopped by it go on.
+    fn resume_tx(&mut self) {}
 }
 
 impl Personality for crate::igb::Igb {
@@ -52,6 +66,28 @@ impl Personality for crate::igb::Igb {
         crate::igb::Igb::receive(self, frame)
     }
     fn counters_json(&self) -> String {
-        serde_json::to_string(self.counters()).unwrap_or_default()
+        let Some(timing) = self.timing_report() else {
+            return serde_json::to_string(self.counters()).unwrap_or_default();
+        };
+        let mut v = serde_json::to_value(self.counters()).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "timing".into(),
+                serde_json::to_value(timing).unwrap_or_default(),
+            );
+        }
+        v.to_string()
+    }
+    fn model_time(&self) -> Option<Picos> {
+        crate::igb::Igb::model_time(self)
+    }
+    fn next_timer(&self) -> Option<Picos> {
+        crate::igb::Igb::next_timer(self)
+    }
+    fn run_timers(&mut self) {
+        crate::igb::Igb::run_timers(self)
+    }
+    fn resume_tx(&mut self) {
+        crate::igb::Igb::resume_tx(self)
     }
 }

@@ -22,23 +22,41 @@ pub fn sum(data: &[u8], initial: u64) -> u64 {
     acc
 }
 
-/// Sums a block of at most [`BLOCK`] bytes. Big-endian 32-bit words are congruent to
-/// the sum of their two 16-bit halves modulo 0xFFFF (2^16 ≡ 1), so summing 32-bit
-/// words into a wide accumulator halves the work and lets the compiler vectorise.
+/// Sums a block of at most [`BLOCK`] bytes.
+///
+/// The ones'-complement sum is byte-order independent (RFC 1071 §2(B)): summing the data
+/// as little-endian words and swapping the bytes of the folded result gives the
+/// big-endian sum. So the block is read as native little-endian 64-bit words, four
+/// independent 128-bit accumulators keep the carries (no per-word byte swap, no carry
+/// chain between lanes), and one swap at the end restores network order. A tail shorter
+/// than 8 bytes is zero-padded on the right, which keeps an odd last byte the high half
+/// of its big-endian word.
 fn sum_block(block: &[u8]) -> u64 {
-    let mut words = block.chunks_exact(4);
-    let mut acc: u64 = 0;
+    let word = |b: &[u8]| u128::from(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    let mut chunks = block.chunks_exact(32);
+    let (mut a, mut b, mut c, mut d) = (0u128, 0u128, 0u128, 0u128);
+    for ch in &mut chunks {
+        a += word(&ch[0..8]);
+        b += word(&ch[8..16]);
+        c += word(&ch[16..24]);
+        d += word(&ch[24..32]);
+    }
+    let mut acc = a + b + c + d;
+    let mut words = chunks.remainder().chunks_exact(8);
     for w in &mut words {
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        acc += word(w);
     }
-    match *words.remainder() {
-        [] => {}
-        [a] => acc += u64::from(a) << 8,
-        [a, b] => acc += u64::from(u16::from_be_bytes([a, b])),
-        [a, b, c] => acc += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
-        _ => unreachable!("chunks_exact(4) leaves fewer than 4 bytes"),
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        let mut pad = [0u8; 8];
+        pad[..tail.len()].copy_from_slice(tail);
+        acc += word(&pad);
     }
-    acc
+    // 128 -> 64 -> 16 bits with end-around carries, then back to network byte order.
+    while acc >> 64 != 0 {
+        acc = (acc as u64 as u128) + (acc >> 64);
+    }
+    u64::from(fold(acc as u64).swap_bytes())
 }
 
 /// Shrinks the accumulator below 2^33 without changing its value modulo 0xFFFF.

@@ -5,3 +5,4 @@ pub mod harness;
 pub mod irq;
 pub mod port;
 pub mod server;
+pub mod timing;

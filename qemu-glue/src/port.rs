@@ -2,25 +2,33 @@
 //! receive worker, served on one vfio-user socket.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use device_model::igb::{Igb, IgbConfig};
+use device_model::timing::{Backlog, TimingConfig, TimingMode, TraceWriter};
 use device_model::FrameSink;
 pub use device_model::Personality;
 use dma::DmaSpace;
 
 use crate::backend::inject::{self, Injector};
 use crate::backend::marker;
-use crate::backend::pcap::{PcapRecorder, RecordingSink};
+use crate::backend::pacer;
+use crate::backend::pcap::{model_timestamp, wall_now, PcapRecorder, RecordingSink};
 use crate::backend::Frame;
 use crate::irq::EventfdIrq;
 use crate::server::VfioUserServer;
+pub use crate::timing::PortTiming;
 
 /// Frames that may wait between a wire and a port's receive worker.
 pub const RX_QUEUE_FRAMES: usize = 4096;
+
+/// Paced mode: bytes that may wait for the wire before Tx stops fetching
+/// descriptors, the 82576's 40 KB Tx packet buffer (TXPBS reset value).
+pub const TX_PACKET_BUFFER: u64 = 40 * 1024;
 
 /// Device personalities tunic can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +63,7 @@ pub struct Port {
     threads: Vec<JoinHandle<()>>,
     pcap: Option<PcapRecorder>,
     injector: Arc<Mutex<Injector>>,
+    trace: Option<TraceWriter>,
 }
 
 /// The receive side of a port's wire, created before the port so peers can be cross-wired.
@@ -63,9 +72,21 @@ pub fn rx_channel() -> (Sender<Frame>, Receiver<Frame>) {
 }
 
 impl Port {
-    /// Builds the device, binds its socket and starts serving and receiving.
+    /// Builds the device, binds its socket and starts serving and receiving,
+    /// with timing off.
     pub fn start(
         spec: PortSpec,
+        sink: Box<dyn FrameSink>,
+        rx: Receiver<Frame>,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Self> {
+        Self::start_timed(spec, &PortTiming::default(), sink, rx, stop)
+    }
+
+    /// As [`Port::start`], with the device timed by `timing`.
+    pub fn start_timed(
+        spec: PortSpec,
+        timing: &PortTiming,
         sink: Box<dyn FrameSink>,
         rx: Receiver<Frame>,
         stop: Arc<AtomicBool>,
@@ -75,18 +96,45 @@ impl Port {
             Some(PcapSpec::File(p)) => Some(PcapRecorder::create(p)?),
             Some(PcapSpec::Windows { dir, prefix }) => Some(PcapRecorder::windows(dir, prefix)),
         };
+        let clock = (timing.mode != TimingMode::Off).then(|| ModelEpoch {
+            instant: Instant::now(),
+            wall: wall_now(),
+            mode: timing.mode,
+        });
+        // Paced: the pacer stands between the device (and its recorder) and the wire.
+        let (sink, backlog, kick) = match &clock {
+            Some(c) if c.mode == TimingMode::Paced => {
+                let backlog = Arc::new(Backlog::new(TX_PACKET_BUFFER));
+                let (kick_tx, kick_rx) = crossbeam_channel::bounded(1);
+                let paced = pacer::start(sink, c.instant, backlog.clone(), kick_tx, stop.clone())?;
+                let sink: Box<dyn FrameSink> = Box::new(paced);
+                (sink, Some(backlog), Some(kick_rx))
+            }
+            _ => (sink, None, None),
+        };
         let sink: Box<dyn FrameSink> = match &pcap {
             Some(p) => Box::new(RecordingSink {
                 inner: sink,
                 pcap: p.clone(),
+                model_epoch: clock.as_ref().map(|c| c.wall),
             }),
             None => sink,
         };
         let dma = Arc::new(DmaSpace::new());
         let irq = Arc::new(EventfdIrq::default());
+        let timing_config = TimingConfig {
+            mode: timing.mode,
+            params: timing.params,
+            epoch: clock.as_ref().map_or_else(Instant::now, |c| c.instant),
+            backlog,
+            trace: timing.trace.clone(),
+        };
         let device: Arc<Mutex<dyn Personality>> = match spec.personality {
             PersonalityKind::Igb => Arc::new(Mutex::new(Igb::new(
-                IgbConfig { mac: spec.mac },
+                IgbConfig {
+                    mac: spec.mac,
+                    timing: timing_config,
+                },
                 dma.clone(),
                 irq.clone(),
                 sink,
@@ -104,11 +152,18 @@ impl Port {
         let p2 = pcap.clone();
         let injector = Arc::new(Mutex::new(Injector::new(spec.inject_every)));
         let i2 = injector.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("tunic-rx".into())
-                .spawn(move || rx_worker(&d2, &rx, p2.as_ref(), &i2, &stop))?,
-        );
+        let worker = RxWorker {
+            device: d2,
+            pcap: p2,
+            injector: i2,
+            clock,
+        };
+        threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
+            move || match kick {
+                None if worker.clock.is_none() => worker.run(&rx, &stop),
+                kick => worker.run_timed(&rx, kick, &stop),
+            },
+        )?);
         Ok(Self {
             socket: spec.socket,
             device,
@@ -116,6 +171,7 @@ impl Port {
             threads,
             pcap,
             injector,
+            trace: timing.trace.clone(),
         })
     }
 
@@ -148,6 +204,9 @@ impl Port {
         if let Some(p) = &self.pcap {
             p.flush();
         }
+        if let Some(t) = &self.trace {
+            let _ = t.lock().unwrap_or_else(|e| e.into_inner()).flush();
+        }
     }
 
     /// Threads end when `stop` is set and their blocking calls return; the
@@ -158,27 +217,84 @@ impl Port {
     }
 }
 
+/// Model time zero of a timed port, for the receive side.
+struct ModelEpoch {
+    instant: Instant,
+    /// The same moment as a time since the Unix epoch, for pcap timestamps.
+    wall: Duration,
+    mode: TimingMode,
+}
+
 /// Moves frames from the wire into the device, a batch per lock.
-fn rx_worker(
-    device: &Arc<Mutex<dyn Personality>>,
-    rx: &Receiver<Frame>,
-    pcap: Option<&PcapRecorder>,
-    injector: &Mutex<Injector>,
-    stop: &AtomicBool,
-) {
-    let tick = std::time::Duration::from_millis(200);
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let first = match rx.recv_timeout(tick) {
-            Ok(f) => f,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-        };
-        let mut d = device.lock().unwrap_or_else(|e| e.into_inner());
+struct RxWorker {
+    device: Arc<Mutex<dyn Personality>>,
+    pcap: Option<PcapRecorder>,
+    injector: Arc<Mutex<Injector>>,
+    clock: Option<ModelEpoch>,
+}
+
+/// How long the receive worker waits before checking the stop flag.
+const TICK: Duration = Duration::from_millis(200);
+/// Virtual time: how long the guest must be idle before the clock jumps to the
+/// next moderation timer.
+const VIRTUAL_IDLE: Duration = Duration::from_millis(1);
+
+impl RxWorker {
+    /// Timing off: frames only.
+    fn run(&self, rx: &Receiver<Frame>, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            match rx.recv_timeout(TICK) {
+                Ok(f) => self.deliver(f, rx),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Timed: frames, kicks from the pacer (the Tx packet buffer has room again)
+    /// and interrupt moderation timers that fall due with no guest activity.
+    fn run_timed(&self, rx: &Receiver<Frame>, kick: Option<Receiver<()>>, stop: &AtomicBool) {
+        let kick = kick.unwrap_or_else(crossbeam_channel::never);
+        while !stop.load(Ordering::Relaxed) {
+            let wait = self.timer_wait();
+            crossbeam_channel::select! {
+                recv(rx) -> f => match f {
+                    Ok(f) => self.deliver(f, rx),
+                    Err(_) => return,
+                },
+                recv(kick) -> _ => self.lock().resume_tx(),
+                default(wait.unwrap_or(TICK)) => {
+                    if wait.is_some() {
+                        self.lock().run_timers();
+                    }
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, dyn Personality + 'static> {
+        self.device.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long until the device's next moderation timer must fire, if it has one.
+    fn timer_wait(&self) -> Option<Duration> {
+        let clock = self.clock.as_ref()?;
+        let at = self.lock().next_timer()?;
+        Some(match clock.mode {
+            TimingMode::Paced => {
+                pacer::instant_of(clock.instant, at).saturating_duration_since(Instant::now())
+            }
+            _ => VIRTUAL_IDLE,
+        })
+    }
+
+    fn deliver(&self, first: Frame, rx: &Receiver<Frame>) {
+        let mut d = self.lock();
         let mut next = Some(first);
         let mut n = 0;
         while let Some(mut f) = next {
             {
-                let mut inj = injector.lock().unwrap_or_else(|e| e.into_inner());
+                let mut inj = self.injector.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(("inject", v)) = marker::parse(&f) {
                     match inject::parse_spec(v) {
                         Ok(every) => inj.set(every),
@@ -187,8 +303,13 @@ fn rx_worker(
                 }
                 inj.apply(&mut f);
             }
-            if let Some(p) = pcap {
-                p.record(&f);
+            if let Some(p) = &self.pcap {
+                // Timed ports stamp a received frame with its arrival in model time.
+                let at = match &self.clock {
+                    Some(c) => d.model_time().map(|t| model_timestamp(c.wall, t)),
+                    None => None,
+                };
+                p.record(&f, at);
             }
             // A device bug on one frame must not end this port's receive path for good:
             // contain it, log it, count the frame as lost, and go on.

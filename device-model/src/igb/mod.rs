@@ -12,6 +12,7 @@ mod phy;
 pub mod regs;
 mod rx;
 mod stats;
+mod timed;
 mod tx;
 
 use std::collections::{HashSet, VecDeque};
@@ -29,6 +30,7 @@ use stats::Stats;
 
 use crate::irq::IrqSink;
 use crate::pci::{BarKind, ConfigSpace, PciIdentity};
+use crate::timing::{DeviceTiming, TimingConfig};
 use crate::wire::FrameSink;
 
 pub const DEVICE_ID: u16 = 0x10c9;
@@ -44,6 +46,8 @@ const REG_WORDS: usize = (BAR0_SIZE / 4) as usize;
 #[derive(Debug, Clone)]
 pub struct IgbConfig {
     pub mac: [u8; 6],
+    /// Timing model; `TimingConfig::default()` is off.
+    pub timing: TimingConfig,
 }
 
 /// Per Tx queue state that lives between doorbells.
@@ -76,6 +80,8 @@ pub struct Igb {
     /// Frames a loopback mode sent back to our own receiver, delivered after the Tx pass.
     looped: Vec<Vec<u8>>,
     unmodelled_logged: HashSet<u32>,
+    /// `None` with timing off, so the untimed paths pay one branch at most.
+    timing: Option<Box<DeviceTiming>>,
 }
 
 impl Igb {
@@ -106,6 +112,7 @@ impl Igb {
             scratch: Vec::new(),
             looped: Vec::new(),
             unmodelled_logged: HashSet::new(),
+            timing: DeviceTiming::new(&cfg.timing, usize::from(MSIX_VECTORS), QUEUES).map(Box::new),
         };
         dev.reset_registers();
         dev
@@ -176,6 +183,9 @@ impl Igb {
         self.rx_fifo.clear();
         self.rx_fifo_bytes = 0;
         self.rss = rx::RssState::default();
+        if let Some(t) = self.timing.as_mut() {
+            t.reset();
+        }
         self.set(CTRL, CTRL_FD);
         self.set(EECD, EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256_WORDS);
         self.set(RXPBS, 0x40);
@@ -550,6 +560,9 @@ impl Igb {
     // ---- interrupts -------------------------------------------------------------
 
     fn post(&mut self, cause: Cause) {
+        if let (Some(t), Cause::RxQueue(q) | Cause::TxQueue(q)) = (self.timing.as_mut(), cause) {
+            t.ledger.cause(q);
+        }
         self.intr.post(cause);
         self.update_irq();
     }
@@ -564,16 +577,14 @@ impl Igb {
 
     fn update_irq(&mut self) {
         if self.intr.msix_mode() {
-            let pending = self.intr.pending_vectors();
+            let mut pending = self.intr.pending_vectors();
             if pending == 0 {
                 return;
             }
-            for v in 0..u32::from(MSIX_VECTORS) {
-                if pending & (1 << v) != 0 && !self.irq.msix(v as u16) {
-                    self.counters.irq_unrouted += 1;
-                }
+            if self.timing.is_some() {
+                pending = self.moderate(pending);
             }
-            self.intr.delivered(pending);
+            self.send_vectors(pending);
         } else {
             let level = self.intr.legacy_pending();
             if level != self.intr.legacy_level {
@@ -599,3 +610,5 @@ impl Igb {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;

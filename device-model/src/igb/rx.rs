@@ -376,6 +376,9 @@ impl Igb {
         self.stats.rx_good(&frame[..6], frame.len());
         self.counters.rx_frames += 1;
         self.counters.rx_bytes += frame.len() as u64;
+        if self.timing.is_some() {
+            self.timed_rx(q, data.len(), needed);
+        }
         self.post(Cause::RxQueue(q));
         true
     }

@@ -44,7 +44,10 @@ fn rig() -> Rig {
     let w2 = wire.clone();
     let irq = Arc::new(RecordingIrq::default());
     let dev = Igb::new(
-        IgbConfig { mac: MAC },
+        IgbConfig {
+            mac: MAC,
+            timing: Default::default(),
+        },
         dma.clone(),
         irq.clone(),
         Box::new(move |f: &[u8]| w2.lock().unwrap().push(f.to_vec())),

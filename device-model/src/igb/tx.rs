@@ -10,6 +10,7 @@
 //! - legacy (DEXT=0): buffer, length 15:0, CSO 23:16, CMD 31:24 {EOP, IFCS, IC, RS}, STA/CSS/VLAN.
 
 use dma::SgList;
+use offload_engines::cost::TxShape;
 use offload_engines::segment::{L4Kind, ReplicateParams};
 use offload_engines::txcsum;
 
@@ -108,6 +109,9 @@ impl Igb {
             if head == tail {
                 break;
             }
+            if self.timing.is_some() && self.tx_must_stop(q) {
+                break;
+            }
             let addr = base.wrapping_add(u64::from(head) * DESC_LEN);
             let mut d = [0u8; 16];
             self.counters.tx_descriptors += 1;
@@ -123,6 +127,9 @@ impl Igb {
             let buf = u64::from_le_bytes(d[0..8].try_into().unwrap_or_default());
             let w2 = u32::from_le_bytes(d[8..12].try_into().unwrap_or_default());
             let w3 = u32::from_le_bytes(d[12..16].try_into().unwrap_or_default());
+            if self.timing.is_some() {
+                self.timed_fetch(q, w2 & DCMD_RS != 0);
+            }
             let report = self.tx_descriptor(q, buf, w2, w3);
             if report {
                 // Write back DD into the status dword of a descriptor that asked (RS).
@@ -138,6 +145,9 @@ impl Igb {
             head = (head + 1) % count;
         }
         self.set(queue_off(true, q, Q_HEAD), head);
+        if self.timing.is_some() {
+            self.flush_timed_tx();
+        }
         if completed {
             self.post(Cause::TxQueue(q));
         }
@@ -216,7 +226,25 @@ impl Igb {
         if cmd & DCMD_DEXT != 0 && cmd & DCMD_VLE != 0 {
             insert_vlan(&mut frame, self.get(VET) as u16, ctx.vlan);
         }
-        if cmd & DCMD_DEXT != 0 && cmd & DCMD_TSE != 0 {
+        let tso = cmd & DCMD_DEXT != 0 && cmd & DCMD_TSE != 0;
+        // The packet's cost is booked after its frames are produced.
+        let shape = self.timing.is_some().then(|| {
+            let checksum = tso
+                || (cmd & DCMD_DEXT != 0 && olinfo & (POPTS_IXSM | POPTS_TXSM) != 0)
+                || (cmd & DCMD_DEXT == 0 && legacy_cso.is_some());
+            TxShape {
+                bytes: frame.len() as u64,
+                header_len: if tso {
+                    (ctx.maclen + ctx.iplen + ctx.l4len) as u32
+                } else {
+                    0
+                },
+                mss: if tso { ctx.mss as u32 } else { 0 },
+                checksum,
+                ..TxShape::default()
+            }
+        });
+        if tso {
             self.tx_tso(q, &frame, &ctx, olinfo);
         } else {
             if cmd & DCMD_DEXT != 0 {
@@ -236,6 +264,9 @@ impl Igb {
             } else {
                 self.emit(&frame);
             }
+        }
+        if let Some(shape) = shape {
+            self.timed_packet(q, shape);
         }
         self.scratch = frame;
     }
@@ -356,7 +387,11 @@ impl Igb {
             return;
         }
         if self.link_up() {
-            self.wire.transmit(frame);
+            match self.timing.as_mut() {
+                // Held until the model says when the doorbell's frames leave.
+                Some(t) => t.push_frame(frame),
+                None => self.wire.transmit(frame),
+            }
         }
     }
 }

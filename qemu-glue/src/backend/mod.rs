@@ -15,6 +15,7 @@
 pub mod channel;
 pub mod inject;
 pub mod marker;
+pub mod pacer;
 pub mod pcap;
 pub mod stream;
 pub mod tap;

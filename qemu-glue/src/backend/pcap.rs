@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use device_model::FrameSink;
+use offload_engines::cost::Picos;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 
@@ -105,7 +106,8 @@ impl PcapRecorder {
         }
     }
 
-    pub fn record(&self, frame: &[u8]) {
+    /// Records `frame` at `at` (time since the Unix epoch), or at the wall time now.
+    pub fn record(&self, frame: &[u8], at: Option<Duration>) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let (Some(("pcap", name)), Mode::Windows { dir, prefix }) =
             (super::marker::parse(frame), &s.mode)
@@ -126,9 +128,11 @@ impl PcapRecorder {
         if s.written >= s.limit {
             return;
         }
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
+        let ts = at.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+        });
         s.written += frame.len() as u64 + 16;
         if let Some(w) = s.writer.as_mut() {
             if let Err(e) = w
@@ -152,13 +156,34 @@ impl PcapRecorder {
 pub struct RecordingSink {
     pub inner: Box<dyn FrameSink>,
     pub pcap: PcapRecorder,
+    /// Timed ports: when model time zero was, so frames are stamped with their
+    /// modelled departure times.
+    pub model_epoch: Option<Duration>,
 }
 
 impl FrameSink for RecordingSink {
     fn transmit(&mut self, frame: &[u8]) {
-        self.pcap.record(frame);
+        self.pcap.record(frame, None);
         self.inner.transmit(frame);
     }
+
+    fn transmit_at(&mut self, frame: &[u8], departure: Picos) {
+        let at = self.model_epoch.map(|e| model_timestamp(e, departure));
+        self.pcap.record(frame, at);
+        self.inner.transmit_at(frame, departure);
+    }
+}
+
+/// A pcap timestamp for model time `at` of a port whose model time zero was `epoch`.
+pub fn model_timestamp(epoch: Duration, at: Picos) -> Duration {
+    epoch + Duration::from_nanos(at.as_ps() / 1000)
+}
+
+/// Now as a time since the Unix epoch: a timed port's model epoch.
+pub fn wall_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -174,16 +199,29 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tunic-pcap-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let r = PcapRecorder::windows(&dir, "port0");
-        r.record(&[1u8; 60]); // before any marker: not recorded anywhere
-        r.record(&marker("case-a"));
-        r.record(&[2u8; 60]);
-        r.record(&[3u8; 70]);
-        r.record(&marker("off"));
-        r.record(&[4u8; 60]);
+        r.record(&[1u8; 60], None); // before any marker: not recorded anywhere
+        r.record(&marker("case-a"), None);
+        r.record(&[2u8; 60], None);
+        r.record(&[3u8; 70], None);
+        r.record(&marker("off"), None);
+        r.record(&[4u8; 60], None);
         r.flush();
         let data = std::fs::read(dir.join("port0-case-a.pcap")).unwrap();
         assert_eq!(data.len(), 24 + (16 + 60) + (16 + 70));
         assert!(!dir.join("port0-off.pcap").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn frames_carry_the_time_they_are_given() {
+        let path = std::env::temp_dir().join(format!("tunic-pcap-ts-{}.pcap", std::process::id()));
+        let r = PcapRecorder::create(&path).unwrap();
+        let at = model_timestamp(Duration::from_secs(1_000), Picos::from_us(1_500_001));
+        r.record(&[1u8; 60], Some(at));
+        r.flush();
+        let mut reader = pcap_file::pcap::PcapReader::new(File::open(&path).unwrap()).unwrap();
+        let packet = reader.next_packet().unwrap().unwrap();
+        assert_eq!(packet.timestamp, Duration::new(1_001, 500_001_000));
+        std::fs::remove_file(&path).unwrap();
     }
 }

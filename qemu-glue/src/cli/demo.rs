@@ -9,6 +9,7 @@ use std::time::Duration;
 use qemu_glue::backend::BackendSpec;
 use qemu_glue::harness::{self, Accel, GuestSpec, Nic, ProvisionOptions};
 use qemu_glue::port::PersonalityKind;
+use qemu_glue::timing::TimingArgs;
 
 use super::serve::{start_ports, ServeArgs};
 
@@ -65,6 +66,15 @@ pub struct WiredPair {
 
 impl WiredPair {
     pub fn start(dir: &std::path::Path, pcaps: Pcaps) -> anyhow::Result<Self> {
+        Self::start_timed(dir, pcaps, TimingArgs::default())
+    }
+
+    /// As [`WiredPair::start`], both ports timed by `timing`.
+    pub fn start_timed(
+        dir: &std::path::Path,
+        pcaps: Pcaps,
+        timing: TimingArgs,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let sockets: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("tunic{i}.sock"))).collect();
         for s in &sockets {
@@ -82,6 +92,8 @@ impl WiredPair {
             },
             pcap_windows: (pcaps == Pcaps::Windows).then(|| dir.to_path_buf()),
             inject: None,
+            timing,
+            stats_file: None,
         };
         let stop = Arc::new(AtomicBool::new(false));
         let ports = start_ports(&args, &BackendSpec::Wire, &stop)?;

@@ -7,6 +7,8 @@ pub mod differential;
 pub mod offline;
 pub mod reliability;
 pub mod serve;
+pub mod stats;
+pub mod timing_check;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +38,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Fault and soak tests: QEMU killed, driver unloaded, resets, a hostile ring, the wire cut.
     Reliability(reliability::ReliabilityArgs),
+    /// Print the statistics `tunic serve --stats-file` writes (per queue timing, interrupts).
+    Stats(stats::StatsArgs),
+    /// Guest iperf3 over a paced 1 Gb/s and 10 Gb/s tunic link (timing model check).
+    TimingCheck(timing_check::TimingCheckArgs),
     /// Segment the frames of a pcap as the NIC's large-send offloads would (no VM).
     Segment(offline::segment::SegmentArgs),
     /// Report the receive checksum verdicts for each frame of a pcap (no VM).
@@ -65,6 +71,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Conformance(a) => conformance::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Reliability(a) => reliability::run(a),
+        Command::Stats(a) => stats::run(a),
+        Command::TimingCheck(a) => timing_check::run(a),
         Command::Segment(a) => offline::segment::run(a),
         Command::Csum(a) => offline::csum::run(a),
         Command::Rss(a) => offline::rss::run(a),

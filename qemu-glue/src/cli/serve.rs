@@ -7,6 +7,7 @@ use std::sync::Arc;
 use qemu_glue::backend::channel::{ChannelSink, WireCounters};
 use qemu_glue::backend::{stream, tap, BackendSpec};
 use qemu_glue::port::{parse_mac, rx_channel, PcapSpec, PersonalityKind, Port, PortSpec};
+use qemu_glue::timing::{TimingArg, TimingArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -33,6 +34,12 @@ pub struct ServeArgs {
     /// every Nth frame received, so the NIC must report a bad checksum (markers can switch it).
     #[arg(long, value_parser = parse_inject)]
     pub inject: Option<u32>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    /// Rewrite FILE every second (and at exit) with every port's counters and, when
+    /// timed, its per-queue timing statistics; `tunic stats FILE` prints them.
+    #[arg(long)]
+    pub stats_file: Option<PathBuf>,
 }
 
 fn parse_inject(s: &str) -> Result<u32, String> {
@@ -67,13 +74,19 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
     let signals = block_signals();
     let stop = Arc::new(AtomicBool::new(false));
-    let ports = start_ports(&a, &backend, &stop)?;
+    let ports = Arc::new(start_ports(&a, &backend, &stop)?);
     print_qemu_usage(&ports);
+    if let Some(path) = &a.stats_file {
+        super::stats::write_every_second(path.clone(), ports.clone())?;
+    }
     // Serve until killed; the socket files are removed by the signal handler.
     let sockets: Vec<PathBuf> = ports.iter().map(|p| p.socket().to_path_buf()).collect();
     wait_for_signal(&signals, &sockets);
-    for p in &ports {
+    for p in ports.iter() {
         p.flush();
+    }
+    if let Some(path) = &a.stats_file {
+        super::stats::write(path, &ports)?;
     }
     Ok(())
 }
@@ -85,6 +98,14 @@ pub fn start_ports(
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Port>> {
     let n = a.sockets.len();
+    if a.timing.timing == TimingArg::Off
+        && (a.timing.link_speed.is_some() || a.timing.pcie.is_some())
+    {
+        anyhow::bail!(
+            "--link-speed and --pcie model a link: use them with --timing paced or virtual"
+        );
+    }
+    let timing = a.timing.port_timing()?;
     let channels: Vec<_> = (0..n).map(|_| rx_channel()).collect();
     let counters = Arc::new(WireCounters::default());
     let mut ports = Vec::new();
@@ -113,7 +134,7 @@ pub fn start_ports(
                 None => a.pcaps.get(i).cloned().map(PcapSpec::File),
             },
         };
-        ports.push(Port::start(spec, sink, rx, stop.clone())?);
+        ports.push(Port::start_timed(spec, &timing, sink, rx, stop.clone())?);
     }
     Ok(ports)
 }

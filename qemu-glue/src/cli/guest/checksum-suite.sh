@@ -18,7 +18,11 @@ iperf_once -u -c $TUNIC_IP4_B -b 20M -n 1M -l 1000
 /tunic/bin/tunic-guest mark $A inject=off
 sleep 1
 dc=$(( $(csum_err_sum) - c0 )); de=$(( $(in_csum_errors) - e0 ))
-if [ "$dc" -gt 0 ] && [ "$dc" = "$de" ]; then
+# The driver's count must equal what tunic corrupted (checked on the host); the stack,
+# verifying in software, must see some of them and never more (a frame the NIC passed
+# as good must not fail in software). Kernels differ in whether every flagged frame
+# still reaches a checksum check (7.x drops a few earlier), so this side is a bound.
+if [ "$dc" -gt 0 ] && [ "$de" -gt 0 ] && [ "$de" -le "$dc" ]; then
     result rx-csum-fault pass "csum_err=+$dc InCsumErrors=+$de"
 else
     result rx-csum-fault fail "csum_err=+$dc InCsumErrors=+$de"

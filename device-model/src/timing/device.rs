@@ -1,0 +1,288 @@
+//! A device's timing state: model clock, shared resources, interrupt moderation,
+//! the Tx packets of the current doorbell and the accounting of all of it.
+
+use std::sync::Arc;
+
+use offload_engines::cost::{
+    serialization_time, Breakdown, Params, Picos, RxCost, RxShape, TxCost, TxShape,
+};
+
+use super::{
+    pcie_name, Backlog, Booked, Ledger, ModelClock, Schedule, TimingConfig, TimingMode,
+    TimingReport, Trace, Utilisation, VectorReport, Vectors,
+};
+
+/// One Tx packet of the current batch and how many frames it became.
+struct TxPacket {
+    queue: usize,
+    shape: TxShape,
+    frames_end: usize,
+}
+
+/// Frames the device produced during one doorbell, held until their modelled
+/// departure times are known.
+#[derive(Default)]
+struct TxBatch {
+    bytes: Vec<u8>,
+    frame_ends: Vec<usize>,
+    packets: Vec<TxPacket>,
+}
+
+impl TxBatch {
+    fn frame(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.frame_ends[i - 1] };
+        &self.bytes[start..self.frame_ends[i]]
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.frame_ends.clear();
+        self.packets.clear();
+    }
+}
+
+/// Descriptors a queue fetched and will write back for the packet in progress.
+#[derive(Debug, Default, Clone, Copy)]
+struct DescriptorCount {
+    fetched: u32,
+    written_back: u32,
+}
+
+pub struct DeviceTiming {
+    mode: TimingMode,
+    params: Params,
+    clock: ModelClock,
+    schedule: Schedule,
+    pub vectors: Vectors,
+    pub ledger: Ledger,
+    backlog: Option<Arc<Backlog>>,
+    trace: Option<Trace>,
+    batch: TxBatch,
+    descriptors: Vec<DescriptorCount>,
+    /// Tx queues stopped by a full Tx packet buffer, to resume when it drains.
+    stalled: u32,
+}
+
+impl DeviceTiming {
+    /// `None` for [`TimingMode::Off`]: the device then does no timing work at all.
+    pub fn new(cfg: &TimingConfig, vectors: usize, queues: usize) -> Option<DeviceTiming> {
+        let clock = match cfg.mode {
+            TimingMode::Off => return None,
+            TimingMode::Virtual => ModelClock::Virtual(Default::default()),
+            TimingMode::Paced => ModelClock::Wall(cfg.epoch),
+        };
+        Some(DeviceTiming {
+            mode: cfg.mode,
+            params: cfg.params,
+            clock,
+            schedule: Schedule::default(),
+            vectors: Vectors::new(vectors),
+            ledger: Ledger::new(queues),
+            backlog: cfg
+                .backlog
+                .clone()
+                .filter(|_| cfg.mode == TimingMode::Paced),
+            trace: cfg.trace.clone().map(Trace),
+            batch: TxBatch::default(),
+            descriptors: vec![DescriptorCount::default(); queues],
+            stalled: 0,
+        })
+    }
+
+    pub fn now(&self) -> Picos {
+        self.clock.now()
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The device reset: nothing in flight, moderation counters at zero. Model
+    /// time and the totals go on.
+    pub fn reset(&mut self) {
+        self.vectors.reset();
+        self.batch.clear();
+        self.descriptors.fill(DescriptorCount::default());
+        self.stalled = 0;
+    }
+
+    /// Queue `q` fetched a descriptor; `report` if it asks for a status write-back.
+    pub fn fetched(&mut self, q: usize, report: bool) {
+        if let Some(d) = self.descriptors.get_mut(q) {
+            d.fetched += 1;
+            d.written_back += u32::from(report);
+        }
+    }
+
+    /// A frame of the packet in progress is ready for the wire.
+    pub fn push_frame(&mut self, frame: &[u8]) {
+        self.batch.bytes.extend_from_slice(frame);
+        self.batch.frame_ends.push(self.batch.bytes.len());
+    }
+
+    /// The packet in progress on queue `q` is complete; `shape` without the
+    /// descriptor counts, which are filled in from what the queue fetched.
+    pub fn end_packet(&mut self, q: usize, mut shape: TxShape) {
+        let d = self
+            .descriptors
+            .get_mut(q)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        shape.descriptors = d.fetched;
+        shape.write_backs = d.written_back;
+        shape.interrupt = d.written_back > 0;
+        self.batch.packets.push(TxPacket {
+            queue: q,
+            shape,
+            frames_end: self.batch.frame_ends.len(),
+        });
+    }
+
+    /// Paced mode, at a packet boundary of queue `q`: whether the Tx packet buffer
+    /// is too full to fetch more. A stopped queue is remembered for [`Self::take_stalled`].
+    pub fn must_stop(&mut self, q: usize) -> bool {
+        let Some(backlog) = &self.backlog else {
+            return false;
+        };
+        if !backlog.must_stop(self.batch.bytes.len() as u64) {
+            return false;
+        }
+        if self.stalled & (1 << q) == 0 {
+            self.ledger.tx_stalls += 1;
+        }
+        self.stalled |= 1 << q;
+        true
+    }
+
+    pub fn take_stalled(&mut self) -> u32 {
+        std::mem::take(&mut self.stalled)
+    }
+
+    /// Plays the batch through the model and hands every frame to `send` with its
+    /// modelled departure time (when its last bit leaves). Returns the vectors
+    /// whose moderation timers fired meanwhile (virtual mode) and are `pending`.
+    pub fn run_tx(&mut self, pending: u32, mut send: impl FnMut(&[u8], Picos)) -> u32 {
+        if self.batch.packets.is_empty() && self.batch.frame_ends.is_empty() {
+            return 0;
+        }
+        let breakdowns: Vec<Breakdown> = self
+            .batch
+            .packets
+            .iter()
+            .map(|p| TxCost::of(&self.params, &p.shape))
+            .collect();
+        let (booked, fired) = self.play(&breakdowns, pending);
+        let speed = self.params.speed;
+        let mut first = 0;
+        for ((p, b), at) in self.batch.packets.iter().zip(&breakdowns).zip(&booked) {
+            let frames = first..p.frames_end;
+            // Segments leave one after another; the last one ends the wire stage.
+            let mut departures = Vec::with_capacity(frames.len());
+            let mut t = at.wire_end;
+            let mut bytes = 0u64;
+            for i in frames.clone().rev() {
+                let len = self.batch.frame(i).len() as u64;
+                departures.push(t);
+                t = t - serialization_time(speed, len);
+                bytes += len;
+            }
+            if let Some(backlog) = &self.backlog {
+                backlog.add(bytes);
+            }
+            for (i, dep) in frames.clone().zip(departures.into_iter().rev()) {
+                send(self.batch.frame(i), dep);
+            }
+            self.ledger.tx(p.queue, frames.len() as u64, bytes, b, at);
+            if let Some(trace) = &self.trace {
+                trace.packet(p.queue, bytes, frames.len() as u64, b, at);
+            }
+            first = p.frames_end;
+        }
+        // Frames with no packet around them (none today) go out untimed.
+        let now = self.now();
+        for i in first..self.batch.frame_ends.len() {
+            send(self.batch.frame(i), now);
+        }
+        self.batch.clear();
+        fired
+    }
+
+    /// A received frame of `shape` was delivered to queue `q`. Returns its
+    /// modelled arrival and the vectors whose timers fired meanwhile.
+    pub fn run_rx(&mut self, q: usize, shape: &RxShape, pending: u32) -> u32 {
+        let b = RxCost::of(&self.params, shape);
+        let (booked, fired) = self.play(std::slice::from_ref(&b), pending);
+        if let Some(at) = booked.first() {
+            self.ledger.rx(q, shape.bytes, &b, at);
+            if let Some(trace) = &self.trace {
+                trace.packet(q, shape.bytes, 1, &b, at);
+            }
+        }
+        fired
+    }
+
+    /// Books `packets`, ready now. In virtual mode the clock follows the work to its
+    /// end, firing moderation timers as it passes them.
+    fn play(&mut self, packets: &[Breakdown], pending: u32) -> (Vec<Booked>, u32) {
+        let start = self.clock.now();
+        let virtual_time = self.clock.is_virtual();
+        let vectors = &mut self.vectors;
+        let mut fired = 0;
+        let booked = self.schedule.run(start, packets, |t| {
+            if virtual_time {
+                fired |= vectors.due(t, pending);
+            }
+        });
+        if let Some(end) = booked.iter().map(|b| b.done).max() {
+            self.clock.advance_to(end);
+        }
+        (booked, fired)
+    }
+
+    /// `pending` vectors have a cause now: those that may interrupt at once.
+    pub fn gate(&mut self, pending: u32, interval: impl Fn(usize) -> Picos) -> u32 {
+        let now = self.clock.now();
+        self.vectors.gate(now, pending, interval)
+    }
+
+    pub fn next_timer(&self) -> Option<Picos> {
+        self.vectors.next_timer()
+    }
+
+    /// Fires due moderation timers. In virtual mode nothing else would move the
+    /// clock while the guest is idle, so the clock jumps to the next timer.
+    pub fn run_timers(&mut self, pending: u32) -> u32 {
+        if self.clock.is_virtual() {
+            if let Some(t) = self.vectors.next_timer() {
+                self.clock.advance_to(t);
+            }
+        }
+        let now = self.clock.now();
+        self.vectors.due(now, pending)
+    }
+
+    pub fn report(&self) -> TimingReport {
+        let elapsed = self.now();
+        TimingReport {
+            mode: self.mode,
+            link_speed_bps: self.params.speed.bits_per_second(),
+            pcie: pcie_name(self.params.pcie.generation, self.params.pcie.width),
+            model_time_ps: elapsed.as_ps(),
+            utilisation: Utilisation::of(self.schedule.resources(), elapsed),
+            tx_backlog_bytes: self.backlog.as_ref().map_or(0, |b| b.queued()),
+            tx_stalls: self.ledger.tx_stalls,
+            queues: self.ledger.queues(elapsed),
+            vectors: self
+                .vectors
+                .report()
+                .filter(|r| r.1 + r.2 > 0)
+                .map(|(vector, raised, moderated, interval)| VectorReport {
+                    vector,
+                    raised,
+                    moderated,
+                    eitr_interval_us: interval.as_ps() / 1_000_000,
+                })
+                .collect(),
+        }
+    }
+}

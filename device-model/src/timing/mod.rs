@@ -1,0 +1,153 @@
+//! Cycle-approximate timing of a port: the `offload_engines::cost` model applied
+//! to what the device actually does.
+//!
+//! - `off`: no timing work at all; frames leave as fast as the emulator runs.
+//! - `virtual`: a virtual clock that only the device's own work moves forward.
+//!   Every doorbell and every received frame is an event at the current model
+//!   time; the packets it starts are played through the cost model's event queue
+//!   and the clock ends at the moment the last of them is done. The guest's own
+//!   CPU time and idle time are zero in this clock. Deterministic.
+//! - `paced`: model time is wall time since the port started. Frames get the same
+//!   modelled departure times and are released to the wire at them by a pacer
+//!   outside the device, which pushes back on the Tx rings through [`Backlog`].
+//!
+//! See `docs/timing.md` ("Device integration") for the exact rules.
+
+mod backlog;
+mod clock;
+mod device;
+mod ledger;
+mod schedule;
+mod trace;
+mod vectors;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use offload_engines::cost::{Generation, LinkSpeed, LinkWidth, Params};
+use serde::Serialize;
+
+pub use backlog::Backlog;
+pub use clock::ModelClock;
+pub use device::DeviceTiming;
+pub use ledger::{Ledger, QueueReport, TimingReport, Utilisation, VectorReport};
+pub use schedule::{Booked, Schedule};
+pub use trace::{Trace, TraceWriter};
+pub use vectors::Vectors;
+
+/// How a port's time is modelled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimingMode {
+    /// As fast as possible; no model.
+    #[default]
+    Off,
+    /// Modelled times played out in real time.
+    Paced,
+    /// Modelled times on a virtual clock, no waiting.
+    Virtual,
+}
+
+/// Everything a device needs to model its timing.
+#[derive(Clone)]
+pub struct TimingConfig {
+    pub mode: TimingMode,
+    pub params: Params,
+    /// Model time zero. In paced mode model time is wall time since this instant,
+    /// shared with the pacer so both sides agree on what a modelled time means.
+    pub epoch: Instant,
+    /// Paced mode: bytes handed to the pacer and not yet on the wire.
+    pub backlog: Option<Arc<Backlog>>,
+    /// `--trace`: one JSON line per packet.
+    pub trace: Option<TraceWriter>,
+}
+
+impl Default for TimingConfig {
+    fn default() -> Self {
+        TimingConfig {
+            mode: TimingMode::Off,
+            params: Params::default(),
+            epoch: Instant::now(),
+            backlog: None,
+            trace: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for TimingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimingConfig")
+            .field("mode", &self.mode)
+            .field("params", &self.params)
+            .field("backlog", &self.backlog.is_some())
+            .field("trace", &self.trace.is_some())
+            .finish()
+    }
+}
+
+/// `gen2x4` style name of a PCIe link.
+pub fn pcie_name(generation: Generation, width: LinkWidth) -> String {
+    let g = match generation {
+        Generation::Gen1 => 1,
+        Generation::Gen2 => 2,
+        Generation::Gen3 => 3,
+        Generation::Gen4 => 4,
+        Generation::Gen5 => 5,
+    };
+    format!("gen{g}x{}", width.lanes())
+}
+
+/// Parses `gen1`..`gen5` followed by `x1`..`x16`, e.g. `gen2x4`.
+pub fn parse_pcie(s: &str) -> Result<(Generation, LinkWidth), String> {
+    let bad = || format!("'{s}': expected genG xW, e.g. gen2x4 (G 1-5, W 1, 2, 4, 8 or 16)");
+    let rest = s.strip_prefix("gen").ok_or_else(bad)?;
+    let (g, w) = rest.split_once('x').ok_or_else(bad)?;
+    let generation = match g {
+        "1" => Generation::Gen1,
+        "2" => Generation::Gen2,
+        "3" => Generation::Gen3,
+        "4" => Generation::Gen4,
+        "5" => Generation::Gen5,
+        _ => return Err(bad()),
+    };
+    let width = match w {
+        "1" => LinkWidth::X1,
+        "2" => LinkWidth::X2,
+        "4" => LinkWidth::X4,
+        "8" => LinkWidth::X8,
+        "16" => LinkWidth::X16,
+        _ => return Err(bad()),
+    };
+    Ok((generation, width))
+}
+
+/// Parses `1g`, `10g`, `25g` or `100g`.
+pub fn parse_link_speed(s: &str) -> Result<LinkSpeed, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "1g" => Ok(LinkSpeed::Gbps1),
+        "10g" => Ok(LinkSpeed::Gbps10),
+        "25g" => Ok(LinkSpeed::Gbps25),
+        "100g" => Ok(LinkSpeed::Gbps100),
+        _ => Err(format!("'{s}': expected 1g, 10g, 25g or 100g")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_link_options() {
+        assert_eq!(parse_pcie("gen2x4"), Ok((Generation::Gen2, LinkWidth::X4)));
+        assert_eq!(
+            parse_pcie("gen5x16"),
+            Ok((Generation::Gen5, LinkWidth::X16))
+        );
+        assert!(parse_pcie("gen6x4").is_err());
+        assert!(parse_pcie("gen2x3").is_err());
+        assert!(parse_pcie("2x4").is_err());
+        assert_eq!(parse_link_speed("10G"), Ok(LinkSpeed::Gbps10));
+        assert!(parse_link_speed("40g").is_err());
+        assert_eq!(pcie_name(Generation::Gen3, LinkWidth::X8), "gen3x8");
+    }
+}
