@@ -23,8 +23,10 @@ use crate::irq::EventfdIrq;
 use crate::server::VfioUserServer;
 pub use crate::timing::PortTiming;
 
-/// Frames that may wait between a wire and a port's receive worker.
-pub const RX_QUEUE_FRAMES: usize = 4096;
+/// Frames that may wait between a wire and a port's receive worker: the frames in
+/// flight on the wire. Past this the wire drops (counted), as a congested link would;
+/// the device's own 64 KiB receive FIFO sits behind it.
+pub const RX_QUEUE_FRAMES: usize = 1024;
 
 /// Paced mode: bytes that may wait for the wire before Tx stops fetching
 /// descriptors, the 82576's 40 KB Tx packet buffer (TXPBS reset value).

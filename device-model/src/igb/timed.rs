@@ -44,7 +44,7 @@ impl Igb {
         }
     }
 
-    /// Queue `q` fetched a Tx descriptor with command word `w2`.
+    /// Queue `q` fetched a Tx descriptor; `report` if it asks for a write-back (RS).
     pub(super) fn timed_fetch(&mut self, q: usize, report: bool) {
         if let Some(t) = self.timing.as_mut() {
             t.fetched(q, report);

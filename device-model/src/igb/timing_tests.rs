@@ -8,7 +8,7 @@ use offload_engines::cost::{LinkSpeed, Params, Picos, Stage, TxCost, TxShape, PS
 use super::regs::*;
 use super::*;
 use crate::irq::IrqSink;
-use crate::timing::{TimingConfig, TimingMode};
+use crate::timing::{TimingConfig, TimingMode, TraceWriter};
 use crate::wire::FrameSink;
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
@@ -59,6 +59,10 @@ struct Rig {
 }
 
 fn rig(speed: LinkSpeed, ring: u32) -> Rig {
+    rig_traced(speed, ring, None)
+}
+
+fn rig_traced(speed: LinkSpeed, ring: u32, trace: Option<TraceWriter>) -> Rig {
     let dma = Arc::new(DmaSpace::new());
     dma.map_anonymous(0, 0x100_0000).unwrap();
     let wire = TimedWire::default();
@@ -69,6 +73,7 @@ fn rig(speed: LinkSpeed, ring: u32) -> Rig {
             speed,
             ..Params::default()
         },
+        trace,
         ..TimingConfig::default()
     };
     let dev = Igb::new(
@@ -194,7 +199,8 @@ fn tcp_send(payload: usize) -> Vec<u8> {
 
 #[test]
 fn tso_64k_send_takes_the_sum_of_its_modelled_stages() {
-    let mut r = rig(LinkSpeed::Gbps1, 16);
+    let trace = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut r = rig_traced(LinkSpeed::Gbps1, 16, Some(trace.clone()));
     let (header, mss) = (54usize, 1448u32);
     let send = tcp_send(65_536 - header);
     r.dma.write(BUF, &send).unwrap();
@@ -240,4 +246,14 @@ fn tso_64k_send_takes_the_sum_of_its_modelled_stages() {
     let q = &r.dev.timing_report().unwrap().queues[0];
     assert_eq!((q.tx_packets, q.tx_frames), (1, 46));
     assert_eq!(q.tx_busy_ps, expected.total().as_ps());
+    // One trace line for the send, with every stage and the departure time.
+    let text = String::from_utf8(trace.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["segments"], 46);
+    assert_eq!(lines[0]["departure_ps"], to_wire.as_ps());
+    assert_eq!(lines[0]["stages_ps"].as_object().unwrap().len(), 7);
 }

@@ -207,8 +207,8 @@ impl DeviceTiming {
         fired
     }
 
-    /// A received frame of `shape` was delivered to queue `q`. Returns its
-    /// modelled arrival and the vectors whose timers fired meanwhile.
+    /// A received frame of `shape` was delivered to queue `q`. Returns the vectors
+    /// whose moderation timers fired meanwhile (virtual mode) and are `pending`.
     pub fn run_rx(&mut self, q: usize, shape: &RxShape, pending: u32) -> u32 {
         let b = RxCost::of(&self.params, shape);
         let (booked, fired) = self.play(std::slice::from_ref(&b), pending);

@@ -285,16 +285,43 @@ fn tshark_checks(dir: &std::path::Path) -> anyhow::Result<Vec<CaseResult>> {
         let out = std::process::Command::new("tshark")
             .args(["-r"])
             .arg(&p)
-            .args(["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
-            .args(["-T", "fields", "-E", "separator=;", "-E", "occurrence=a", "-E", "aggregator=,"])
-            .args(["-e", "ip.checksum.status", "-e", "tcp.checksum.status", "-e", "udp.checksum.status"])
+            .args([
+                "-o",
+                "ip.check_checksum:TRUE",
+                "-o",
+                "tcp.check_checksum:TRUE",
+                "-o",
+                "udp.check_checksum:TRUE",
+            ])
+            .args([
+                "-T",
+                "fields",
+                "-E",
+                "separator=;",
+                "-E",
+                "occurrence=a",
+                "-E",
+                "aggregator=,",
+            ])
+            .args([
+                "-e",
+                "ip.checksum.status",
+                "-e",
+                "tcp.checksum.status",
+                "-e",
+                "udp.checksum.status",
+            ])
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         let (mut total, mut bad, mut good_l4) = (0usize, 0usize, 0usize);
         for line in text.lines() {
             total += 1;
             let fields: Vec<&str> = line.split(';').collect();
-            let statuses = |i: usize| fields.get(i).map_or(Vec::new(), |f| f.split(',').filter(|v| !v.is_empty()).collect::<Vec<_>>());
+            let statuses = |i: usize| {
+                fields.get(i).map_or(Vec::new(), |f| {
+                    f.split(',').filter(|v| !v.is_empty()).collect::<Vec<_>>()
+                })
+            };
             if (0..3).any(|i| statuses(i).contains(&"0")) {
                 bad += 1;
             }

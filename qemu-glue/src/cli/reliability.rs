@@ -586,11 +586,8 @@ fn report(out: &Path, results: &[CaseResult]) -> anyhow::Result<()> {
     }
     let failed = results.iter().filter(|r| !r.passed).count();
     println!();
-    println!(
-        "reliability: {} passed, {failed} failed; report {}",
-        results.len() - failed,
-        out.join("report.json").display()
-    );
+    println!("report: {}", out.join("report.json").display());
+    println!("reliability: {} passed, {failed} failed", results.len() - failed);
     if failed > 0 {
         anyhow::bail!("{failed} reliability case(s) failed");
     }

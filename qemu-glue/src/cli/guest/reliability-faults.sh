@@ -169,13 +169,14 @@ x_recovers wire-returned 30
 bystander_check wire
 
 # (f) soak: bidirectional iperf3 plus a ping flood on pair Y, nothing else running.
+# busybox `timeout` runs its own limited `ip` applet by name: give it the real one's path.
 sleep 2
 step soak-start
 ip netns exec y1 iperf3 -s -1 -D -B $Y_IP_1 >/dev/null 2>&1
 sleep 1
 ip netns exec y0 ping -A -q -w "$TUNIC_SOAK_SECONDS" $Y_IP_1 >/tmp/soak-ping.out 2>&1 &
 SOAK_PING=$!
-timeout $((TUNIC_SOAK_SECONDS + 60)) ip netns exec y0 iperf3 -c $Y_IP_1 --bidir -t "$TUNIC_SOAK_SECONDS" >/tmp/soak-iperf.out 2>&1
+timeout $((TUNIC_SOAK_SECONDS + 60)) "$(command -v ip)" netns exec y0 iperf3 -c $Y_IP_1 --bidir -t "$TUNIC_SOAK_SECONDS" >/tmp/soak-iperf.out 2>&1
 soak_rc=$?
 wait $SOAK_PING
 sleep 3
