@@ -165,6 +165,16 @@ impl ConfigSpace {
         off
     }
 
+    /// A vendor-specific capability (ID 0x09). `body` is what follows the ID, next
+    /// pointer and length bytes; the length byte covers the whole capability.
+    pub fn add_vendor_specific(&mut self, body: &[u8]) -> usize {
+        let len = body.len() + 3;
+        let off = self.add_cap(0x09, len);
+        self.bytes[off + 2] = len as u8;
+        self.bytes[off + 3..off + len].copy_from_slice(body);
+        off
+    }
+
     /// A PCIe v2 endpoint capability reporting a `gen`/`width` link.
     pub fn add_pcie_endpoint(&mut self, gen: u8, width: u8, max_payload: u16) -> usize {
         let off = self.add_cap(0x10, 0x3c);
@@ -276,6 +286,19 @@ mod tests {
         c.read(u64::MAX, &mut b);
         assert_eq!(b, [0xff; 4]);
         c.write(u64::MAX - 1, &[1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn vendor_specific_capability_carries_its_length_and_body() {
+        let mut c = ConfigSpace::new(id());
+        let a = c.add_vendor_specific(&[1, 2, 3, 4, 5]);
+        let b = c.add_vendor_specific(&[9; 17]);
+        assert_eq!(c.bytes[a], 0x09);
+        assert_eq!(c.bytes[a + 1] as usize, b);
+        assert_eq!(c.bytes[a + 2], 8);
+        assert_eq!(&c.bytes[a + 3..a + 8], &[1, 2, 3, 4, 5]);
+        assert_eq!(c.bytes[b + 2], 20);
+        assert_eq!(b % 4, 0);
     }
 
     #[test]

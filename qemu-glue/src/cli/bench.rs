@@ -18,6 +18,9 @@ done
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    /// `timing`: the timing model's throughput sweep and plot instead of the guest benchmark.
+    #[command(subcommand)]
+    pub kind: Option<BenchKind>,
     /// Seconds per iperf3 run.
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
@@ -26,6 +29,16 @@ pub struct BenchArgs {
     pub rounds: u32,
     #[arg(long, default_value = "auto")]
     pub accel: AccelArg,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchKind {
+    /// Sweep frame size 64..9000 at 1/10/25/100 Gb/s through the timing model and draw
+    /// throughput against the line rate and the PCIe bound (SVG).
+    Timing {
+        #[arg(long, default_value = "docs/timing-throughput.svg")]
+        out: String,
+    },
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -56,6 +69,9 @@ fn measure(assets: &harness::Assets, nics: Vec<Nic>, a: &BenchArgs) -> anyhow::R
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if let Some(BenchKind::Timing { out }) = &a.kind {
+        return super::bench_timing::run(out);
+    }
     let assets = harness::provision(&ProvisionOptions {
         progress: true,
         ..Default::default()

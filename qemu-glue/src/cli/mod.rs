@@ -1,6 +1,7 @@
 //! The `tunic` command line.
 
 pub mod bench;
+pub mod bench_timing;
 pub mod conformance;
 pub mod demo;
 pub mod differential;

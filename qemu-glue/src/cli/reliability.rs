@@ -587,7 +587,10 @@ fn report(out: &Path, results: &[CaseResult]) -> anyhow::Result<()> {
     let failed = results.iter().filter(|r| !r.passed).count();
     println!();
     println!("report: {}", out.join("report.json").display());
-    println!("reliability: {} passed, {failed} failed", results.len() - failed);
+    println!(
+        "reliability: {} passed, {failed} failed",
+        results.len() - failed
+    );
     if failed > 0 {
         anyhow::bail!("{failed} reliability case(s) failed");
     }

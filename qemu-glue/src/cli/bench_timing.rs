@@ -1,11 +1,7 @@
-//! Draws docs/timing-throughput.svg: modelled Tx throughput against frame size at
-//! 1, 10, 25 and 100 Gb/s, next to the analytic Ethernet line rate and the PCIe
-//! bound from TLP arithmetic, on the 82576's own PCIe 2.0 x4 link and on a
-//! PCIe 4.0 x16 link.
-//!
-//! Run from the workspace root:
-//! `cargo run --release -p offload-engines --example timing_plot`
-//! (an optional argument overrides the output path).
+//! `tunic bench timing`: draws docs/timing-throughput.svg, modelled Tx throughput
+//! against frame size at 1, 10, 25 and 100 Gb/s, next to the analytic Ethernet line
+//! rate and the PCIe bound from TLP arithmetic, on the 82576's own PCIe 2.0 x4 link
+//! and on a PCIe 4.0 x16 link. Pure model: no guest, deterministic.
 
 use std::error::Error;
 
@@ -79,10 +75,12 @@ fn speed_label(speed: LinkSpeed) -> &'static str {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "docs/timing-throughput.svg".to_string());
+/// Draws the sweep to `path` (SVG) and prints the sampled figures.
+pub fn run(path: &str) -> anyhow::Result<()> {
+    draw(path).map_err(|e| anyhow::anyhow!("drawing {path}: {e}"))
+}
+
+fn draw(path: &str) -> Result<(), Box<dyn Error>> {
     let links = [
         (
             "PCIe 2.0 x4 (the 82576's link, default)",
@@ -105,7 +103,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     ];
     let sizes = frame_sizes();
 
-    let root = SVGBackend::new(&path, (1400, 560)).into_drawing_area();
+    let root = SVGBackend::new(path, (1400, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let (title, body) = root.split_vertically(40);
     title.titled(

@@ -1,0 +1,110 @@
+//! Feature bits: what the device offers and what a driver may accept.
+
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_net::*;
+use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
+
+const fn bit(b: u32) -> u64 {
+    1 << b
+}
+
+/// Everything this device implements. Anything else a driver asks for is refused
+/// at FEATURES_OK.
+pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
+    | bit(VIRTIO_RING_F_INDIRECT_DESC)
+    | bit(VIRTIO_NET_F_MAC)
+    | bit(VIRTIO_NET_F_STATUS)
+    | bit(VIRTIO_NET_F_MTU)
+    | bit(VIRTIO_NET_F_CSUM)
+    | bit(VIRTIO_NET_F_GUEST_CSUM)
+    | bit(VIRTIO_NET_F_HOST_TSO4)
+    | bit(VIRTIO_NET_F_HOST_TSO6)
+    | bit(VIRTIO_NET_F_MRG_RXBUF);
+
+/// The features a driver wrote, accepted only once they pass [`Features::validate`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Features {
+    pub device_select: u32,
+    pub driver_select: u32,
+    pub driver: u64,
+}
+
+impl Features {
+    /// The 32 offered bits selected by `device_feature_select` (0 past bit 63).
+    pub fn device_word(&self) -> u32 {
+        match self.device_select {
+            0 => OFFERED as u32,
+            1 => (OFFERED >> 32) as u32,
+            _ => 0,
+        }
+    }
+
+    pub fn driver_word(&self) -> u32 {
+        match self.driver_select {
+            0 => self.driver as u32,
+            1 => (self.driver >> 32) as u32,
+            _ => 0,
+        }
+    }
+
+    /// Stores the selected 32 bits of the driver's features; words past 63 are
+    /// ignored since nothing is offered there.
+    pub fn set_driver_word(&mut self, v: u32) {
+        let v = u64::from(v);
+        match self.driver_select {
+            0 => self.driver = (self.driver & !0xffff_ffff) | v,
+            1 => self.driver = (self.driver & 0xffff_ffff) | (v << 32),
+            _ => {}
+        }
+    }
+
+    /// Whether the driver's set may be accepted: only offered bits, a modern driver
+    /// (VERSION_1: tunic has no legacy interface), and the dependencies the spec lists
+    /// (5.1.3.1) for what is offered.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let d = self.driver;
+        if d & !OFFERED != 0 {
+            return Err("driver accepted a feature that was not offered");
+        }
+        if d & bit(VIRTIO_F_VERSION_1) == 0 {
+            return Err("legacy drivers are not supported (VERSION_1 missing)");
+        }
+        let tso = bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6);
+        if d & tso != 0 && d & bit(VIRTIO_NET_F_CSUM) == 0 {
+            return Err("HOST_TSO4/6 require CSUM");
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, feature: u32) -> bool {
+        feature < 64 && self.driver & bit(feature) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offered_words_and_refusals() {
+        let mut f = Features::default();
+        assert_eq!(f.device_word(), OFFERED as u32);
+        f.device_select = 1;
+        assert_eq!(f.device_word(), 1); // VERSION_1 is bit 32
+        f.device_select = 7;
+        assert_eq!(f.device_word(), 0);
+
+        f.driver_select = 1;
+        f.set_driver_word(1);
+        assert!(f.validate().is_ok());
+        f.driver_select = 0;
+        f.set_driver_word(1 << VIRTIO_NET_F_HOST_TSO4);
+        assert!(f.validate().is_err(), "TSO without CSUM");
+        f.set_driver_word(1 << VIRTIO_NET_F_CTRL_VQ);
+        assert!(f.validate().is_err(), "not offered");
+        f.set_driver_word(0);
+        f.driver_select = 1;
+        f.set_driver_word(0);
+        assert!(f.validate().is_err(), "legacy");
+    }
+}

@@ -1,0 +1,271 @@
+//! Split virtqueues (virtio 1.x section 2.7) over guest memory.
+//!
+//! Every address, length and index comes from the guest and is checked before use:
+//! ring memory through `DmaSpace` (which refuses anything outside mapped RAM), ring
+//! indices against the queue size, and chains against loops and overlong walks. A
+//! violation is a [`QueueError`]; the device answers it with NEEDS_RESET.
+
+use std::sync::atomic::{fence, Ordering};
+
+use dma::{DmaError, DmaSpace, SgList};
+use virtio_bindings::virtio_ring::{
+    vring_desc, vring_used_elem, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT,
+    VRING_DESC_F_NEXT, VRING_DESC_F_WRITE,
+};
+
+/// Largest queue the device offers (`queue_size` reads this until the driver shrinks it).
+pub const MAX_QUEUE_SIZE: u16 = 256;
+const DESC_LEN: u64 = std::mem::size_of::<vring_desc>() as u64;
+const USED_ELEM_LEN: u64 = std::mem::size_of::<vring_used_elem>() as u64;
+/// `flags` and `idx` ahead of the ring in both the available and used rings.
+const RING_HEADER: u64 = 4;
+/// Longest indirect table accepted: the spec bounds a chain by the queue size, and so
+/// does tunic for the table too.
+const MAX_INDIRECT: u64 = MAX_QUEUE_SIZE as u64;
+
+/// Why a queue cannot be used any more.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueueError {
+    #[error("ring memory unreachable: {0}")]
+    Dma(#[from] DmaError),
+    #[error("available index {avail} is {ahead} entries ahead of {next} in a {size}-entry queue")]
+    AvailIndex {
+        avail: u16,
+        next: u16,
+        ahead: u16,
+        size: u16,
+    },
+    #[error("descriptor index {index} outside a {size}-entry table")]
+    DescriptorIndex { index: u16, size: u64 },
+    #[error("descriptor chain longer than its table: a loop")]
+    ChainLoop,
+    #[error("malformed indirect descriptor (length {len})")]
+    BadIndirect { len: u32 },
+    #[error("device-readable descriptor after a device-writable one")]
+    ReadableAfterWritable,
+    #[error("queue size {0} is not a power of two up to {MAX_QUEUE_SIZE}")]
+    BadSize(u16),
+    #[error("ring address misaligned or outside guest memory")]
+    BadRing,
+}
+
+/// One descriptor chain taken from the available ring.
+#[derive(Debug, Default)]
+pub struct Chain {
+    pub head: u16,
+    /// Buffers the device reads (driver to device), in chain order.
+    pub readable: SgList,
+    /// Buffers the device writes (device to driver), in chain order.
+    pub writable: SgList,
+}
+
+/// The driver-visible configuration of one queue and the device's ring positions.
+#[derive(Debug, Clone)]
+pub struct Virtqueue {
+    pub size: u16,
+    pub enabled: bool,
+    pub msix_vector: u16,
+    pub desc: u64,
+    pub avail: u64,
+    pub used: u64,
+    next_avail: u16,
+    next_used: u16,
+    /// Used entries written but not yet published through `used.idx`.
+    unpublished: u16,
+}
+
+impl Default for Virtqueue {
+    fn default() -> Self {
+        Self {
+            size: MAX_QUEUE_SIZE,
+            enabled: false,
+            msix_vector: super::layout::VIRTIO_MSI_NO_VECTOR,
+            desc: 0,
+            avail: 0,
+            used: 0,
+            next_avail: 0,
+            next_used: 0,
+            unpublished: 0,
+        }
+    }
+}
+
+fn read16(dma: &DmaSpace, addr: u64) -> Result<u16, QueueError> {
+    let mut b = [0u8; 2];
+    dma.read(addr, &mut b)?;
+    Ok(u16::from_le_bytes(b))
+}
+
+struct Desc {
+    addr: u64,
+    len: u32,
+    flags: u16,
+    next: u16,
+}
+
+fn read_desc(dma: &DmaSpace, table: u64, index: u64) -> Result<Desc, QueueError> {
+    let mut b = [0u8; DESC_LEN as usize];
+    let at = index
+        .checked_mul(DESC_LEN)
+        .and_then(|o| table.checked_add(o))
+        .ok_or(QueueError::BadRing)?;
+    dma.read(at, &mut b)?;
+    // Field offsets of `struct vring_desc`: addr, len, flags, next.
+    let le = |r: std::ops::Range<usize>| {
+        let mut v = [0u8; 8];
+        v[..r.len()].copy_from_slice(&b[r]);
+        u64::from_le_bytes(v)
+    };
+    Ok(Desc {
+        addr: le(0..8),
+        len: le(8..12) as u32,
+        flags: le(12..14) as u16,
+        next: le(14..16) as u16,
+    })
+}
+
+impl Virtqueue {
+    /// Checks what the driver configured before the queue is used: size a power of two,
+    /// rings aligned as 2.7 requires and wholly inside guest memory.
+    pub fn validate(&self, dma: &DmaSpace) -> Result<(), QueueError> {
+        if self.size == 0 || !self.size.is_power_of_two() || self.size > MAX_QUEUE_SIZE {
+            return Err(QueueError::BadSize(self.size));
+        }
+        let n = u64::from(self.size);
+        let rings = [
+            (self.desc, 16, DESC_LEN * n),
+            (self.avail, 2, RING_HEADER + 2 * n + 2),
+            (self.used, 4, RING_HEADER + USED_ELEM_LEN * n + 2),
+        ];
+        for (addr, align, len) in rings {
+            if addr % align != 0 || !dma.covers(addr, len as usize) {
+                return Err(QueueError::BadRing);
+            }
+        }
+        Ok(())
+    }
+
+    /// Back to the state after reset, keeping nothing the driver configured.
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Takes the next available chain, or `None` when the driver has offered nothing new.
+    pub fn pop(&mut self, dma: &DmaSpace, indirect: bool) -> Result<Option<Chain>, QueueError> {
+        let avail_idx = read16(dma, self.avail + 2)?;
+        let ahead = avail_idx.wrapping_sub(self.next_avail);
+        if ahead == 0 {
+            return Ok(None);
+        }
+        if ahead > self.size {
+            return Err(QueueError::AvailIndex {
+                avail: avail_idx,
+                next: self.next_avail,
+                ahead,
+                size: self.size,
+            });
+        }
+        // The ring entry must be read after the index that published it.
+        fence(Ordering::Acquire);
+        let slot = u64::from(self.next_avail % self.size);
+        let head = read16(dma, self.avail + RING_HEADER + 2 * slot)?;
+        let chain = self.walk(dma, head, indirect)?;
+        self.next_avail = self.next_avail.wrapping_add(1);
+        Ok(Some(chain))
+    }
+
+    /// Puts back the chains taken since `mark` (a frame that did not fit waits for more).
+    pub fn rewind(&mut self, mark: u16) {
+        self.next_avail = mark;
+    }
+
+    pub fn avail_mark(&self) -> u16 {
+        self.next_avail
+    }
+
+    fn walk(&self, dma: &DmaSpace, head: u16, indirect: bool) -> Result<Chain, QueueError> {
+        let mut chain = Chain {
+            head,
+            ..Chain::default()
+        };
+        let mut table = self.desc;
+        let mut table_len = u64::from(self.size);
+        let mut index = head;
+        let mut seen: u64 = 0;
+        let mut in_indirect = false;
+        loop {
+            if u64::from(index) >= table_len {
+                return Err(QueueError::DescriptorIndex {
+                    index,
+                    size: table_len,
+                });
+            }
+            seen += 1;
+            if seen > table_len {
+                return Err(QueueError::ChainLoop);
+            }
+            let d = read_desc(dma, table, u64::from(index))?;
+            let flags = u32::from(d.flags);
+            if flags & VRING_DESC_F_INDIRECT != 0 {
+                // One indirect table per chain, never nested, never with NEXT (2.7.5.3.1).
+                let n = u64::from(d.len) / DESC_LEN;
+                if !indirect
+                    || in_indirect
+                    || flags & VRING_DESC_F_NEXT != 0
+                    || u64::from(d.len) % DESC_LEN != 0
+                    || n == 0
+                    || n > MAX_INDIRECT
+                {
+                    return Err(QueueError::BadIndirect { len: d.len });
+                }
+                in_indirect = true;
+                table = d.addr;
+                table_len = n;
+                index = 0;
+                seen = 0;
+                continue;
+            }
+            let len = d.len as usize;
+            if flags & VRING_DESC_F_WRITE != 0 {
+                chain.writable.push(d.addr, len);
+            } else if !chain.writable.segments().is_empty() {
+                return Err(QueueError::ReadableAfterWritable);
+            } else {
+                chain.readable.push(d.addr, len);
+            }
+            if flags & VRING_DESC_F_NEXT == 0 {
+                return Ok(chain);
+            }
+            index = d.next;
+        }
+    }
+
+    /// Writes a used element; it becomes visible to the driver at [`Self::publish`].
+    pub fn add_used(&mut self, dma: &DmaSpace, head: u16, len: u32) -> Result<(), QueueError> {
+        let slot = u64::from(self.next_used.wrapping_add(self.unpublished) % self.size);
+        let mut elem = [0u8; USED_ELEM_LEN as usize];
+        elem[..4].copy_from_slice(&u32::from(head).to_le_bytes());
+        elem[4..].copy_from_slice(&len.to_le_bytes());
+        dma.write(self.used + RING_HEADER + USED_ELEM_LEN * slot, &elem)?;
+        self.unpublished = self.unpublished.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Publishes the used elements written so far with one `used.idx` store. Returns
+    /// whether any were published and the driver wants an interrupt for them.
+    pub fn publish(&mut self, dma: &DmaSpace) -> Result<bool, QueueError> {
+        if self.unpublished == 0 {
+            return Ok(false);
+        }
+        let idx = self.next_used.wrapping_add(self.unpublished);
+        // The elements must be visible before the index that publishes them.
+        fence(Ordering::Release);
+        dma.write(self.used + 2, &idx.to_le_bytes())?;
+        self.next_used = idx;
+        self.unpublished = 0;
+        // And the index before the flags that say whether to interrupt are read.
+        fence(Ordering::SeqCst);
+        let flags = read16(dma, self.avail)?;
+        Ok(u32::from(flags) & VRING_AVAIL_F_NO_INTERRUPT == 0)
+    }
+}
