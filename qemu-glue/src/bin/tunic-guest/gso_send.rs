@@ -7,13 +7,11 @@
 //! The packets are built here, deterministically: fixed addresses, ports,
 //! sequence numbers, IPv4 ID and a payload of repeating byte counts.
 
-use std::ffi::CString;
 use std::net::IpAddr;
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
-const PACKET_VNET_HDR: libc::c_int = 15;
 
 pub struct Spec {
     pub dst_mac: [u8; 6],
@@ -158,55 +156,14 @@ pub fn build(spec: &Spec, src_mac: [u8; 6], k: u32) -> (Vec<u8>, [u8; 10]) {
 
 pub fn run(iface: &str, spec: &Spec) -> Result<(), String> {
     let src_mac = crate::raw::iface_mac(iface)?;
-    let name = CString::new(iface).map_err(|_| "bad interface name".to_string())?;
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if ifindex == 0 {
-        return Err(format!("no interface {iface}"));
-    }
-    // SAFETY: socket syscalls on a descriptor owned and closed here; buffers outlive the calls.
-    unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
-        if fd < 0 {
-            return Err(format!("socket: {}", std::io::Error::last_os_error()));
-        }
-        let on: libc::c_int = 1;
-        if libc::setsockopt(
-            fd,
-            libc::SOL_PACKET,
-            PACKET_VNET_HDR,
-            (&on as *const libc::c_int).cast(),
-            4,
-        ) < 0
-        {
-            let e = std::io::Error::last_os_error();
-            libc::close(fd);
-            return Err(format!("PACKET_VNET_HDR: {e}"));
-        }
-        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_ifindex = ifindex as i32;
-        addr.sll_halen = 6;
-        for k in 0..spec.count {
-            let (frame, hdr) = build(spec, src_mac, k);
-            let mut buf = hdr.to_vec();
-            buf.extend_from_slice(&frame);
-            let rc = libc::sendto(
-                fd,
-                buf.as_ptr().cast(),
-                buf.len(),
-                0,
-                (&addr as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            if rc < 0 {
-                let e = std::io::Error::last_os_error();
-                libc::close(fd);
-                return Err(format!("sendto {iface}: {e}"));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        libc::close(fd);
+    let sock = crate::raw::PacketSocket::open(iface, true)?;
+    for k in 0..spec.count {
+        let (frame, hdr) = build(spec, src_mac, k);
+        let mut buf = hdr.to_vec();
+        buf.extend_from_slice(&frame);
+        sock.send(&buf)?;
+        // Let each send clear the NIC before the next: the captures stay in send order.
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(())
 }

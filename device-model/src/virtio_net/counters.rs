@@ -1,0 +1,31 @@
+//! What the device saw, for `counters_json` and the tests.
+
+use serde::Serialize;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Counters {
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Packets whose checksum the device inserted (NEEDS_CSUM).
+    pub tx_csum: u64,
+    /// GSO packets segmented, and the frames they became.
+    pub tx_gso: u64,
+    pub tx_gso_segments: u64,
+    /// Dropped: malformed header, an offload that was not negotiated or that failed.
+    pub tx_dropped: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    /// Frames marked DATA_VALID after tunic validated their checksums.
+    pub rx_data_valid: u64,
+    /// Dropped because the driver was not running or the link was down.
+    pub rx_not_ready_drops: u64,
+    /// Dropped because the receive backlog was full while the driver offered no buffers.
+    pub rx_backlog_drops: u64,
+    /// Dropped because one buffer was too small and mergeable buffers are off.
+    pub rx_oversize_drops: u64,
+    pub rx_runt_drops: u64,
+    /// Ring violations that set NEEDS_RESET.
+    pub queue_errors: u64,
+    pub features_refused: u64,
+    pub resets: u64,
+}
