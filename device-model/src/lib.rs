@@ -1,5 +1,5 @@
 //! Device models: PCI config space, register files, rings, interrupts and the
-//! device personalities (Intel 82576 / `igb` first), built on the offload engines.
+//! device personalities (Intel 82576 / `igb`, virtio-net), built on the offload engines.
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -8,6 +8,7 @@ pub mod irq;
 pub mod pci;
 pub mod personality;
 pub mod timing;
+pub mod virtio_net;
 pub mod wire;
 
 pub use irq::{IrqSink, NoIrq};

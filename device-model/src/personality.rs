@@ -91,3 +91,47 @@ impl Personality for crate::igb::Igb {
         crate::igb::Igb::resume_tx(self)
     }
 }
+
+impl Personality for crate::virtio_net::VirtioNet {
+    fn bar_sizes(&self) -> Vec<(u32, u64)> {
+        use crate::virtio_net::layout::*;
+        vec![
+            (u32::from(MSIX_BAR), MSIX_BAR_SIZE),
+            (u32::from(VIRTIO_BAR), VIRTIO_BAR_SIZE),
+        ]
+    }
+    fn config_size(&self) -> u64 {
+        crate::pci::CONFIG_SPACE_SIZE as u64
+    }
+    fn msix_vectors(&self) -> u32 {
+        u32::from(crate::virtio_net::VirtioNet::msix_vectors(self))
+    }
+    fn config_read(&mut self, off: u64, data: &mut [u8]) {
+        crate::virtio_net::VirtioNet::config_read(self, off, data)
+    }
+    fn config_write(&mut self, off: u64, data: &[u8]) {
+        crate::virtio_net::VirtioNet::config_write(self, off, data)
+    }
+    fn bar_read(&mut self, bar: u32, off: u64, data: &mut [u8]) {
+        if bar == u32::from(crate::virtio_net::layout::VIRTIO_BAR) {
+            crate::virtio_net::VirtioNet::bar_read(self, off, data)
+        } else {
+            // The MSI-X BAR: QEMU emulates table and PBA, what reaches us reads as 0.
+            data.fill(0)
+        }
+    }
+    fn bar_write(&mut self, bar: u32, off: u64, data: &[u8]) {
+        if bar == u32::from(crate::virtio_net::layout::VIRTIO_BAR) {
+            crate::virtio_net::VirtioNet::bar_write(self, off, data)
+        }
+    }
+    fn reset(&mut self) {
+        crate::virtio_net::VirtioNet::reset(self)
+    }
+    fn receive(&mut self, frame: &[u8]) {
+        crate::virtio_net::VirtioNet::receive(self, frame)
+    }
+    fn counters_json(&self) -> String {
+        serde_json::to_string(self.counters()).unwrap_or_default()
+    }
+}

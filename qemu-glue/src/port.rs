@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use device_model::igb::{Igb, IgbConfig};
 use device_model::timing::{Backlog, TimingConfig, TimingMode, TraceWriter};
+use device_model::virtio_net::{VirtioNet, VirtioNetConfig};
 use device_model::FrameSink;
 pub use device_model::Personality;
 use dma::DmaSpace;
@@ -37,6 +38,8 @@ pub const TX_PACKET_BUFFER: u64 = 40 * 1024;
 pub enum PersonalityKind {
     /// Intel 82576 (8086:10C9), Linux `igb`.
     Igb,
+    /// Modern virtio-net (1AF4:1041), Linux `virtio_net`. Timing options do not apply yet.
+    VirtioNet,
 }
 
 /// How a port records its traffic.
@@ -136,6 +139,15 @@ impl Port {
                 IgbConfig {
                     mac: spec.mac,
                     timing: timing_config,
+                },
+                dma.clone(),
+                irq.clone(),
+                sink,
+            ))),
+            PersonalityKind::VirtioNet => Arc::new(Mutex::new(VirtioNet::new(
+                VirtioNetConfig {
+                    mac: spec.mac,
+                    ..VirtioNetConfig::default()
                 },
                 dma.clone(),
                 irq.clone(),

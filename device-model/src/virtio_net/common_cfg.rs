@@ -38,9 +38,7 @@ impl VirtioNet {
                 u64::from(q.msix_vector)
             }),
             QUEUE_ENABLE => q.map_or(0, |q| u64::from(q.enabled)),
-            QUEUE_NOTIFY_OFF | QUEUE_NOTIFY_DATA => {
-                q.map_or(0, |_| u64::from(self.queue_select))
-            }
+            QUEUE_NOTIFY_OFF | QUEUE_NOTIFY_DATA => q.map_or(0, |_| u64::from(self.queue_select)),
             QUEUE_DESC => q.map_or(0, |q| q.desc),
             QUEUE_DRIVER => q.map_or(0, |q| q.avail),
             QUEUE_DEVICE => q.map_or(0, |q| q.used),

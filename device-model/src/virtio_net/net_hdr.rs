@@ -16,12 +16,12 @@ const FLAGS: usize = offset_of!(virtio_net_hdr_v1, flags);
 const GSO_TYPE: usize = offset_of!(virtio_net_hdr_v1, gso_type);
 const HDR_LEN_FIELD: usize = offset_of!(virtio_net_hdr_v1, hdr_len);
 const GSO_SIZE: usize = offset_of!(virtio_net_hdr_v1, gso_size);
-const CSUM_START: usize =
-    offset_of!(virtio_net_hdr_v1, __bindgen_anon_1) + offset_of!(CsumUnion, __bindgen_anon_1)
-        + offset_of!(CsumFields, csum_start);
-const CSUM_OFFSET: usize =
-    offset_of!(virtio_net_hdr_v1, __bindgen_anon_1) + offset_of!(CsumUnion, __bindgen_anon_1)
-        + offset_of!(CsumFields, csum_offset);
+const CSUM_START: usize = offset_of!(virtio_net_hdr_v1, __bindgen_anon_1)
+    + offset_of!(CsumUnion, __bindgen_anon_1)
+    + offset_of!(CsumFields, csum_start);
+const CSUM_OFFSET: usize = offset_of!(virtio_net_hdr_v1, __bindgen_anon_1)
+    + offset_of!(CsumUnion, __bindgen_anon_1)
+    + offset_of!(CsumFields, csum_offset);
 const NUM_BUFFERS: usize = offset_of!(virtio_net_hdr_v1, num_buffers);
 
 /// The header's fields as host integers.

@@ -1,0 +1,357 @@
+//! A modern virtio-net device (1AF4:1041, virtio 1.x over PCI) that the guest's
+//! `virtio_net` driver binds to.
+//!
+//! BAR4 holds the virtio-pci structures (common configuration, ISR, device
+//! configuration, notifications) that vendor capabilities in config space point at;
+//! BAR1 holds the MSI-X table and PBA, which QEMU emulates. Queue 0 receives and
+//! queue 1 transmits. Guest memory is reached only through `DmaSpace`, offloads are
+//! done by the offload engines, and a ring the guest corrupted puts the device into
+//! NEEDS_RESET instead of being trusted.
+
+mod common_cfg;
+mod counters;
+mod features;
+pub mod layout;
+mod net_hdr;
+mod queue;
+mod rx;
+mod tx;
+
+use std::collections::VecDeque;
+use std::mem::{offset_of, size_of};
+use std::sync::Arc;
+
+use dma::DmaSpace;
+use offload_engines::segment::Segmenter;
+use virtio_bindings::virtio_config::{
+    VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK,
+    VIRTIO_CONFIG_S_NEEDS_RESET,
+};
+use virtio_bindings::virtio_net::{virtio_net_config, VIRTIO_NET_S_LINK_UP};
+
+pub use counters::Counters;
+pub use features::OFFERED as OFFERED_FEATURES;
+pub use net_hdr::{NetHdr, HDR_LEN as NET_HDR_LEN};
+pub use queue::MAX_QUEUE_SIZE;
+
+use crate::irq::IrqSink;
+use crate::pci::{BarKind, ConfigSpace, PciIdentity};
+use crate::wire::FrameSink;
+use features::Features;
+use layout::*;
+use queue::{QueueError, Virtqueue};
+
+pub const VENDOR_ID: u16 = 0x1af4;
+/// 0x1040 + the virtio device type (1, network): a modern-only device.
+pub const DEVICE_ID: u16 = 0x1041;
+/// One receive and one transmit queue.
+const QUEUE_PAIRS: u16 = 1;
+const RX_QUEUE: usize = 0;
+const TX_QUEUE: usize = 1;
+
+/// What one port is built with.
+#[derive(Debug, Clone)]
+pub struct VirtioNetConfig {
+    pub mac: [u8; 6],
+    /// Advertised in the device configuration; Linux takes it as both MTU and max MTU.
+    pub mtu: u16,
+}
+
+impl Default for VirtioNetConfig {
+    fn default() -> Self {
+        Self {
+            mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+            mtu: 1500,
+        }
+    }
+}
+
+/// A virtio-net PCI function.
+pub struct VirtioNet {
+    cfg: VirtioNetConfig,
+    config: ConfigSpace,
+    pcie_cap: usize,
+    dma: Arc<DmaSpace>,
+    irq: Arc<dyn IrqSink>,
+    wire: Box<dyn FrameSink>,
+    features: Features,
+    status: u8,
+    config_generation: u8,
+    config_msix_vector: u16,
+    queue_select: u16,
+    queues: Vec<Virtqueue>,
+    isr: u8,
+    link_up: bool,
+    rx_backlog: VecDeque<Vec<u8>>,
+    rx_backlog_bytes: usize,
+    segmenter: Segmenter,
+    scratch: Vec<u8>,
+    counters: Counters,
+}
+
+impl VirtioNet {
+    pub fn new(
+        cfg: VirtioNetConfig,
+        dma: Arc<DmaSpace>,
+        irq: Arc<dyn IrqSink>,
+        wire: Box<dyn FrameSink>,
+    ) -> Self {
+        let (config, pcie_cap) = Self::build_config();
+        Self {
+            cfg,
+            config,
+            pcie_cap,
+            dma,
+            irq,
+            wire,
+            features: Features::default(),
+            status: 0,
+            config_generation: 0,
+            config_msix_vector: VIRTIO_MSI_NO_VECTOR,
+            queue_select: 0,
+            queues: vec![Virtqueue::default(); usize::from(2 * QUEUE_PAIRS)],
+            isr: 0,
+            link_up: true,
+            rx_backlog: VecDeque::new(),
+            rx_backlog_bytes: 0,
+            segmenter: Segmenter::new(),
+            scratch: Vec::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Config space and the offset of its PCIe capability.
+    fn build_config() -> (ConfigSpace, usize) {
+        let mut c = ConfigSpace::new(PciIdentity {
+            vendor: VENDOR_ID,
+            device: DEVICE_ID,
+            // Revision 1 or higher: no legacy (transitional) interface.
+            revision: 0x01,
+            class: [0x02, 0x00, 0x00],
+            subsystem_vendor: VENDOR_ID,
+            subsystem: 0x1100,
+        });
+        c.bar(usize::from(MSIX_BAR), BarKind::Mem32, MSIX_BAR_SIZE as u32);
+        c.bar(
+            usize::from(VIRTIO_BAR),
+            BarKind::Mem32,
+            VIRTIO_BAR_SIZE as u32,
+        );
+        c.add_power_management();
+        let queues = 2 * QUEUE_PAIRS;
+        c.add_msix(
+            1 + queues,
+            MSIX_BAR,
+            MSIX_TABLE_OFFSET,
+            MSIX_BAR,
+            MSIX_PBA_OFFSET,
+        );
+        c.add_vendor_specific(&cap_body(
+            VIRTIO_PCI_CAP_COMMON_CFG,
+            COMMON_OFFSET,
+            REGION_LEN,
+        ));
+        c.add_vendor_specific(&notify_cap_body(queues));
+        c.add_vendor_specific(&cap_body(VIRTIO_PCI_CAP_ISR_CFG, ISR_OFFSET, REGION_LEN));
+        c.add_vendor_specific(&cap_body(
+            VIRTIO_PCI_CAP_DEVICE_CFG,
+            DEVICE_CFG_OFFSET,
+            REGION_LEN,
+        ));
+        let pcie = c.add_pcie_endpoint(1, 1, 256);
+        (c, pcie)
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The device status byte (ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, NEEDS_RESET, FAILED).
+    pub fn status(&self) -> u8 {
+        self.status
+    }
+
+    /// One MSI-X vector for configuration changes, then one per queue.
+    pub fn msix_vectors(&self) -> u16 {
+        1 + 2 * QUEUE_PAIRS
+    }
+
+    pub fn config_read(&self, off: u64, data: &mut [u8]) {
+        self.config.read(off, data);
+    }
+
+    pub fn config_write(&mut self, off: u64, data: &[u8]) {
+        self.config.write(off, data);
+        // PCIe Device Control bit 15, Initiate Function Level Reset.
+        let devctl = self.pcie_cap + 8;
+        if self.config.get16(devctl) & (1 << 15) != 0 {
+            self.config
+                .set16(devctl, self.config.get16(devctl) & !(1 << 15));
+            self.device_reset();
+        }
+    }
+
+    /// Whole-function reset (vfio-user DEVICE_RESET): as a power-on.
+    pub fn reset(&mut self) {
+        (self.config, self.pcie_cap) = Self::build_config();
+        self.device_reset();
+    }
+
+    /// Device reset (status 0 written, 2.4): features, queues and pending work are gone.
+    fn device_reset(&mut self) {
+        self.counters.resets += 1;
+        self.features = Features::default();
+        self.status = 0;
+        self.config_msix_vector = VIRTIO_MSI_NO_VECTOR;
+        self.queue_select = 0;
+        self.queues.iter_mut().for_each(Virtqueue::reset);
+        if self.isr != 0 {
+            self.isr = 0;
+            self.irq.legacy(false);
+        }
+        self.rx_backlog.clear();
+        self.rx_backlog_bytes = 0;
+    }
+
+    /// The driver finished setting up and nothing went wrong since.
+    fn live(&self) -> bool {
+        let s = u32::from(self.status);
+        s & VIRTIO_CONFIG_S_DRIVER_OK != 0
+            && s & VIRTIO_CONFIG_S_FEATURES_OK != 0
+            && s & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED) == 0
+    }
+
+    /// DRIVER_OK: rings are checked once, then work that waited is done.
+    fn activate(&mut self) {
+        for q in 0..self.queues.len() {
+            if self.queues[q].enabled {
+                self.check_queue(q);
+            }
+        }
+        self.queue_notified(TX_QUEUE);
+        self.queue_notified(RX_QUEUE);
+    }
+
+    fn check_queue(&mut self, q: usize) {
+        if let Err(e) = self.queues[q].validate(&self.dma) {
+            self.queue_failed(q, e);
+        }
+    }
+
+    /// A ring violation: the device stops using its queues until the driver resets it
+    /// (2.1.2), and says so with a configuration change.
+    fn queue_failed(&mut self, q: usize, e: QueueError) {
+        self.counters.queue_errors += 1;
+        tracing::warn!(queue = q, error = %e, "virtqueue error: device needs reset");
+        if self.status & VIRTIO_CONFIG_S_NEEDS_RESET as u8 == 0 {
+            self.status |= VIRTIO_CONFIG_S_NEEDS_RESET as u8;
+            if self.status & VIRTIO_CONFIG_S_DRIVER_OK as u8 != 0 {
+                self.config_interrupt();
+            }
+        }
+    }
+
+    /// The driver kicked queue `q`.
+    fn queue_notified(&mut self, q: usize) {
+        if !self.live() || !self.queues.get(q).is_some_and(|q| q.enabled) {
+            return;
+        }
+        match q {
+            RX_QUEUE => self.drain_rx_backlog(),
+            TX_QUEUE => self.tx_process(q),
+            _ => {}
+        }
+    }
+
+    fn queue_interrupt(&mut self, q: usize) {
+        let vector = self.queues[q].msix_vector;
+        self.interrupt(vector, ISR_QUEUE);
+    }
+
+    fn config_interrupt(&mut self) {
+        self.interrupt(self.config_msix_vector, ISR_CONFIG);
+    }
+
+    /// MSI-X when the guest enabled it (a NO_VECTOR source stays silent), else the ISR
+    /// bit and INTx.
+    fn interrupt(&mut self, vector: u16, isr: u8) {
+        if self.irq.msix_enabled() {
+            if vector != VIRTIO_MSI_NO_VECTOR {
+                self.irq.msix(vector);
+            }
+        } else {
+            self.isr |= isr;
+            self.irq.legacy(true);
+        }
+    }
+
+    /// The wire came up or went down.
+    pub fn set_link(&mut self, up: bool) {
+        if self.link_up != up {
+            self.link_up = up;
+            self.config_generation = self.config_generation.wrapping_add(1);
+            if self.status & VIRTIO_CONFIG_S_DRIVER_OK as u8 != 0 {
+                self.config_interrupt();
+            }
+        }
+    }
+
+    /// `struct virtio_net_config` as the driver reads it.
+    fn device_config(&self) -> [u8; size_of::<virtio_net_config>()] {
+        let mut b = [0u8; size_of::<virtio_net_config>()];
+        let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+        let status = if self.link_up {
+            VIRTIO_NET_S_LINK_UP as u16
+        } else {
+            0
+        };
+        put(offset_of!(virtio_net_config, mac), &self.cfg.mac);
+        put(offset_of!(virtio_net_config, status), &status.to_le_bytes());
+        put(
+            offset_of!(virtio_net_config, max_virtqueue_pairs),
+            &QUEUE_PAIRS.to_le_bytes(),
+        );
+        put(
+            offset_of!(virtio_net_config, mtu),
+            &self.cfg.mtu.to_le_bytes(),
+        );
+        b
+    }
+
+    /// A guest read of the virtio BAR: any size or alignment.
+    pub fn bar_read(&mut self, off: u64, data: &mut [u8]) {
+        data.fill(0);
+        let (region, rel) = (off / REGION_LEN, off % REGION_LEN);
+        match region * REGION_LEN {
+            COMMON_OFFSET => self.common_read(rel, data),
+            ISR_OFFSET if rel == 0 => {
+                // Read-to-clear, and it deasserts INTx (4.1.4.5).
+                data[0] = std::mem::take(&mut self.isr);
+                self.irq.legacy(false);
+            }
+            DEVICE_CFG_OFFSET => {
+                let cfg = self.device_config();
+                for (i, b) in data.iter_mut().enumerate() {
+                    *b = cfg.get(rel as usize + i).copied().unwrap_or(0);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A guest write to the virtio BAR. The device configuration is read-only.
+    pub fn bar_write(&mut self, off: u64, data: &[u8]) {
+        let (region, rel) = (off / REGION_LEN, off % REGION_LEN);
+        match region * REGION_LEN {
+            COMMON_OFFSET => self.common_write(rel, data),
+            NOTIFY_OFFSET => {
+                let q = rel / u64::from(NOTIFY_OFF_MULTIPLIER);
+                self.queue_notified(q as usize);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,859 @@
+//! Device-level tests: a minimal driver finds the virtio structures through config
+//! space, negotiates, sets up split rings in guest memory the way Linux's
+//! `virtio_net` does, and checks what reaches the wire and the guest.
+
+use std::sync::{Arc, Mutex};
+
+use dma::DmaSpace;
+use offload_engines::checksum::{fold, pseudo_ipv4, pseudo_ipv6, sum};
+use offload_engines::rxcsum;
+use virtio_bindings::virtio_config::*;
+use virtio_bindings::virtio_net::*;
+use virtio_bindings::virtio_ring::*;
+
+use super::layout::{common, *};
+use super::*;
+use crate::irq::IrqSink;
+
+#[derive(Default)]
+struct RecordingIrq {
+    vectors: Mutex<Vec<u16>>,
+}
+
+impl IrqSink for RecordingIrq {
+    fn msix(&self, vector: u16) -> bool {
+        self.vectors.lock().unwrap().push(vector);
+        true
+    }
+    fn msix_enabled(&self) -> bool {
+        true
+    }
+    fn legacy(&self, _asserted: bool) {}
+}
+
+const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xab, 0xcd, 0xef];
+const RAM: u64 = 0x100_0000;
+const QSIZE: u16 = 16;
+/// Ring areas of queue q: descriptors, available ring, used ring.
+const RINGS: u64 = 0x1_0000;
+const BUFS: u64 = 0x10_0000;
+const CONFIG_VECTOR: u16 = 0;
+
+fn bit(b: u32) -> u64 {
+    1 << b
+}
+
+/// The driver's side of one split ring.
+struct DriverRing {
+    desc: u64,
+    avail: u64,
+    used: u64,
+    next_desc: u16,
+    avail_idx: u16,
+    used_seen: u16,
+}
+
+impl DriverRing {
+    fn new(q: u64) -> Self {
+        let base = RINGS + q * 0x1_0000;
+        Self {
+            desc: base,
+            avail: base + 0x1000,
+            used: base + 0x2000,
+            next_desc: 0,
+            avail_idx: 0,
+            used_seen: 0,
+        }
+    }
+}
+
+struct Rig {
+    dev: VirtioNet,
+    dma: Arc<DmaSpace>,
+    wire: Arc<Mutex<Vec<Vec<u8>>>>,
+    irq: Arc<RecordingIrq>,
+    rings: Vec<DriverRing>,
+    next_buf: u64,
+}
+
+fn rig() -> Rig {
+    let dma = Arc::new(DmaSpace::new());
+    dma.map_anonymous(0, RAM).unwrap();
+    let wire = Arc::new(Mutex::new(Vec::new()));
+    let w2 = wire.clone();
+    let irq = Arc::new(RecordingIrq::default());
+    let dev = VirtioNet::new(
+        VirtioNetConfig {
+            mac: MAC,
+            mtu: 1500,
+        },
+        dma.clone(),
+        irq.clone(),
+        Box::new(move |f: &[u8]| w2.lock().unwrap().push(f.to_vec())),
+    );
+    Rig {
+        dev,
+        dma,
+        wire,
+        irq,
+        rings: vec![DriverRing::new(0), DriverRing::new(1)],
+        next_buf: BUFS,
+    }
+}
+
+/// The features Linux's `virtio_net` accepts from what tunic offers.
+fn linux_features() -> u64 {
+    [
+        VIRTIO_F_VERSION_1,
+        VIRTIO_RING_F_INDIRECT_DESC,
+        VIRTIO_NET_F_MAC,
+        VIRTIO_NET_F_STATUS,
+        VIRTIO_NET_F_MTU,
+        VIRTIO_NET_F_CSUM,
+        VIRTIO_NET_F_GUEST_CSUM,
+        VIRTIO_NET_F_HOST_TSO4,
+        VIRTIO_NET_F_HOST_TSO6,
+        VIRTIO_NET_F_MRG_RXBUF,
+    ]
+    .into_iter()
+    .fold(0, |f, b| f | bit(b))
+}
+
+impl Rig {
+    fn cfg8(&mut self, off: u64) -> u8 {
+        let mut b = [0u8; 1];
+        self.dev.config_read(off, &mut b);
+        b[0]
+    }
+    fn cfg32(&mut self, off: u64) -> u32 {
+        let mut b = [0u8; 4];
+        self.dev.config_read(off, &mut b);
+        u32::from_le_bytes(b)
+    }
+    fn rd(&mut self, off: u64, width: usize) -> u64 {
+        let mut b = [0u8; 8];
+        self.dev.bar_read(off, &mut b[..width]);
+        u64::from_le_bytes(b)
+    }
+    fn wr(&mut self, off: u64, width: usize, v: u64) {
+        self.dev.bar_write(off, &v.to_le_bytes()[..width]);
+    }
+    fn common(&mut self, field: usize, width: usize) -> u64 {
+        self.rd(COMMON_OFFSET + field as u64, width)
+    }
+    fn set_common(&mut self, field: usize, width: usize, v: u64) {
+        self.wr(COMMON_OFFSET + field as u64, width, v)
+    }
+    fn status(&mut self) -> u8 {
+        self.common(common::DEVICE_STATUS, 1) as u8
+    }
+    fn set_status(&mut self, s: u32) {
+        self.set_common(common::DEVICE_STATUS, 1, u64::from(s));
+    }
+
+    fn device_features(&mut self) -> u64 {
+        self.set_common(common::DEVICE_FEATURE_SELECT, 4, 0);
+        let lo = self.common(common::DEVICE_FEATURE, 4);
+        self.set_common(common::DEVICE_FEATURE_SELECT, 4, 1);
+        let hi = self.common(common::DEVICE_FEATURE, 4);
+        lo | (hi << 32)
+    }
+
+    /// Steps 3.1.1 up to FEATURES_OK; returns the status read back.
+    fn negotiate(&mut self, features: u64) -> u8 {
+        self.set_status(0);
+        self.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
+        self.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+        for sel in 0..2 {
+            self.set_common(common::DRIVER_FEATURE_SELECT, 4, sel);
+            self.set_common(
+                common::DRIVER_FEATURE,
+                4,
+                (features >> (32 * sel)) & 0xffff_ffff,
+            );
+        }
+        self.set_status(
+            VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK,
+        );
+        self.status()
+    }
+
+    /// Queue setup as `vp_modern_find_vqs` does it, 64-bit addresses as two halves.
+    fn setup_queue(&mut self, q: u16) {
+        self.set_common(common::QUEUE_SELECT, 2, u64::from(q));
+        assert_eq!(
+            self.common(common::QUEUE_SIZE, 2),
+            u64::from(MAX_QUEUE_SIZE)
+        );
+        self.set_common(common::QUEUE_SIZE, 2, u64::from(QSIZE));
+        self.set_common(common::QUEUE_MSIX_VECTOR, 2, u64::from(q) + 1);
+        assert_eq!(self.common(common::QUEUE_MSIX_VECTOR, 2), u64::from(q) + 1);
+        let r = &self.rings[usize::from(q)];
+        let addrs = [
+            (common::QUEUE_DESC, r.desc),
+            (common::QUEUE_DRIVER, r.avail),
+            (common::QUEUE_DEVICE, r.used),
+        ];
+        for (field, a) in addrs {
+            self.set_common(field, 4, a & 0xffff_ffff);
+            self.set_common(field + 4, 4, a >> 32);
+            assert_eq!(self.common(field, 8), a);
+        }
+        self.set_common(common::QUEUE_ENABLE, 2, 1);
+    }
+
+    fn up_with(&mut self, features: u64) {
+        let st = self.negotiate(features);
+        assert_ne!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+        self.set_common(common::CONFIG_MSIX_VECTOR, 2, u64::from(CONFIG_VECTOR));
+        self.setup_queue(0);
+        self.setup_queue(1);
+        self.set_status(
+            VIRTIO_CONFIG_S_ACKNOWLEDGE
+                | VIRTIO_CONFIG_S_DRIVER
+                | VIRTIO_CONFIG_S_FEATURES_OK
+                | VIRTIO_CONFIG_S_DRIVER_OK,
+        );
+    }
+
+    fn up(&mut self) {
+        self.up_with(linux_features());
+    }
+
+    fn alloc(&mut self, len: usize) -> u64 {
+        let a = self.next_buf;
+        self.next_buf += (len as u64 + 0xfff) & !0xfff;
+        a
+    }
+
+    fn write_desc(&self, table: u64, i: u16, addr: u64, len: u32, flags: u32, next: u16) {
+        let mut d = [0u8; 16];
+        d[0..8].copy_from_slice(&addr.to_le_bytes());
+        d[8..12].copy_from_slice(&len.to_le_bytes());
+        d[12..14].copy_from_slice(&(flags as u16).to_le_bytes());
+        d[14..16].copy_from_slice(&next.to_le_bytes());
+        self.dma.write(table + 16 * u64::from(i), &d).unwrap();
+    }
+
+    /// Puts a chain of (addr, len, device-writable) buffers in the ring; returns its head.
+    fn add_chain(&mut self, q: usize, bufs: &[(u64, u32, bool)]) -> u16 {
+        let head = self.rings[q].next_desc;
+        for (k, &(addr, len, write)) in bufs.iter().enumerate() {
+            let i = (head + k as u16) % QSIZE;
+            let mut flags = if write { VRING_DESC_F_WRITE } else { 0 };
+            if k + 1 < bufs.len() {
+                flags |= VRING_DESC_F_NEXT;
+            }
+            self.write_desc(self.rings[q].desc, i, addr, len, flags, (i + 1) % QSIZE);
+        }
+        self.rings[q].next_desc = (head + bufs.len() as u16) % QSIZE;
+        self.publish_head(q, head);
+        head
+    }
+
+    fn publish_head(&mut self, q: usize, head: u16) {
+        let r = &mut self.rings[q];
+        let slot = u64::from(r.avail_idx % QSIZE);
+        self.dma
+            .write(r.avail + 4 + 2 * slot, &head.to_le_bytes())
+            .unwrap();
+        r.avail_idx = r.avail_idx.wrapping_add(1);
+        self.dma
+            .write(r.avail + 2, &r.avail_idx.to_le_bytes())
+            .unwrap();
+    }
+
+    fn kick(&mut self, q: u16) {
+        let off = self.common_notify_off(q);
+        self.wr(
+            NOTIFY_OFFSET + u64::from(off) * u64::from(NOTIFY_OFF_MULTIPLIER),
+            2,
+            u64::from(q),
+        );
+    }
+
+    fn common_notify_off(&mut self, q: u16) -> u16 {
+        self.set_common(common::QUEUE_SELECT, 2, u64::from(q));
+        self.common(common::QUEUE_NOTIFY_OFF, 2) as u16
+    }
+
+    /// Used elements the device published since the last call: (id, len).
+    fn used(&mut self, q: usize) -> Vec<(u32, u32)> {
+        let r = &mut self.rings[q];
+        let mut b = [0u8; 2];
+        self.dma.read(r.used + 2, &mut b).unwrap();
+        let idx = u16::from_le_bytes(b);
+        let mut out = Vec::new();
+        while r.used_seen != idx {
+            let mut e = [0u8; 8];
+            let slot = u64::from(r.used_seen % QSIZE);
+            self.dma.read(r.used + 4 + 8 * slot, &mut e).unwrap();
+            out.push((
+                u32::from_le_bytes(e[0..4].try_into().unwrap()),
+                u32::from_le_bytes(e[4..8].try_into().unwrap()),
+            ));
+            r.used_seen = r.used_seen.wrapping_add(1);
+        }
+        out
+    }
+
+    /// Sends header + frame as two descriptors, as `virtio_net` does for a linear skb.
+    fn send(&mut self, hdr: NetHdr, frame: &[u8]) -> u16 {
+        let h = self.alloc(NET_HDR_LEN);
+        self.dma.write(h, &hdr.to_bytes()).unwrap();
+        let f = self.alloc(frame.len());
+        self.dma.write(f, frame).unwrap();
+        let head = self.add_chain(
+            1,
+            &[
+                (h, NET_HDR_LEN as u32, false),
+                (f, frame.len() as u32, false),
+            ],
+        );
+        self.kick(1);
+        head
+    }
+
+    /// Offers `n` receive buffers of `len` bytes each.
+    fn offer_rx(&mut self, n: usize, len: u32) -> Vec<u64> {
+        let mut addrs = Vec::new();
+        for _ in 0..n {
+            let a = self.alloc(len as usize);
+            self.add_chain(0, &[(a, len, true)]);
+            addrs.push(a);
+        }
+        self.kick(0);
+        addrs
+    }
+
+    fn take_wire(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.wire.lock().unwrap())
+    }
+
+    fn vectors(&self) -> Vec<u16> {
+        std::mem::take(&mut *self.irq.vectors.lock().unwrap())
+    }
+
+    fn needs_reset(&mut self) -> bool {
+        u32::from(self.status()) & VIRTIO_CONFIG_S_NEEDS_RESET != 0
+    }
+}
+
+// ---- frames ---------------------------------------------------------------------
+
+fn eth(ethertype: u16) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 1];
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f
+}
+
+fn tcp_header(seq: u32) -> Vec<u8> {
+    let mut t = vec![0x30, 0x39, 0x00, 0x50];
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    t
+}
+
+/// An IPv4 TCP frame whose checksum field holds what Linux leaves for the device:
+/// the folded pseudo-header sum over the whole TCP length (`tcp_v4_send_check`).
+fn tcp4_seeded(payload: &[u8]) -> Vec<u8> {
+    let mut f = eth(0x0800);
+    let tcp_len = 20 + payload.len();
+    let total = 20 + tcp_len;
+    let mut ip = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0x00, 64, 6, 0, 0];
+    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    ip.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    let c = !fold(sum(&ip, 0));
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    let mut t = tcp_header(1000);
+    let seed = fold(pseudo_ipv4([10, 0, 0, 1], [10, 0, 0, 2], 6, tcp_len as u32));
+    t[16..18].copy_from_slice(&seed.to_be_bytes());
+    f.extend_from_slice(&t);
+    f.extend_from_slice(payload);
+    f
+}
+
+fn tcp6_seeded(payload: &[u8]) -> Vec<u8> {
+    let mut f = eth(0x86dd);
+    let tcp_len = 20 + payload.len();
+    let src = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let mut dst = src;
+    dst[15] = 2;
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(tcp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[6, 64]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    let mut t = tcp_header(7);
+    let seed = fold(pseudo_ipv6(src, dst, 6, tcp_len as u32));
+    t[16..18].copy_from_slice(&seed.to_be_bytes());
+    f.extend_from_slice(&t);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The same frame with its TCP checksum completed in software: what a peer receives.
+fn tcp4_complete(payload: &[u8]) -> Vec<u8> {
+    let mut f = tcp4_seeded(payload);
+    offload_engines::txcsum::insert_l4(&mut f, 34, 16, false).unwrap();
+    f
+}
+
+fn checksums_good(frame: &[u8]) -> bool {
+    let v = rxcsum::validate(frame);
+    matches!(v.l4_ok(), Some((_, true))) && v.ip_ok() != Some(false)
+}
+
+fn payload(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+fn csum_hdr(csum_start: u16) -> NetHdr {
+    NetHdr {
+        flags: VIRTIO_NET_HDR_F_NEEDS_CSUM as u8,
+        csum_start,
+        csum_offset: 16,
+        ..NetHdr::default()
+    }
+}
+
+// ---- identity and negotiation ----------------------------------------------------
+
+#[test]
+fn pci_identity_and_virtio_capabilities() {
+    let mut r = rig();
+    assert_eq!(r.cfg32(0), 0x1041_1af4);
+    assert_eq!(r.cfg8(0x08), 1, "revision");
+    assert_eq!(r.cfg32(0x08) >> 8, 0x02_0000, "class");
+    assert_eq!(r.cfg32(0x2c), 0x1100_1af4, "subsystem");
+
+    let mut found = std::collections::HashMap::new();
+    let mut msix = None;
+    let mut at = u64::from(r.cfg8(0x34));
+    while at != 0 {
+        match r.cfg8(at) {
+            0x09 => {
+                let cfg_type = r.cfg8(at + 3);
+                let bar = r.cfg8(at + 4);
+                let (off, len) = (r.cfg32(at + 8), r.cfg32(at + 12));
+                assert_eq!(bar, VIRTIO_BAR);
+                if cfg_type == VIRTIO_PCI_CAP_NOTIFY_CFG {
+                    assert!(r.cfg8(at + 2) >= 20);
+                    assert_eq!(r.cfg32(at + 16), NOTIFY_OFF_MULTIPLIER);
+                }
+                found.insert(cfg_type, (off, len));
+            }
+            0x11 => msix = Some(at),
+            _ => {}
+        }
+        at = u64::from(r.cfg8(at + 1));
+    }
+    assert_eq!(found[&VIRTIO_PCI_CAP_COMMON_CFG].0, COMMON_OFFSET as u32);
+    assert!(found[&VIRTIO_PCI_CAP_COMMON_CFG].1 as usize >= common::LEN);
+    assert_eq!(found[&VIRTIO_PCI_CAP_ISR_CFG].0, ISR_OFFSET as u32);
+    assert_eq!(
+        found[&VIRTIO_PCI_CAP_DEVICE_CFG].0,
+        DEVICE_CFG_OFFSET as u32
+    );
+    assert_eq!(found[&VIRTIO_PCI_CAP_NOTIFY_CFG].0, NOTIFY_OFFSET as u32);
+    let msix = msix.expect("MSI-X capability");
+    let ctrl = r.cfg32(msix) >> 16;
+    assert_eq!(
+        ctrl & 0x7ff,
+        2,
+        "config vector plus one per queue, minus one"
+    );
+    assert_eq!(r.cfg32(msix + 4) & 7, u32::from(MSIX_BAR));
+    assert_eq!(r.common(common::NUM_QUEUES, 2), 2);
+}
+
+#[test]
+fn feature_negotiation_refuses_what_is_not_offered() {
+    let mut r = rig();
+    let offered = r.device_features();
+    assert_eq!(offered, OFFERED_FEATURES);
+    assert_eq!(offered & linux_features(), linux_features());
+    assert_eq!(offered & bit(VIRTIO_NET_F_CTRL_VQ), 0);
+
+    let st = r.negotiate(linux_features() | bit(VIRTIO_NET_F_CTRL_VQ));
+    assert_eq!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+    let st = r.negotiate(linux_features() & !bit(VIRTIO_F_VERSION_1));
+    assert_eq!(
+        u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK,
+        0,
+        "legacy refused"
+    );
+    let st = r.negotiate(linux_features());
+    assert_ne!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+    assert_eq!(r.dev.counters().features_refused, 2);
+
+    // Features are frozen after FEATURES_OK.
+    r.set_common(common::DRIVER_FEATURE_SELECT, 4, 0);
+    r.set_common(common::DRIVER_FEATURE, 4, 0);
+    assert_eq!(
+        r.common(common::DRIVER_FEATURE, 4),
+        linux_features() & 0xffff_ffff
+    );
+
+    // Reset clears everything.
+    r.set_status(0);
+    assert_eq!(r.status(), 0);
+    assert_eq!(r.common(common::DRIVER_FEATURE, 4), 0);
+}
+
+#[test]
+fn device_config_reports_mac_link_pairs_and_mtu() {
+    let mut r = rig();
+    let base = DEVICE_CFG_OFFSET;
+    let mac: Vec<u8> = (0..6).map(|i| r.rd(base + i, 1) as u8).collect();
+    assert_eq!(mac, MAC);
+    assert_eq!(r.rd(base + 6, 2), u64::from(VIRTIO_NET_S_LINK_UP));
+    assert_eq!(r.rd(base + 8, 2), 1);
+    assert_eq!(r.rd(base + 10, 2), 1500);
+    let gen = r.common(common::CONFIG_GENERATION, 1);
+    r.dev.set_link(false);
+    assert_eq!(r.rd(base + 6, 2), 0);
+    assert_ne!(r.common(common::CONFIG_GENERATION, 1), gen);
+}
+
+#[test]
+fn odd_accesses_and_selectors_do_not_panic() {
+    let mut r = rig();
+    for off in [
+        0u64,
+        1,
+        0x3b,
+        0x3c,
+        0xfff,
+        0x1001,
+        0x2017,
+        0x3fff,
+        0x4000,
+        u64::MAX - 2,
+    ] {
+        let mut b = [0u8; 8];
+        r.dev.bar_read(off, &mut b);
+        r.dev.bar_write(off, &[0xff; 8]);
+    }
+    r.set_common(common::QUEUE_SELECT, 2, 0x7fff);
+    assert_eq!(r.common(common::QUEUE_SIZE, 2), 0, "no such queue");
+    r.set_common(common::QUEUE_ENABLE, 2, 1);
+    r.set_common(common::QUEUE_MSIX_VECTOR, 2, 99);
+    // A vector past the table reads back as NO_VECTOR.
+    r.set_common(common::QUEUE_SELECT, 2, 0);
+    r.set_common(common::QUEUE_MSIX_VECTOR, 2, 99);
+    assert_eq!(
+        r.common(common::QUEUE_MSIX_VECTOR, 2),
+        u64::from(VIRTIO_MSI_NO_VECTOR)
+    );
+    r.kick(0x7fff);
+}
+
+// ---- transmit ----------------------------------------------------------------------
+
+#[test]
+fn tx_checksum_offload_reaches_the_wire_correct() {
+    let mut r = rig();
+    r.up();
+    let p = payload(300);
+    let frame = tcp4_seeded(&p);
+    assert!(!checksums_good(&frame), "seeded, not complete");
+    let head = r.send(csum_hdr(34), &frame);
+    let wire = r.take_wire();
+    assert_eq!(wire, vec![tcp4_complete(&p)]);
+    assert!(checksums_good(&wire[0]));
+    assert_eq!(r.used(1), vec![(u32::from(head), 0)]);
+    assert_eq!(r.vectors(), vec![2], "transmit queue's vector");
+    assert_eq!(r.dev.counters().tx_csum, 1);
+}
+
+#[test]
+fn tx_through_an_indirect_table() {
+    let mut r = rig();
+    r.up();
+    let p = payload(100);
+    let frame = tcp4_seeded(&p);
+    let h = r.alloc(NET_HDR_LEN);
+    r.dma.write(h, &csum_hdr(34).to_bytes()).unwrap();
+    // The frame split across three buffers, all in one indirect table.
+    let table = r.alloc(64);
+    let parts = [&frame[..20], &frame[20..60], &frame[60..]];
+    r.write_desc(table, 0, h, NET_HDR_LEN as u32, VRING_DESC_F_NEXT, 1);
+    for (k, part) in parts.iter().enumerate() {
+        let a = r.alloc(part.len());
+        r.dma.write(a, part).unwrap();
+        let last = k + 1 == parts.len();
+        let flags = if last { 0 } else { VRING_DESC_F_NEXT };
+        r.write_desc(
+            table,
+            k as u16 + 1,
+            a,
+            part.len() as u32,
+            flags,
+            k as u16 + 2,
+        );
+    }
+    let head = r.rings[1].next_desc;
+    r.write_desc(r.rings[1].desc, head, table, 64, VRING_DESC_F_INDIRECT, 0);
+    r.rings[1].next_desc += 1;
+    r.publish_head(1, head);
+    r.kick(1);
+    assert_eq!(r.take_wire(), vec![tcp4_complete(&p)]);
+    assert!(!r.needs_reset());
+}
+
+#[test]
+fn tso4_send_is_segmented_with_correct_checksums() {
+    let mut r = rig();
+    r.up();
+    let p = payload(4000);
+    let frame = tcp4_seeded(&p);
+    let hdr = NetHdr {
+        gso_type: VIRTIO_NET_HDR_GSO_TCPV4 as u8,
+        gso_size: 1448,
+        hdr_len: 54,
+        ..csum_hdr(34)
+    };
+    r.send(hdr, &frame);
+    let wire = r.take_wire();
+    assert_eq!(wire.len(), 3);
+    let mut seq = 1000u32;
+    let mut got = Vec::new();
+    for seg in &wire {
+        assert!(checksums_good(seg), "segment checksums");
+        assert!(seg.len() <= 14 + 20 + 20 + 1448);
+        assert_eq!(u32::from_be_bytes(seg[38..42].try_into().unwrap()), seq);
+        let total = usize::from(u16::from_be_bytes([seg[16], seg[17]]));
+        assert_eq!(total, seg.len() - 14);
+        seq += (seg.len() - 54) as u32;
+        got.extend_from_slice(&seg[54..]);
+    }
+    assert_eq!(got, p);
+    assert_eq!(r.dev.counters().tx_gso_segments, 3);
+}
+
+#[test]
+fn tso6_send_is_segmented_with_correct_checksums() {
+    let mut r = rig();
+    r.up();
+    let p = payload(3000);
+    let frame = tcp6_seeded(&p);
+    let hdr = NetHdr {
+        gso_type: VIRTIO_NET_HDR_GSO_TCPV6 as u8,
+        gso_size: 1200,
+        hdr_len: 74,
+        ..csum_hdr(54)
+    };
+    r.send(hdr, &frame);
+    let wire = r.take_wire();
+    assert_eq!(wire.len(), 3);
+    assert!(wire.iter().all(|s| checksums_good(s)));
+    let got: Vec<u8> = wire.iter().flat_map(|s| s[74..].to_vec()).collect();
+    assert_eq!(got, p);
+}
+
+#[test]
+fn tx_offloads_not_negotiated_are_dropped() {
+    let mut r = rig();
+    r.up_with(bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_NET_F_MAC));
+    let frame = tcp4_seeded(&payload(64));
+    r.send(csum_hdr(34), &frame);
+    let gso = NetHdr {
+        gso_type: VIRTIO_NET_HDR_GSO_TCPV4 as u8,
+        gso_size: 100,
+        ..csum_hdr(34)
+    };
+    r.send(gso, &frame);
+    assert!(r.take_wire().is_empty());
+    assert_eq!(r.dev.counters().tx_dropped, 2);
+    assert_eq!(r.used(1).len(), 2, "buffers still returned");
+    assert!(!r.needs_reset());
+}
+
+// ---- receive -----------------------------------------------------------------------
+
+fn read_rx(r: &Rig, addr: u64, len: usize) -> (NetHdr, Vec<u8>) {
+    let mut b = vec![0u8; len];
+    r.dma.read(addr, &mut b).unwrap();
+    let hdr = NetHdr::parse(b[..NET_HDR_LEN].try_into().unwrap());
+    (hdr, b[NET_HDR_LEN..].to_vec())
+}
+
+#[test]
+fn rx_frame_lands_with_data_valid() {
+    let mut r = rig();
+    r.up();
+    let bufs = r.offer_rx(4, 1536);
+    let frame = tcp4_complete(&payload(200));
+    r.dev.receive(&frame);
+    let used = r.used(0);
+    assert_eq!(used, vec![(0, (NET_HDR_LEN + frame.len()) as u32)]);
+    let (hdr, data) = read_rx(&r, bufs[0], NET_HDR_LEN + frame.len());
+    assert_eq!(hdr.flags, VIRTIO_NET_HDR_F_DATA_VALID as u8);
+    assert_eq!(hdr.num_buffers, 1);
+    assert_eq!(hdr.gso_type, VIRTIO_NET_HDR_GSO_NONE as u8);
+    assert_eq!(data, frame);
+    assert_eq!(r.vectors(), vec![1], "receive queue's vector");
+
+    // A corrupted checksum is passed up for the driver to judge, without DATA_VALID.
+    let mut bad = frame.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    r.dev.receive(&bad);
+    let (hdr, data) = read_rx(&r, bufs[1], NET_HDR_LEN + bad.len());
+    assert_eq!(hdr.flags, 0);
+    assert_eq!(data, bad);
+}
+
+#[test]
+fn rx_without_guest_csum_never_sets_data_valid() {
+    let mut r = rig();
+    r.up_with(bit(VIRTIO_F_VERSION_1));
+    let bufs = r.offer_rx(1, 1536);
+    let frame = tcp4_complete(&payload(20));
+    r.dev.receive(&frame);
+    let (hdr, _) = read_rx(&r, bufs[0], NET_HDR_LEN + frame.len());
+    assert_eq!(hdr.flags, 0);
+}
+
+#[test]
+fn rx_mergeable_buffers_carry_a_large_frame() {
+    let mut r = rig();
+    r.up();
+    let bufs = r.offer_rx(4, 1024);
+    let frame = tcp4_complete(&payload(2500));
+    r.dev.receive(&frame);
+    let used = r.used(0);
+    assert_eq!(used.len(), 3);
+    let total: u32 = used.iter().map(|u| u.1).sum();
+    assert_eq!(total as usize, NET_HDR_LEN + frame.len());
+    let mut got = Vec::new();
+    for (k, (_, len)) in used.iter().enumerate() {
+        let mut b = vec![0u8; *len as usize];
+        r.dma.read(bufs[k], &mut b).unwrap();
+        got.extend_from_slice(&b);
+    }
+    let hdr = NetHdr::parse(got[..NET_HDR_LEN].try_into().unwrap());
+    assert_eq!(hdr.num_buffers, 3);
+    assert_eq!(&got[NET_HDR_LEN..], &frame[..]);
+}
+
+#[test]
+fn rx_waits_for_buffers_and_keeps_order() {
+    let mut r = rig();
+    r.up();
+    let a = tcp4_complete(&payload(10));
+    let b = tcp4_complete(&payload(11));
+    r.dev.receive(&a);
+    r.dev.receive(&b);
+    assert!(r.used(0).is_empty());
+    let bufs = r.offer_rx(2, 1536);
+    assert_eq!(r.used(0).len(), 2);
+    assert_eq!(read_rx(&r, bufs[0], NET_HDR_LEN + a.len()).1, a);
+    assert_eq!(read_rx(&r, bufs[1], NET_HDR_LEN + b.len()).1, b);
+}
+
+#[test]
+fn rx_before_driver_ok_is_dropped() {
+    let mut r = rig();
+    r.dev.receive(&tcp4_complete(&payload(10)));
+    assert_eq!(r.dev.counters().rx_not_ready_drops, 1);
+}
+
+// ---- hostile guests -------------------------------------------------------------
+
+fn assert_failed_then_recovers(r: &mut Rig) {
+    assert!(r.needs_reset(), "NEEDS_RESET set");
+    assert!(
+        r.vectors().contains(&CONFIG_VECTOR),
+        "config change signalled"
+    );
+    // Nothing is processed until the driver resets the device.
+    r.send(csum_hdr(34), &tcp4_seeded(&payload(10)));
+    assert!(r.take_wire().is_empty());
+    // The driver sets up fresh, zeroed rings, as `virtio_net` does after a reset.
+    r.rings = vec![DriverRing::new(0), DriverRing::new(1)];
+    r.dma.write(RINGS, &[0u8; 0x2_0000]).unwrap();
+    r.up();
+    assert!(!r.needs_reset());
+    r.send(csum_hdr(34), &tcp4_seeded(&payload(10)));
+    assert_eq!(r.take_wire().len(), 1);
+}
+
+#[test]
+fn descriptor_loop_sets_needs_reset() {
+    let mut r = rig();
+    r.up();
+    let a = r.alloc(64);
+    let desc = r.rings[1].desc;
+    r.write_desc(desc, 0, a, 64, VRING_DESC_F_NEXT, 1);
+    r.write_desc(desc, 1, a, 64, VRING_DESC_F_NEXT, 0);
+    r.publish_head(1, 0);
+    r.kick(1);
+    assert!(r.take_wire().is_empty());
+    assert_eq!(r.dev.counters().queue_errors, 1);
+    assert_failed_then_recovers(&mut r);
+}
+
+#[test]
+fn buffer_outside_guest_memory_sets_needs_reset() {
+    let mut r = rig();
+    r.up();
+    let h = r.alloc(NET_HDR_LEN);
+    r.add_chain(1, &[(h, NET_HDR_LEN as u32, false), (RAM - 8, 64, false)]);
+    r.kick(1);
+    assert!(r.take_wire().is_empty());
+    assert_failed_then_recovers(&mut r);
+}
+
+#[test]
+fn rx_buffer_outside_guest_memory_sets_needs_reset() {
+    let mut r = rig();
+    r.up();
+    r.add_chain(0, &[(u64::MAX - 100, 2048, true)]);
+    r.kick(0);
+    r.dev.receive(&tcp4_complete(&payload(10)));
+    assert_failed_then_recovers(&mut r);
+}
+
+#[test]
+fn avail_index_far_ahead_sets_needs_reset() {
+    let mut r = rig();
+    r.up();
+    let avail = r.rings[1].avail;
+    r.dma.write(avail + 2, &(QSIZE + 5).to_le_bytes()).unwrap();
+    r.kick(1);
+    assert_failed_then_recovers(&mut r);
+}
+
+#[test]
+fn head_index_past_the_ring_sets_needs_reset() {
+    let mut r = rig();
+    r.up();
+    r.publish_head(1, QSIZE + 3);
+    r.kick(1);
+    assert_failed_then_recovers(&mut r);
+}
+
+#[test]
+fn nested_or_malformed_indirect_sets_needs_reset() {
+    let mut r = rig();
+    r.up();
+    let table = r.alloc(32);
+    r.write_desc(table, 0, table, 32, VRING_DESC_F_INDIRECT, 0);
+    let desc = r.rings[1].desc;
+    r.write_desc(desc, 0, table, 32, VRING_DESC_F_INDIRECT, 0);
+    r.publish_head(1, 0);
+    r.kick(1);
+    assert_failed_then_recovers(&mut r);
+}
+
+#[test]
+fn rings_outside_guest_memory_fail_at_driver_ok() {
+    let mut r = rig();
+    r.rings[1].used = RAM - 4;
+    r.up();
+    assert!(r.needs_reset());
+}

@@ -1,0 +1,168 @@
+//! Transmit: chains from the transmit queue, the `virtio_net_hdr` ahead of each frame
+//! handed to the checksum and segmentation engines, frames onto the wire.
+
+use offload_engines::checksum::fold;
+use offload_engines::txcsum;
+use virtio_bindings::virtio_net::{
+    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_HDR_F_NEEDS_CSUM,
+    VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4,
+    VIRTIO_NET_HDR_GSO_TCPV6,
+};
+use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
+
+use super::net_hdr::{NetHdr, HDR_LEN};
+use super::queue::{Chain, QueueError};
+use super::VirtioNet;
+
+/// Largest chain gathered: a 64 KiB GSO packet with its headers and the net header.
+/// Bigger ones are dropped without allocating what the guest asked for.
+const MAX_TX_CHAIN: usize = HDR_LEN + 64 * 1024 + 256;
+/// Ethernet header and one VLAN tag on top of the MTU.
+const L2_OVERHEAD: usize = 14 + 4;
+
+/// Why one packet was dropped (the queue itself is fine).
+#[derive(Debug, thiserror::Error)]
+enum TxDrop {
+    #[error("packet longer than the MTU allows")]
+    TooLong,
+    #[error("chain shorter than the virtio_net_hdr")]
+    NoHeader,
+    #[error("offload asked for without being negotiated")]
+    NotNegotiated,
+    #[error("offload failed: {0}")]
+    Offload(String),
+}
+
+impl VirtioNet {
+    /// Sends what the driver queued, at most one ring's worth per notification.
+    pub(super) fn tx_process(&mut self, q: usize) {
+        let indirect = self.features.has(VIRTIO_RING_F_INDIRECT_DESC);
+        for _ in 0..self.queues[q].size {
+            let chain = match self.queues[q].pop(&self.dma, indirect) {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return self.queue_failed(q, e),
+            };
+            if let Err(e) = self.tx_chain(&chain) {
+                return self.queue_failed(q, e);
+            }
+            // The device writes nothing into transmit buffers.
+            if let Err(e) = self.queues[q].add_used(&self.dma, chain.head, 0) {
+                return self.queue_failed(q, e);
+            }
+        }
+        match self.queues[q].publish(&self.dma) {
+            Ok(true) => self.queue_interrupt(q),
+            Ok(false) => {}
+            Err(e) => self.queue_failed(q, e),
+        }
+    }
+
+    /// One packet. Buffers outside guest memory fail the queue; a packet the device
+    /// cannot send as asked is dropped and counted.
+    fn tx_chain(&mut self, chain: &Chain) -> Result<(), QueueError> {
+        if chain.readable.len() > MAX_TX_CHAIN {
+            self.tx_drop(TxDrop::TooLong);
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let gathered = chain.readable.gather(&self.dma, &mut buf, MAX_TX_CHAIN);
+        let result = match gathered {
+            Ok(()) => {
+                if let Err(why) = self.tx_packet(&mut buf) {
+                    self.tx_drop(why);
+                }
+                Ok(())
+            }
+            Err(e) => Err(QueueError::Dma(e)),
+        };
+        self.scratch = buf;
+        result
+    }
+
+    fn tx_drop(&mut self, why: TxDrop) {
+        self.counters.tx_dropped += 1;
+        tracing::debug!(%why, "virtio-net transmit dropped");
+    }
+
+    fn tx_packet(&mut self, buf: &mut [u8]) -> Result<(), TxDrop> {
+        let Some((hdr, frame)) = buf.split_first_chunk_mut::<HDR_LEN>() else {
+            return Err(TxDrop::NoHeader);
+        };
+        let hdr = NetHdr::parse(hdr);
+        let needs_csum = u32::from(hdr.flags) & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0;
+        if needs_csum && !self.features.has(VIRTIO_NET_F_CSUM) {
+            return Err(TxDrop::NotNegotiated);
+        }
+        let gso = u32::from(hdr.gso_type) & !VIRTIO_NET_HDR_GSO_ECN;
+        if gso == VIRTIO_NET_HDR_GSO_NONE {
+            if frame.len() > usize::from(self.cfg.mtu) + L2_OVERHEAD {
+                return Err(TxDrop::TooLong);
+            }
+            if needs_csum {
+                // A computed 0 goes out as 0xFFFF, as Linux's own software fallback
+                // does: the same value for TCP, and "no checksum" avoided for UDP.
+                let (start, offset) = (usize::from(hdr.csum_start), usize::from(hdr.csum_offset));
+                txcsum::insert_l4(frame, start, offset, true)
+                    .map_err(|e| TxDrop::Offload(e.to_string()))?;
+                self.counters.tx_csum += 1;
+            }
+            self.emit(frame);
+            return Ok(());
+        }
+        let negotiated = match gso {
+            VIRTIO_NET_HDR_GSO_TCPV4 => self.features.has(VIRTIO_NET_F_HOST_TSO4),
+            VIRTIO_NET_HDR_GSO_TCPV6 => self.features.has(VIRTIO_NET_F_HOST_TSO6),
+            _ => false,
+        };
+        if !negotiated || !needs_csum {
+            return Err(TxDrop::NotNegotiated);
+        }
+        unseed_length(frame, &hdr)?;
+        let Self {
+            segmenter,
+            wire,
+            counters,
+            ..
+        } = self;
+        let mut sent = 0u64;
+        let mut bytes = 0u64;
+        let stats = segmenter
+            .tso(frame, usize::from(hdr.gso_size), &mut |seg: &[u8]| {
+                sent += 1;
+                bytes += seg.len() as u64;
+                wire.transmit(seg);
+            })
+            .map_err(|e| TxDrop::Offload(e.to_string()))?;
+        counters.tx_gso += 1;
+        counters.tx_gso_segments += stats.segments as u64;
+        counters.tx_packets += sent;
+        counters.tx_bytes += bytes;
+        Ok(())
+    }
+
+    fn emit(&mut self, frame: &[u8]) {
+        self.counters.tx_packets += 1;
+        self.counters.tx_bytes += frame.len() as u64;
+        self.wire.transmit(frame);
+    }
+}
+
+/// Linux seeds the checksum field of a GSO packet with the pseudo-header sum over the
+/// whole L4 length (`tcp_v4_send_check`); the segmenter adds each segment's own length
+/// to a seed without it. Subtracts the length, in ones'-complement arithmetic.
+fn unseed_length(frame: &mut [u8], hdr: &NetHdr) -> Result<(), TxDrop> {
+    let start = usize::from(hdr.csum_start);
+    let field = start + usize::from(hdr.csum_offset);
+    let (Some(bytes), Some(l4_len)) = (frame.get(field..field + 2), frame.len().checked_sub(start))
+    else {
+        return Err(TxDrop::Offload("checksum field outside the packet".into()));
+    };
+    let seed = u16::from_be_bytes([bytes[0], bytes[1]]);
+    let len = l4_len as u32;
+    let minus_len = u64::from(!((len >> 16) as u16)) + u64::from(!(len as u16));
+    let unseeded = fold(u64::from(seed) + minus_len);
+    frame[field..field + 2].copy_from_slice(&unseeded.to_be_bytes());
+    Ok(())
+}
