@@ -29,6 +29,17 @@ pub struct DemoArgs {
     /// Directory for the pcaps of both ports and the console log.
     #[arg(long, default_value = "target/demo")]
     pub out: PathBuf,
+    /// Device personality of both NICs.
+    #[arg(long, value_enum, default_value = "igb")]
+    pub personality: PersonalityKind,
+}
+
+/// The guest driver that binds a personality.
+pub fn guest_driver(p: PersonalityKind) -> &'static str {
+    match p {
+        PersonalityKind::Igb => "igb",
+        PersonalityKind::VirtioNet => "virtio_net",
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -75,6 +86,16 @@ impl WiredPair {
         pcaps: Pcaps,
         timing: TimingArgs,
     ) -> anyhow::Result<Self> {
+        Self::start_as(dir, pcaps, timing, PersonalityKind::Igb)
+    }
+
+    /// As [`WiredPair::start_timed`], with ports of the given personality.
+    pub fn start_as(
+        dir: &std::path::Path,
+        pcaps: Pcaps,
+        timing: TimingArgs,
+        personality: PersonalityKind,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let sockets: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("tunic{i}.sock"))).collect();
         for s in &sockets {
@@ -82,7 +103,7 @@ impl WiredPair {
         }
         let args = ServeArgs {
             sockets,
-            personality: PersonalityKind::Igb,
+            personality,
             backend: None,
             macs: Vec::new(),
             pcaps: if pcaps == Pcaps::Full {
@@ -134,15 +155,20 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         assets.kernel_release, assets.kernel_package
     );
     let out = std::path::absolute(&a.out)?;
-    let pair = WiredPair::start(&out, Pcaps::Full)?;
+    let pair = WiredPair::start_as(&out, Pcaps::Full, TimingArgs::default(), a.personality)?;
     eprintln!(
-        "[tunic] serving two igb ports on {} and {}",
+        "[tunic] serving two {} ports on {} and {}",
+        guest_driver(a.personality),
         pair.ports[0].socket().display(),
         pair.ports[1].socket().display()
     );
     let spec = GuestSpec {
         nics: pair.nics(),
-        script: format!("TUNIC_IPERF_SECONDS={}\n{DEMO_SCRIPT}", a.seconds),
+        script: format!(
+            "TUNIC_IPERF_SECONDS={}\nTUNIC_DRIVER={}\n{DEMO_SCRIPT}",
+            a.seconds,
+            guest_driver(a.personality)
+        ),
         timeout: Duration::from_secs(240 + u64::from(a.seconds)),
         accel: a.accel.into(),
         console_log: Some(out.join("console.log")),

@@ -175,13 +175,17 @@ fn decode(f: &[u8], cur: &mut Cursor) -> String {
     s
 }
 
-/// Compares every `port0-diff-NAME-sw.pcap` with its `-hw.pcap` twin in `dir`.
+/// Compares every `port0-diff-NAME-sw.pcap` with its `-hw.pcap` twin in `dir`;
+/// snapshots live in `SNAPSHOT_DIR/<personality>/` (the NICs differ in what they
+/// offload: virtio-net has no GRE TSO, so its tunnel frames are the kernel's own).
 pub fn check(
     dir: &Path,
     src_mac: &[u8; 6],
     repo: &Path,
     accept: bool,
+    personality: &str,
 ) -> anyhow::Result<Vec<CaseResult>> {
+    let snapshots = repo.join(SNAPSHOT_DIR).join(personality);
     let mut names: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| {
@@ -242,7 +246,7 @@ pub fn check(
                 Err(e) => e.clone(),
             },
         });
-        results.push(snapshot(&name, &hw, repo, accept)?);
+        results.push(snapshot(&name, &hw, &snapshots, personality, accept)?);
     }
     Ok(results)
 }
@@ -250,16 +254,18 @@ pub fn check(
 fn snapshot(
     name: &str,
     frames: &[Vec<u8>],
-    repo: &Path,
+    dir: &Path,
+    personality: &str,
     accept: bool,
 ) -> anyhow::Result<CaseResult> {
     let mut cur = Cursor::default();
-    let mut text =
-        format!("# Decoded headers of the frames tunic's igb put on the wire for case {name}.\n");
+    let mut text = format!(
+        "# Decoded headers of the frames tunic's {personality} put on the wire for case {name}.\n"
+    );
     for (i, f) in frames.iter().enumerate() {
         let _ = writeln!(text, "{i:3}: {}", decode(f, &mut cur));
     }
-    let path: PathBuf = repo.join(SNAPSHOT_DIR).join(format!("{name}.txt"));
+    let path: PathBuf = dir.join(format!("{name}.txt"));
     let old = std::fs::read_to_string(&path).ok();
     let (passed, evidence) = match old {
         Some(old) if old == text => (
@@ -267,7 +273,7 @@ fn snapshot(
             format!("{} frames match {}", frames.len(), path.display()),
         ),
         _ if accept => {
-            std::fs::create_dir_all(path.parent().unwrap_or(repo))?;
+            std::fs::create_dir_all(dir)?;
             std::fs::write(&path, &text)?;
             (true, format!("snapshot written: {}", path.display()))
         }
@@ -283,7 +289,7 @@ fn snapshot(
         }
         None => {
             let new_path = path.with_extension("txt.new");
-            std::fs::create_dir_all(path.parent().unwrap_or(repo))?;
+            std::fs::create_dir_all(dir)?;
             std::fs::write(&new_path, &text)?;
             (
                 false,

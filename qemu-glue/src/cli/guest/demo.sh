@@ -1,21 +1,23 @@
-# tunic demo: the guest's own igb driver on two tunic NICs wired together.
-set -- $(nics_by_driver igb)
+# tunic demo: the guest's own driver ($TUNIC_DRIVER: igb or virtio_net) on two
+# tunic NICs wired together.
+TUNIC_DRIVER=${TUNIC_DRIVER:-igb}
+set -- $(nics_by_driver $TUNIC_DRIVER)
 if [ $# -ne 2 ]; then
-    result igb-bound fail "expected 2 igb NICs, found: $* ($(dmesg | grep -i igb | tail -n 5))"
+    result driver-bound fail "expected 2 $TUNIC_DRIVER NICs, found: $* ($(dmesg | grep -iE 'igb|virtio' | tail -n 5))"
     exit 1
 fi
 A=$1
 B=$2
-result igb-bound pass "$A $B: $(dmesg | grep -m1 'igb.*Intel(R) Gigabit Ethernet Network Connection')"
+result driver-bound pass "$TUNIC_DRIVER on $A and $B"
 for nic in $A $B; do
     drv=$(ethtool -i $nic | grep -E '^(driver|bus-info):' | tr '\n' ' ')
     case "$drv" in
-        "driver: igb"*) result ethtool-driver-$nic pass "$drv" ;;
+        "driver: $TUNIC_DRIVER"*) result ethtool-driver-$nic pass "$drv" ;;
         *) result ethtool-driver-$nic fail "$drv" ;;
     esac
 done
-errors=$(dmesg | grep -iE 'igb.*(error|fail|hang|timeout)' | head -n 3)
-if [ -z "$errors" ]; then result probe-clean pass "no igb errors in dmesg"; else result probe-clean fail "$errors"; fi
+errors=$(dmesg | grep -iE "($TUNIC_DRIVER|virtio).*(error|fail|hang|timeout)" | head -n 3)
+if [ -z "$errors" ]; then result probe-clean pass "no $TUNIC_DRIVER errors in dmesg"; else result probe-clean fail "$errors"; fi
 
 if setup_pair $A $B; then
     result link-up pass "$A: $(ethtool $A | grep -E 'Speed|Duplex|Link detected' | tr -s '\t\n ' ' ')"

@@ -2,11 +2,14 @@
 # since taking a link down drops its IPv6 addresses (keep_addr_on_down=0).
 
 # MTU 9000 on both ends: a 9000-byte IPv4 packet fits one frame, then back to 1500.
-ip link set $A mtu 9000 && in_peer ip link set $B mtu 9000
-wait_link $A 15 && wait_link $B 15 peer
-check mtu-9000 ping -c 3 -W 2 -s 8972 $TUNIC_IP4_B
-ip link set $A mtu 1500 && in_peer ip link set $B mtu 1500
-wait_link $A 15 && wait_link $B 15 peer
+# (igb only: tunic's virtio-net offers an MTU of 1500 so far.)
+if [ $TUNIC_DRIVER = igb ]; then
+    ip link set $A mtu 9000 && in_peer ip link set $B mtu 9000
+    wait_link $A 15 && wait_link $B 15 peer
+    check mtu-9000 ping -c 3 -W 2 -s 8972 $TUNIC_IP4_B
+    ip link set $A mtu 1500 && in_peer ip link set $B mtu 1500
+    wait_link $A 15 && wait_link $B 15 peer
+fi
 
 # Interface down and up: traffic resumes.
 ip link set $A down
@@ -14,12 +17,15 @@ ip link set $A up
 wait_link $A 15
 check down-up ping -c 3 -W 2 $TUNIC_IP4_B
 
-# The driver's own offline self-test (registers, EEPROM, interrupts, loopback, link).
-out=$(ethtool -t $A offline 2>&1)
-case "$out" in
-    *"result is PASS"*) result ethtool-selftest pass "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
-    *) result ethtool-selftest fail "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
-esac
-wait_link $A 15
-check after-selftest ping -c 3 -W 2 $TUNIC_IP4_B
+# The driver's own offline self-test (registers, EEPROM, interrupts, loopback, link);
+# virtio_net has none.
+if [ $TUNIC_DRIVER = igb ]; then
+    out=$(ethtool -t $A offline 2>&1)
+    case "$out" in
+        *"result is PASS"*) result ethtool-selftest pass "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
+        *) result ethtool-selftest fail "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
+    esac
+    wait_link $A 15
+    check after-selftest ping -c 3 -W 2 $TUNIC_IP4_B
+fi
 
