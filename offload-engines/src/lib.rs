@@ -8,6 +8,7 @@
 //!
 //! Requirement identifiers (R-n) refer to `shared/nvgre-offload-requirements.md`.
 
+pub mod caps;
 pub mod checksum;
 pub mod cost;
 pub mod parse;

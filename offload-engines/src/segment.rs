@@ -441,8 +441,17 @@ fn ipv4_checksum(s: &mut [u8], ip: &IpRewrite) {
     if ip.zero_csum {
         put16(s, ip.off + ipv4::CHECKSUM, 0);
     }
-    let c = !fold(sum(&s[ip.off..ip.off + ip.csum_span], 0));
-    put16(s, ip.off + ipv4::CHECKSUM, c);
+    let span = &s[ip.off..ip.off + ip.csum_span];
+    // Per segment, twice for NVGRE: the common 20-byte header is five 32-bit words,
+    // summed directly rather than through the bulk loop.
+    let acc = match <&[u8; 20]>::try_from(span) {
+        Ok(h) => h
+            .chunks_exact(4)
+            .map(|w| u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]])))
+            .sum(),
+        Err(_) => sum(span, 0),
+    };
+    put16(s, ip.off + ipv4::CHECKSUM, !fold(acc));
 }
 
 fn lso_ip(ip: &parse::IpInfo) -> IpRewrite {

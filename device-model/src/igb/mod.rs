@@ -169,6 +169,7 @@ impl Igb {
         (self.config, self.pcie_cap) = Self::build_config();
         self.phy.reset();
         self.reset_registers();
+        self.counters.resets += 1;
     }
 
     /// Software reset (CTRL.RST): every MAC register to its default, the NVM

@@ -493,6 +493,15 @@ fn faults_and_soak(
             format!("X0 resets +{resets} (CTRL.RST and the driver's own recovery)"),
         ));
     }
+    // The guest's FLR reaches tunic as a PCIe FLR in config space or, through QEMU's
+    // vfio-user client, as DEVICE_RESET; either resets the function's registers.
+    if let Some(resets) = steps.delta("flr-before", "flr-after", 0, "resets") {
+        results.push(case(
+            "flr-seen-by-tunic",
+            resets > 0,
+            format!("X0 resets +{resets} (function-level reset and the driver's recovery)"),
+        ));
+    }
     results.extend(soak_accounting(&steps, a.soak_seconds));
     results.push(rss_growth(&rss_samples));
     Ok(results)

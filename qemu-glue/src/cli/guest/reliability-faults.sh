@@ -108,6 +108,31 @@ x_recovers selftest-recovers
 bystander_check selftest
 step selftest-after
 
+# (c) a function-level reset under load: the PCI core's reset of X0 (FLR, as the
+# device advertises it), with pings running. The core saves and restores config
+# space around it; the driver's ring state is gone, so a down/up reprograms it.
+step flr-before
+bystander_start 80
+ping -i 0.2 -c 30 $TUNIC_IP4_B >/tmp/x-ping.out 2>&1 &
+X_PING=$!
+sleep 2
+if [ -w /sys/bus/pci/devices/$X0_BDF/reset ]; then
+    echo 1 >/sys/bus/pci/devices/$X0_BDF/reset 2>/tmp/flr.err && flr=done || flr="failed: $(cat /tmp/flr.err)"
+else
+    flr="no reset attribute"
+fi
+wait $X_PING
+ip link set $X0 down
+ip link set $X0 up
+wait_link $X0 15
+case "$flr" in
+    done) result flr-under-load pass "reset through /sys/bus/pci/devices/$X0_BDF/reset during pings" ;;
+    *) result flr-under-load fail "$flr" ;;
+esac
+x_recovers flr-recovers 60
+bystander_check flr
+step flr-after
+
 # (c) CTRL.RST written behind the driver's back, through /dev/mem (needs iomem=relaxed).
 BAR0=$(head -n 1 /sys/bus/pci/devices/$X0_BDF/resource | cut -d' ' -f1)
 reg() { printf '0x%x' $((BAR0 + $1)); }
