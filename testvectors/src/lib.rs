@@ -9,3 +9,4 @@
 pub mod build;
 pub mod decode;
 pub mod ones;
+pub mod rss_vectors;
