@@ -209,6 +209,17 @@ pub fn hash_frame(
     tunnel_aware: bool,
 ) -> Option<RssResult> {
     let (p, _) = parse::parse_partial(frame).ok()?;
+    hash_parsed(&p, t, types, tunnel_aware)
+}
+
+/// [`hash_frame`] for a frame the caller has already parsed with
+/// [`parse::parse_partial`], so a receive path that also validates checksums parses once.
+pub fn hash_parsed(
+    p: &parse::Parsed,
+    t: &Toeplitz,
+    types: HashTypes,
+    tunnel_aware: bool,
+) -> Option<RssResult> {
     if tunnel_aware && p.gre.is_some_and(|g| g.carries_ethernet()) {
         let inner_4tuple = p.inner.filter(|l| {
             l.ip.is_some_and(|ip| !ip.fragment)

@@ -91,13 +91,23 @@ fn l4_ok(frame: &[u8], ip: &IpInfo, l4: &L4Info) -> Option<(L4Kind, bool)> {
 
 /// Validates every checksum the frame carries and the NIC is able to check.
 pub fn validate(frame: &[u8]) -> RxCsum {
+    match parse::parse_partial(frame) {
+        Ok((p, _)) => validate_parsed(frame, &p),
+        Err(_) => RxCsum::default(),
+    }
+}
+
+/// [`validate`] for a frame the caller has already parsed with
+/// [`parse::parse_partial`]. A `p` that does not fit `frame` verifies nothing.
+pub fn validate_parsed(frame: &[u8], p: &parse::Parsed) -> RxCsum {
     let mut r = RxCsum::default();
-    let Ok((p, _)) = parse::parse_partial(frame) else {
-        return r;
-    };
     let Some(ip) = p.outer.ip else {
         return r;
     };
+    // Every span summed below lies within the outer IP packet.
+    if ip.end > frame.len() {
+        return r;
+    }
     r.outer_ipv4 = ipv4_header_ok(frame, &ip);
     if let Some(l4) = p.outer.l4 {
         r.outer_l4 = l4_ok(frame, &ip, &l4);

@@ -6,6 +6,7 @@
 //! (when RXCSUM.PCSD), dword2 extended status/errors {DD 0, EOP 1, VP 3, UDPCS 4,
 //! L4CS 5, IPCS 6, L4E 29, IPE 30, RXE 31}, dword3 {length 15:0, VLAN 31:16}.
 
+use offload_engines::parse::{self, Parsed};
 use offload_engines::rss::{self, HashKind, HashTypes, Toeplitz};
 use offload_engines::rxcsum::{self, L4Kind};
 
@@ -215,7 +216,7 @@ impl Igb {
         key
     }
 
-    fn classify(&mut self, frame: &[u8]) -> Classified {
+    fn classify(&mut self, frame: &[u8], parsed: Option<&Parsed>) -> Classified {
         let mrqc = self.get(MRQC);
         // A frame that ends inside its tag has no TCI to report: it goes up untagged.
         let vlan = (frame.len() >= 16 && frame[12..14] == (self.get(VET) as u16).to_be_bytes())
@@ -231,7 +232,7 @@ impl Igb {
                 self.rss.toeplitz = Some(Toeplitz::new(&self.rss_key()));
             }
             if let Some(t) = &self.rss.toeplitz {
-                result = rss::hash_frame(frame, t, types, false);
+                result = parsed.and_then(|p| rss::hash_parsed(p, t, types, false));
             }
             if let Some(r) = result {
                 self.counters.rx_rss_hashed += 1;
@@ -257,7 +258,9 @@ impl Igb {
 
     /// Writes `frame` into queue descriptors if there is room; false when it must wait.
     fn try_deliver(&mut self, frame: &[u8]) -> bool {
-        let c = self.classify(frame);
+        // One parse serves RSS and checksum reporting.
+        let parsed = parse::parse_partial(frame).ok().map(|(p, _)| p);
+        let c = self.classify(frame, parsed.as_ref());
         if c.drop {
             self.counters.rx_filtered += 1;
             return true;
@@ -327,7 +330,7 @@ impl Igb {
             }
             return false;
         }
-        let (dword0, dword1, status) = self.rx_report(frame, &c);
+        let (dword0, dword1, status) = self.rx_report(frame, parsed.as_ref(), &c);
         let mut h = head;
         for (i, chunk) in data.chunks(bsize).enumerate() {
             let daddr = base.wrapping_add(u64::from(h) * DESC_LEN);
@@ -391,11 +394,16 @@ impl Igb {
     }
 
     /// The descriptor's packet type, RSS fields and checksum status for `frame`.
-    fn rx_report(&mut self, frame: &[u8], c: &Classified) -> (u32, u32, u32) {
+    fn rx_report(
+        &mut self,
+        frame: &[u8],
+        parsed: Option<&Parsed>,
+        c: &Classified,
+    ) -> (u32, u32, u32) {
         let rxcsum = self.get(RXCSUM);
         let mut status = 0;
         let mut ptype = 0u32;
-        let csum = rxcsum::validate(frame);
+        let csum = parsed.map_or_else(Default::default, |p| rxcsum::validate_parsed(frame, p));
         let ethertype_at = if c.vlan.is_some() { 16 } else { 12 };
         if frame.get(ethertype_at..ethertype_at + 2) == Some(&[0x86, 0xdd]) {
             ptype |= 1 << 2;
