@@ -5,19 +5,13 @@
 # then checks the count against what tunic corrupted.
 
 csum_err_sum() { in_peer ethtool -S $B | awk '/rx_queue_[0-9]+_csum_err:/ { s += $2 } END { print s + 0 }'; }
-in_csum_errors() { # TCP + UDP InCsumErrors in the peer namespace
-    in_peer cat /proc/net/snmp | awk '
-        /^Tcp:/ { if (!t) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ti = i; t = 1 } else tv = $ti }
-        /^Udp:/ { if (!u) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ui = i; u = 1 } else uv = $ui }
-        END { print tv + uv }'
-}
 
-c0=$(csum_err_sum); e0=$(in_csum_errors)
+c0=$(csum_err_sum); e0=$(csum_errors peer)
 /tunic/bin/tunic-guest mark $A inject=corrupt-l4-10
 iperf_once -u -c $TUNIC_IP4_B -b 20M -n 1M -l 1000
 /tunic/bin/tunic-guest mark $A inject=off
 sleep 1
-dc=$(( $(csum_err_sum) - c0 )); de=$(( $(in_csum_errors) - e0 ))
+dc=$(( $(csum_err_sum) - c0 )); de=$(( $(csum_errors peer) - e0 ))
 # The driver's count must equal what tunic corrupted (checked on the host); the stack,
 # verifying in software, must see some of them and never more (a frame the NIC passed
 # as good must not fail in software). Kernels differ in whether every flagged frame

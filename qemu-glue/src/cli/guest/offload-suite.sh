@@ -3,13 +3,6 @@
 # headers and fixes outer lengths, IDs and checksums, and the inner TCP fields).
 # The host side of the suite checks tunic's counters to prove the NIC did the work.
 
-nstat_csum_errors() { # TCP and UDP InCsumErrors in netns $1
-    ip netns exec "$1" cat /proc/net/snmp | awk '
-        /^Tcp:/ { if (!t) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ti = i; t = 1 } else tv = $ti }
-        /^Udp:/ { if (!u) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ui = i; u = 1 } else uv = $ui }
-        END { print tv + uv }'
-}
-
 for nic in $A; do ethtool -K $nic tx-tcp-mangleid-segmentation on >/dev/null 2>&1; done
 in_peer ethtool -K $B tx-tcp-mangleid-segmentation on >/dev/null 2>&1
 gso=$(ethtool -k $A | grep -E 'tx-gre-segmentation|tx-gso-partial|tx-tcp-mangleid' | tr -s '\t\n ' ' ')
@@ -21,7 +14,7 @@ tunnel_case() { # tunnel_case <name> <ip link type> <outer local> <outer remote>
     ip addr add 198.19.0.1/24 dev nv0; in_peer ip addr add 198.19.0.2/24 dev nv0
     ip -6 addr add 2001:2:0:1::1/64 dev nv0 nodad; in_peer ip -6 addr add 2001:2:0:1::2/64 dev nv0 nodad
     ip link set nv0 up; in_peer ip link set nv0 up
-    _err0=$(nstat_csum_errors peer)
+    _err0=$(csum_errors peer)
     if [ $_inner = inner6 ]; then _dst=2001:2:0:1::2; else _dst=198.19.0.2; fi
     # A short captured window first (for the host's tshark checksum oracle), then throughput.
     mark $_name; iperf_once -c $_dst -n 4M; mark off
@@ -29,7 +22,7 @@ tunnel_case() { # tunnel_case <name> <ip link type> <outer local> <outer remote>
     sleep 0.5
     if iperf3 -c $_dst -t ${TUNIC_TUNNEL_SECONDS:-3} -f m >/tmp/iperf3-tun.out 2>&1; then
         _mbps=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' /tmp/iperf3-tun.out)
-        _err=$(( $(nstat_csum_errors peer) - _err0 ))
+        _err=$(( $(csum_errors peer) - _err0 ))
         if [ "$_err" = 0 ]; then
             result $_name pass "$_mbps Mbit/s over $_type key $KEY (VSID $VSID FlowID $FLOWID), peer checksum errors 0"
         else

@@ -5,6 +5,7 @@
 # NICs:       nics_by_driver <driver>      (names, sorted by PCI address)
 #             nic_driver <ifname>
 #             wait_link <ifname> [seconds] [netns]
+# Counters:   csum_errors <netns>         (TCP + UDP InCsumErrors)
 # Topology:   setup_pair <nic-a> <nic-b>
 #             nic-a stays in the root namespace: 198.18.0.1/24, 2001:2::1/64
 #             nic-b moves to netns "peer":       198.18.0.2/24, 2001:2::2/64
@@ -78,6 +79,14 @@ wait_link() {
         _n=$((_n - 1))
     done
     return 1
+}
+
+# csum_errors <netns>: TCP + UDP InCsumErrors the stack in that namespace counted.
+csum_errors() {
+    ip netns exec "$1" cat /proc/net/snmp | awk '
+        /^Tcp:/ { if (!t) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ti = i; t = 1 } else tv = $ti }
+        /^Udp:/ { if (!u) { for (i = 1; i <= NF; i++) if ($i == "InCsumErrors") ui = i; u = 1 } else uv = $ui }
+        END { print tv + uv }'
 }
 
 in_peer() {
