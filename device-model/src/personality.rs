@@ -22,11 +22,13 @@ pub trait Personality: Send {
     fn model_time(&self) -> Option<Picos> {
         None
     }
-    /// Model time of the next interrupt moderation timer.
+    /// Model time of the next timer: interrupt moderation, or (paced) a Tx
+    /// write-back waiting for its packet's modelled completion.
     fn next_timer(&self) -> Option<Picos> {
         None
     }
-    /// Fires the moderation timers that are due (virtual time: jumps to the next).
+    /// Performs the write-backs and fires the moderation timers that are due
+    /// (virtual time: jumps to the next moderation timer).
     fn run_timers(&mut self) {}
     /// The Tx packet buffer has room again: Tx queues stopped by it go on.
     fn resume_tx(&mut self) {}

@@ -127,12 +127,19 @@ impl Port {
         };
         let dma = Arc::new(DmaSpace::new());
         let irq = Arc::new(EventfdIrq::default());
+        // The device's next timer can move earlier while the worker sleeps towards a
+        // later one (a doorbell arrives on the vCPU's thread): it wakes the worker.
+        let (wake_tx, wake_rx) = crossbeam_channel::bounded::<()>(1);
+        let wake: device_model::timing::Waker = Arc::new(move || {
+            let _ = wake_tx.try_send(());
+        });
         let timing_config = TimingConfig {
             mode: timing.mode,
             params: timing.params,
             epoch: clock.as_ref().map_or_else(Instant::now, |c| c.instant),
             backlog,
             trace: timing.trace.clone(),
+            wake: Some(wake),
         };
         let device: Arc<Mutex<dyn Personality>> = match spec.personality {
             PersonalityKind::Igb => Arc::new(Mutex::new(Igb::new(
@@ -175,7 +182,7 @@ impl Port {
         threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
             move || match kick {
                 None if worker.clock.is_none() => worker.run(&rx, &stop),
-                kick => worker.run_timed(&rx, kick, &stop),
+                kick => worker.run_timed(&rx, kick, &wake_rx, &stop),
             },
         )?);
         Ok(Self {
@@ -265,9 +272,16 @@ impl RxWorker {
         }
     }
 
-    /// Timed: frames, kicks from the pacer (the Tx packet buffer has room again)
-    /// and interrupt moderation timers that fall due with no guest activity.
-    fn run_timed(&self, rx: &Receiver<Frame>, kick: Option<Receiver<()>>, stop: &AtomicBool) {
+    /// Timed: frames, kicks from the pacer (the Tx packet buffer has room again),
+    /// and the device's timers (interrupt moderation, paced Tx write-backs), which
+    /// fall due with no guest activity. `wake` says the next timer moved earlier.
+    fn run_timed(
+        &self,
+        rx: &Receiver<Frame>,
+        kick: Option<Receiver<()>>,
+        wake: &Receiver<()>,
+        stop: &AtomicBool,
+    ) {
         let kick = kick.unwrap_or_else(crossbeam_channel::never);
         while !stop.load(Ordering::Relaxed) {
             let wait = self.timer_wait();
@@ -277,6 +291,7 @@ impl RxWorker {
                     Err(_) => return,
                 },
                 recv(kick) -> _ => self.lock().resume_tx(),
+                recv(wake) -> _ => {}
                 default(wait.unwrap_or(TICK)) => {
                     if wait.is_some() {
                         self.lock().run_timers();

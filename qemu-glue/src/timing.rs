@@ -37,7 +37,7 @@ pub struct TimingArgs {
     /// Timing model: off, paced or virtual (see docs/timing.md).
     #[arg(long, value_enum, default_value = "off")]
     pub timing: TimingArg,
-    /// Modelled port speed with --timing paced or virtual: 1g, 10g, 25g or 100g.
+    /// Modelled port speed with --timing paced or virtual: 10m, 100m, 1g, 10g, 25g or 100g.
     #[arg(long, value_parser = parse_link_speed)]
     pub link_speed: Option<LinkSpeed>,
     /// Modelled PCIe link, e.g. gen2x4 (gen1..gen5, x1..x16; default the 82576's gen2x4).

@@ -19,6 +19,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use dma::DmaSpace;
+use offload_engines::cost::LinkSpeed;
 use offload_engines::segment::Segmenter;
 
 pub use counters::Counters;
@@ -237,7 +238,14 @@ impl Igb {
     fn status(&self) -> u32 {
         let mut s = 0;
         if self.link_up() {
-            s |= STATUS_LU | STATUS_FD | STATUS_SPEED_1000;
+            // The modelled link's speed as the MAC resolved it; the driver reads it
+            // here. Faster models than 1 Gb/s still say 1000, the most the 82576 can.
+            let speed = match self.timing.as_ref().map(|t| t.params().speed) {
+                Some(LinkSpeed::Mbps10) => STATUS_SPEED_10,
+                Some(LinkSpeed::Mbps100) => STATUS_SPEED_100,
+                _ => STATUS_SPEED_1000,
+            };
+            s |= STATUS_LU | STATUS_FD | speed;
         }
         if self.get(CTRL) & CTRL_GIO_MASTER_DISABLE == 0 {
             s |= STATUS_GIO_MASTER_ENABLE;

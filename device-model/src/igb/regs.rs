@@ -55,6 +55,8 @@ pub const CTRL_EXT_DRV_LOAD: u32 = 1 << 28;
 
 pub const STATUS_FD: u32 = 1 << 0;
 pub const STATUS_LU: u32 = 1 << 1;
+pub const STATUS_SPEED_10: u32 = 0;
+pub const STATUS_SPEED_100: u32 = 1 << 6;
 pub const STATUS_SPEED_1000: u32 = 2 << 6;
 pub const STATUS_PHYRA: u32 = 1 << 10;
 pub const STATUS_GIO_MASTER_ENABLE: u32 = 1 << 19;

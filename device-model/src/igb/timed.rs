@@ -6,6 +6,7 @@
 
 use offload_engines::cost::{eitr_interval, Picos, RxShape, TxShape};
 
+use super::interrupts::Cause;
 use super::regs::*;
 use super::Igb;
 use crate::timing::TimingReport;
@@ -116,8 +117,23 @@ impl Igb {
         self.timing.as_ref().and_then(|t| t.next_timer())
     }
 
-    /// Fires the EITR timers that are due (virtual mode: the next one).
+    /// Performs the Tx write-backs that are due (paced mode) and fires the EITR
+    /// timers that are due (virtual mode: the next one).
     pub fn run_timers(&mut self) {
+        let due = self
+            .timing
+            .as_mut()
+            .map(|t| t.take_due_write_backs())
+            .unwrap_or_default();
+        let mut completed = 0u32;
+        for wb in due {
+            if self.write_back(wb) {
+                completed |= 1 << wb.queue;
+            }
+        }
+        for q in (0..QUEUES).filter(|q| completed & (1 << q) != 0) {
+            self.post(Cause::TxQueue(q));
+        }
         let pending = self.intr.pending_vectors();
         let fired = self.timing.as_mut().map_or(0, |t| t.run_timers(pending));
         self.fire_timers(fired);

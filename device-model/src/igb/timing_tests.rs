@@ -63,12 +63,16 @@ fn rig(speed: LinkSpeed, ring: u32) -> Rig {
 }
 
 fn rig_traced(speed: LinkSpeed, ring: u32, trace: Option<TraceWriter>) -> Rig {
+    rig_with(speed, ring, TimingMode::Virtual, trace)
+}
+
+fn rig_with(speed: LinkSpeed, ring: u32, mode: TimingMode, trace: Option<TraceWriter>) -> Rig {
     let dma = Arc::new(DmaSpace::new());
     dma.map_anonymous(0, 0x100_0000).unwrap();
     let wire = TimedWire::default();
     let irq = Arc::new(CountingIrq::default());
     let timing = TimingConfig {
-        mode: TimingMode::Virtual,
+        mode,
         params: Params {
             speed,
             ..Params::default()
@@ -256,4 +260,81 @@ fn tso_64k_send_takes_the_sum_of_its_modelled_stages() {
     assert_eq!(lines[0]["segments"], 46);
     assert_eq!(lines[0]["departure_ps"], to_wire.as_ps());
     assert_eq!(lines[0]["stages_ps"].as_object().unwrap().len(), 7);
+}
+
+/// Paced: a descriptor's DD and the Tx interrupt come when the model says its packet
+/// is done (after its last bit left at 1 Gb/s), not when the doorbell is handled.
+#[test]
+fn paced_write_backs_wait_for_modelled_completion() {
+    const FRAMES: u32 = 32;
+    let mut r = rig_with(LinkSpeed::Gbps1, 64, TimingMode::Paced, None);
+    for slot in 0..FRAMES {
+        r.data(slot, BUF, 1514, EOP | IFCS | RS, 0);
+    }
+    let dd = |r: &Rig, slot: u32| {
+        let mut s = [0u8; 4];
+        r.dma
+            .read(TX_RING + 16 * u64::from(slot) + 12, &mut s)
+            .unwrap();
+        u32::from_le_bytes(s) & 1 == 1
+    };
+    let start = std::time::Instant::now();
+    r.doorbell(FRAMES);
+    assert_eq!(
+        r.departures().len(),
+        FRAMES as usize,
+        "frames go to the pacer at once"
+    );
+    assert!(r.dev.next_timer().is_some(), "write-backs are scheduled");
+    let mut seen = vec![None; FRAMES as usize];
+    while seen.iter().any(Option::is_none) && start.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_micros(20));
+        r.dev.run_timers();
+        for slot in 0..FRAMES {
+            if seen[slot as usize].is_none() && dd(&r, slot) {
+                seen[slot as usize] = Some(start.elapsed());
+            }
+        }
+    }
+    let seen: Vec<_> = seen
+        .into_iter()
+        .map(|s| s.expect("every DD written"))
+        .collect();
+    // 1514 B + FCS + preamble + IFG = 1538 B = 12.304 µs at 1 Gb/s; the last packet's
+    // write-back cannot come before all of them have left.
+    let wire = std::time::Duration::from_nanos(12_304 * u64::from(FRAMES));
+    assert!(
+        seen[FRAMES as usize - 1] >= wire,
+        "last DD after {:?}",
+        seen[31]
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "in ring order: {seen:?}"
+    );
+    assert!(*r.irq.0.lock().unwrap() >= 1, "the Tx interrupt followed");
+    assert_eq!(r.dev.next_timer(), None);
+}
+
+/// A 100 Mb/s model: full-size frames leave at 100BASE-TX line rate (1538 wire bytes
+/// each, 8127.4 frames/s) and STATUS tells the driver the link runs at 100 Mb/s.
+#[test]
+fn a_100_mbps_link_paces_at_its_line_rate_and_says_so() {
+    let ring = 256;
+    let mut r = rig(LinkSpeed::Mbps100, ring);
+    r.dma.write(BUF, &[0x5a; 1514]).unwrap();
+    for slot in 0..ring - 1 {
+        r.data(slot, BUF, 1514, EOP | IFCS | RS, 0);
+    }
+    r.doorbell(ring - 1);
+    let frames = r.departures();
+    let (first, last) = (frames[10].1, frames[frames.len() - 1].1);
+    let rate = per_second((frames.len() - 11) as u64, last - first);
+    assert_within(rate, 100e6 / (1538.0 * 8.0), 0.001);
+    r.dev.set_link(true);
+    let mut status = [0u8; 4];
+    r.dev.mmio_read(u64::from(STATUS), &mut status);
+    let status = u32::from_le_bytes(status);
+    assert_eq!(status & STATUS_LU, STATUS_LU);
+    assert_eq!(status & (3 << 6), STATUS_SPEED_100);
 }

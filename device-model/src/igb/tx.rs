@@ -17,6 +17,7 @@ use offload_engines::txcsum;
 use super::interrupts::Cause;
 use super::regs::*;
 use super::Igb;
+use crate::timing::WriteBack;
 
 const DESC_LEN: u64 = 16;
 const DTYP_CONTEXT: u32 = 2;
@@ -132,15 +133,17 @@ impl Igb {
             }
             let report = self.tx_descriptor(q, buf, w2, w3);
             if report {
-                // Write back DD into the status dword of a descriptor that asked (RS).
-                if self
-                    .dma
-                    .write(addr + 12, &(w3 | STA_DD).to_le_bytes())
-                    .is_err()
-                {
-                    self.counters.tx_dma_errors += 1;
+                // Write back DD into the status dword of a descriptor that asked (RS);
+                // paced, once the packet has completed in the model.
+                let wb = WriteBack {
+                    queue: q,
+                    addr: addr.wrapping_add(12),
+                    status: w3 | STA_DD,
+                };
+                match self.timing.as_mut() {
+                    Some(t) if t.defers_write_backs() => t.defer_write_back(wb),
+                    _ => completed |= self.write_back(wb),
                 }
-                completed = true;
             }
             head = (head + 1) % count;
         }
@@ -151,6 +154,21 @@ impl Igb {
         if completed {
             self.post(Cause::TxQueue(q));
         }
+    }
+
+    /// Writes a descriptor's status back; whether it completed the descriptor (the
+    /// write may fall outside guest memory: counted, and no completion).
+    pub(super) fn write_back(&mut self, wb: WriteBack) -> bool {
+        if self.dma.write(wb.addr, &wb.status.to_le_bytes()).is_err() {
+            self.counters.tx_dma_errors += 1;
+            tracing::warn!(
+                queue = wb.queue,
+                addr = wb.addr,
+                "Tx write-back outside guest memory: dropped"
+            );
+            return false;
+        }
+        true
     }
 
     /// Handles one descriptor; returns whether it asks for a status write-back.

@@ -7,9 +7,10 @@ use offload_engines::cost::{
     serialization_time, Breakdown, Params, Picos, RxCost, RxShape, TxCost, TxShape,
 };
 
+use super::completions::Completions;
 use super::{
     pcie_name, Backlog, Booked, Ledger, ModelClock, Schedule, TimingConfig, TimingMode,
-    TimingReport, Trace, Utilisation, VectorReport, Vectors,
+    TimingReport, Trace, Utilisation, VectorReport, Vectors, Waker, WriteBack,
 };
 
 /// One Tx packet of the current batch and how many frames it became.
@@ -61,6 +62,9 @@ pub struct DeviceTiming {
     descriptors: Vec<DescriptorCount>,
     /// Tx queues stopped by a full Tx packet buffer, to resume when it drains.
     stalled: u32,
+    /// Paced mode: write-backs waiting for their packets' completion.
+    completions: Completions,
+    wake: Option<Waker>,
 }
 
 impl DeviceTiming {
@@ -86,6 +90,8 @@ impl DeviceTiming {
             batch: TxBatch::default(),
             descriptors: vec![DescriptorCount::default(); queues],
             stalled: 0,
+            completions: Completions::default(),
+            wake: cfg.wake.clone(),
         })
     }
 
@@ -104,6 +110,37 @@ impl DeviceTiming {
         self.batch.clear();
         self.descriptors.fill(DescriptorCount::default());
         self.stalled = 0;
+        self.completions.clear();
+    }
+
+    /// Whether status write-backs wait for the modelled completion (paced mode).
+    /// In virtual mode they happen with the doorbell, whose handling already moves
+    /// the clock past every completion.
+    pub fn defers_write_backs(&self) -> bool {
+        self.mode == TimingMode::Paced
+    }
+
+    /// Holds `wb`, of a descriptor just processed, until the last packet that has
+    /// ended (normally the one this descriptor ended) has completed in the model.
+    pub fn defer_write_back(&mut self, wb: WriteBack) {
+        let packet = self.batch.packets.len().checked_sub(1);
+        self.completions.stage(packet, wb);
+    }
+
+    /// The deferred write-backs whose time has come.
+    pub fn take_due_write_backs(&mut self) -> Vec<WriteBack> {
+        let now = self.clock.now();
+        self.completions.take_due(now)
+    }
+
+    /// Calls the waker if the next timer is now earlier than `before`.
+    fn wake_if_sooner(&self, before: Option<Picos>) {
+        let (Some(wake), Some(next)) = (&self.wake, self.next_timer()) else {
+            return;
+        };
+        if before.is_none_or(|b| next < b) {
+            wake();
+        }
     }
 
     /// Queue `q` fetched a descriptor; `report` if it asks for a status write-back.
@@ -163,6 +200,9 @@ impl DeviceTiming {
     /// whose moderation timers fired meanwhile (virtual mode) and are `pending`.
     pub fn run_tx(&mut self, pending: u32, mut send: impl FnMut(&[u8], Picos)) -> u32 {
         if self.batch.packets.is_empty() && self.batch.frame_ends.is_empty() {
+            let (now, before) = (self.now(), self.next_timer());
+            self.completions.schedule(now, &[]);
+            self.wake_if_sooner(before);
             return 0;
         }
         let breakdowns: Vec<Breakdown> = self
@@ -171,7 +211,11 @@ impl DeviceTiming {
             .iter()
             .map(|p| TxCost::of(&self.params, &p.shape))
             .collect();
+        let timer_before = self.next_timer();
+        let doorbell = self.now();
         let (booked, fired) = self.play(&breakdowns, pending);
+        let done: Vec<Picos> = booked.iter().map(|b| b.done).collect();
+        self.completions.schedule(doorbell, &done);
         let speed = self.params.speed;
         let mut first = 0;
         for ((p, b), at) in self.batch.packets.iter().zip(&breakdowns).zip(&booked) {
@@ -204,6 +248,7 @@ impl DeviceTiming {
             send(self.batch.frame(i), now);
         }
         self.batch.clear();
+        self.wake_if_sooner(timer_before);
         fired
     }
 
@@ -242,11 +287,18 @@ impl DeviceTiming {
     /// `pending` vectors have a cause now: those that may interrupt at once.
     pub fn gate(&mut self, pending: u32, interval: impl Fn(usize) -> Picos) -> u32 {
         let now = self.clock.now();
-        self.vectors.gate(now, pending, interval)
+        let before = self.next_timer();
+        let fire = self.vectors.gate(now, pending, interval);
+        self.wake_if_sooner(before);
+        fire
     }
 
+    /// The earliest moderation timer or deferred write-back.
     pub fn next_timer(&self) -> Option<Picos> {
-        self.vectors.next_timer()
+        match (self.vectors.next_timer(), self.completions.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fires due moderation timers. In virtual mode nothing else would move the

@@ -10,11 +10,14 @@
 //! - `paced`: model time is wall time since the port started. Frames get the same
 //!   modelled departure times and are released to the wire at them by a pacer
 //!   outside the device, which pushes back on the Tx rings through [`Backlog`].
+//!   Tx descriptor write-backs, and the interrupts they cause, wait for their
+//!   packet's modelled completion (see `completions`).
 //!
 //! See `docs/timing.md` ("Device integration") for the exact rules.
 
 mod backlog;
 mod clock;
+mod completions;
 mod device;
 mod ledger;
 mod schedule;
@@ -29,6 +32,7 @@ use serde::Serialize;
 
 pub use backlog::Backlog;
 pub use clock::ModelClock;
+pub use completions::WriteBack;
 pub use device::DeviceTiming;
 pub use ledger::{Ledger, QueueReport, TimingReport, Utilisation, VectorReport};
 pub use schedule::{Booked, Schedule};
@@ -60,7 +64,14 @@ pub struct TimingConfig {
     pub backlog: Option<Arc<Backlog>>,
     /// `--trace`: one JSON line per packet.
     pub trace: Option<TraceWriter>,
+    /// Called when the device's next timer moved earlier (a held interrupt or a
+    /// deferred write-back), so whoever sleeps until [`DeviceTiming::next_timer`]
+    /// looks again.
+    pub wake: Option<Waker>,
 }
+
+/// See [`TimingConfig::wake`].
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 impl Default for TimingConfig {
     fn default() -> Self {
@@ -70,6 +81,7 @@ impl Default for TimingConfig {
             epoch: Instant::now(),
             backlog: None,
             trace: None,
+            wake: None,
         }
     }
 }
@@ -121,14 +133,16 @@ pub fn parse_pcie(s: &str) -> Result<(Generation, LinkWidth), String> {
     Ok((generation, width))
 }
 
-/// Parses `1g`, `10g`, `25g` or `100g`.
+/// Parses `10m`, `100m`, `1g`, `10g`, `25g` or `100g`.
 pub fn parse_link_speed(s: &str) -> Result<LinkSpeed, String> {
     match s.to_ascii_lowercase().as_str() {
+        "10m" => Ok(LinkSpeed::Mbps10),
+        "100m" => Ok(LinkSpeed::Mbps100),
         "1g" => Ok(LinkSpeed::Gbps1),
         "10g" => Ok(LinkSpeed::Gbps10),
         "25g" => Ok(LinkSpeed::Gbps25),
         "100g" => Ok(LinkSpeed::Gbps100),
-        _ => Err(format!("'{s}': expected 1g, 10g, 25g or 100g")),
+        _ => Err(format!("'{s}': expected 10m, 100m, 1g, 10g, 25g or 100g")),
     }
 }
 
@@ -147,6 +161,7 @@ mod tests {
         assert!(parse_pcie("gen2x3").is_err());
         assert!(parse_pcie("2x4").is_err());
         assert_eq!(parse_link_speed("10G"), Ok(LinkSpeed::Gbps10));
+        assert_eq!(parse_link_speed("100m"), Ok(LinkSpeed::Mbps100));
         assert!(parse_link_speed("40g").is_err());
         assert_eq!(pcie_name(Generation::Gen3, LinkWidth::X8), "gen3x8");
     }

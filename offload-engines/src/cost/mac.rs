@@ -16,6 +16,10 @@ pub const MIN_FRAME: u64 = 64;
 /// Port speed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LinkSpeed {
+    /// 10BASE-T and 100BASE-TX: speeds a 1 Gb/s copper port negotiates down to,
+    /// and slow enough that even an emulated guest can fill the link.
+    Mbps10,
+    Mbps100,
     /// The 82576's own speed.
     #[default]
     Gbps1,
@@ -25,6 +29,7 @@ pub enum LinkSpeed {
 }
 
 impl LinkSpeed {
+    /// The speeds `tunic bench timing` sweeps.
     pub const ALL: [LinkSpeed; 4] = [
         LinkSpeed::Gbps1,
         LinkSpeed::Gbps10,
@@ -34,6 +39,8 @@ impl LinkSpeed {
 
     pub const fn bits_per_second(self) -> u64 {
         match self {
+            LinkSpeed::Mbps10 => 10_000_000,
+            LinkSpeed::Mbps100 => 100_000_000,
             LinkSpeed::Gbps1 => 1_000_000_000,
             LinkSpeed::Gbps10 => 10_000_000_000,
             LinkSpeed::Gbps25 => 25_000_000_000,
@@ -41,7 +48,7 @@ impl LinkSpeed {
         }
     }
 
-    /// One bit time: 1000, 100, 40 or 10 ps, all exact.
+    /// One bit time: 100,000, 10,000, 1000, 100, 40 or 10 ps, all exact.
     pub const fn bit_time(self) -> Picos {
         Picos(1_000_000_000_000 / self.bits_per_second())
     }

@@ -83,7 +83,7 @@ impl Params {
             return Err(ParamError::MaxReadRequest(pcie.max_read_request));
         }
         let cpl = pcie.completion_payload;
-        if cpl == 0 || cpl % 64 != 0 || cpl > pcie.max_payload {
+        if cpl == 0 || !cpl.is_multiple_of(64) || cpl > pcie.max_payload {
             return Err(ParamError::CompletionPayload(cpl));
         }
         if pcie.tlps_per_ack == 0 || pcie.tlps_per_fc_update == 0 {

@@ -68,6 +68,8 @@ fn pcie_bound(params: &Params, len: u64) -> f64 {
 
 fn speed_label(speed: LinkSpeed) -> &'static str {
     match speed {
+        LinkSpeed::Mbps10 => "10 Mb/s",
+        LinkSpeed::Mbps100 => "100 Mb/s",
         LinkSpeed::Gbps1 => "1 Gb/s",
         LinkSpeed::Gbps10 => "10 Gb/s",
         LinkSpeed::Gbps25 => "25 Gb/s",
