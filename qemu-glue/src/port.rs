@@ -154,6 +154,7 @@ impl Port {
             PersonalityKind::VirtioNet => Arc::new(Mutex::new(VirtioNet::new(
                 VirtioNetConfig {
                     mac: spec.mac,
+                    speed_mbps: (timing.params.speed.bits_per_second() / 1_000_000) as u32,
                     ..VirtioNetConfig::default()
                 },
                 dma.clone(),

@@ -8,9 +8,11 @@ pub struct Counters {
     pub tx_bytes: u64,
     /// Packets whose checksum the device inserted (NEEDS_CSUM).
     pub tx_csum: u64,
-    /// GSO packets segmented, and the frames they became.
+    /// GSO packets segmented (TCP and UDP), and the frames they became.
     pub tx_gso: u64,
     pub tx_gso_segments: u64,
+    /// Of `tx_gso`, UDP segmentation (HOST_USO).
+    pub tx_uso: u64,
     /// Dropped: malformed header, an offload that was not negotiated or that failed.
     pub tx_dropped: u64,
     pub rx_packets: u64,
@@ -24,6 +26,13 @@ pub struct Counters {
     /// Dropped because one buffer was too small and mergeable buffers are off.
     pub rx_oversize_drops: u64,
     pub rx_runt_drops: u64,
+    /// Dropped by the receive filter (MAC tables, receive modes, VLAN filter).
+    pub rx_filtered: u64,
+    /// Frames received per queue pair.
+    pub rx_queue_packets: Vec<u64>,
+    /// Control commands carried out, and refused with VIRTIO_NET_ERR.
+    pub ctrl_commands: u64,
+    pub ctrl_errors: u64,
     /// Ring violations that set NEEDS_RESET.
     pub queue_errors: u64,
     pub features_refused: u64,

@@ -2,7 +2,7 @@
 
 use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_net::*;
-use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
+use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
 
 const fn bit(b: u32) -> u64 {
     1 << b
@@ -12,14 +12,34 @@ const fn bit(b: u32) -> u64 {
 /// at FEATURES_OK.
 pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_RING_F_INDIRECT_DESC)
+    | bit(VIRTIO_RING_F_EVENT_IDX)
     | bit(VIRTIO_NET_F_MAC)
     | bit(VIRTIO_NET_F_STATUS)
     | bit(VIRTIO_NET_F_MTU)
+    | bit(VIRTIO_NET_F_SPEED_DUPLEX)
     | bit(VIRTIO_NET_F_CSUM)
     | bit(VIRTIO_NET_F_GUEST_CSUM)
     | bit(VIRTIO_NET_F_HOST_TSO4)
     | bit(VIRTIO_NET_F_HOST_TSO6)
-    | bit(VIRTIO_NET_F_MRG_RXBUF);
+    | bit(VIRTIO_NET_F_HOST_USO)
+    | bit(VIRTIO_NET_F_MRG_RXBUF)
+    | bit(VIRTIO_NET_F_CTRL_VQ)
+    | bit(VIRTIO_NET_F_CTRL_RX)
+    | bit(VIRTIO_NET_F_CTRL_VLAN)
+    | bit(VIRTIO_NET_F_CTRL_MAC_ADDR)
+    | bit(VIRTIO_NET_F_MQ)
+    | bit(VIRTIO_NET_F_RSS)
+    | bit(VIRTIO_NET_F_HASH_REPORT);
+
+/// Features that only work through the control queue (5.1.3.1).
+const NEED_CTRL_VQ: [u32; 6] = [
+    VIRTIO_NET_F_CTRL_RX,
+    VIRTIO_NET_F_CTRL_VLAN,
+    VIRTIO_NET_F_CTRL_MAC_ADDR,
+    VIRTIO_NET_F_MQ,
+    VIRTIO_NET_F_RSS,
+    VIRTIO_NET_F_HASH_REPORT,
+];
 
 /// The features a driver wrote, accepted only once they pass [`Features::validate`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -69,9 +89,15 @@ impl Features {
         if d & bit(VIRTIO_F_VERSION_1) == 0 {
             return Err("legacy drivers are not supported (VERSION_1 missing)");
         }
-        let tso = bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6);
-        if d & tso != 0 && d & bit(VIRTIO_NET_F_CSUM) == 0 {
-            return Err("HOST_TSO4/6 require CSUM");
+        let gso =
+            bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6) | bit(VIRTIO_NET_F_HOST_USO);
+        if d & gso != 0 && d & bit(VIRTIO_NET_F_CSUM) == 0 {
+            return Err("HOST_TSO4/6 and HOST_USO require CSUM");
+        }
+        if d & bit(VIRTIO_NET_F_CTRL_VQ) == 0 && NEED_CTRL_VQ.iter().any(|&f| d & bit(f) != 0) {
+            return Err(
+                "CTRL_RX, CTRL_VLAN, CTRL_MAC_ADDR, MQ, RSS and HASH_REPORT require CTRL_VQ",
+            );
         }
         Ok(())
     }
@@ -90,7 +116,8 @@ mod tests {
         let mut f = Features::default();
         assert_eq!(f.device_word(), OFFERED as u32);
         f.device_select = 1;
-        assert_eq!(f.device_word(), 1); // VERSION_1 is bit 32
+        assert_eq!(f.device_word() & 1, 1); // VERSION_1 is bit 32
+        assert_eq!(f.device_word(), (OFFERED >> 32) as u32);
         f.device_select = 7;
         assert_eq!(f.device_word(), 0);
 
@@ -100,7 +127,11 @@ mod tests {
         f.driver_select = 0;
         f.set_driver_word(1 << VIRTIO_NET_F_HOST_TSO4);
         assert!(f.validate().is_err(), "TSO without CSUM");
-        f.set_driver_word(1 << VIRTIO_NET_F_CTRL_VQ);
+        f.set_driver_word(1 << VIRTIO_NET_F_MQ);
+        assert!(f.validate().is_err(), "MQ without CTRL_VQ");
+        f.set_driver_word((1 << VIRTIO_NET_F_MQ) | (1 << VIRTIO_NET_F_CTRL_VQ));
+        assert!(f.validate().is_ok());
+        f.set_driver_word(1 << VIRTIO_NET_F_GUEST_TSO4);
         assert!(f.validate().is_err(), "not offered");
         f.set_driver_word(0);
         f.driver_select = 1;

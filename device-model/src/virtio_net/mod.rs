@@ -3,18 +3,22 @@
 //!
 //! BAR4 holds the virtio-pci structures (common configuration, ISR, device
 //! configuration, notifications) that vendor capabilities in config space point at;
-//! BAR1 holds the MSI-X table and PBA, which QEMU emulates. Queue 0 receives and
-//! queue 1 transmits. Guest memory is reached only through `DmaSpace`, offloads are
-//! done by the offload engines, and a ring the guest corrupted puts the device into
-//! NEEDS_RESET instead of being trusted.
+//! BAR1 holds the MSI-X table and PBA, which QEMU emulates. Queue 2k receives and
+//! queue 2k+1 transmits for pair k (up to [`MAX_QUEUE_PAIRS`]); the control queue
+//! follows the pairs. Guest memory is reached only through `DmaSpace`, offloads are
+//! done by the offload engines (RSS hashing included), and a ring the guest corrupted
+//! puts the device into NEEDS_RESET instead of being trusted.
 
 mod common_cfg;
 mod counters;
+mod ctrl;
 mod features;
 pub mod layout;
 mod net_hdr;
 mod queue;
 mod rx;
+mod rx_filter;
+mod steering;
 mod tx;
 
 use std::collections::VecDeque;
@@ -27,11 +31,15 @@ use virtio_bindings::virtio_config::{
     VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK,
     VIRTIO_CONFIG_S_NEEDS_RESET,
 };
-use virtio_bindings::virtio_net::{virtio_net_config, VIRTIO_NET_S_LINK_UP};
+use virtio_bindings::virtio_net::{
+    virtio_net_config, VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_HASH_REPORT, VIRTIO_NET_F_MQ,
+    VIRTIO_NET_F_RSS, VIRTIO_NET_S_LINK_UP,
+};
+use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 
 pub use counters::Counters;
 pub use features::OFFERED as OFFERED_FEATURES;
-pub use net_hdr::{NetHdr, HDR_LEN as NET_HDR_LEN};
+pub use net_hdr::{NetHdr, HASH_HDR_LEN as NET_HASH_HDR_LEN, HDR_LEN as NET_HDR_LEN};
 pub use queue::MAX_QUEUE_SIZE;
 
 use crate::irq::IrqSink;
@@ -40,14 +48,16 @@ use crate::wire::FrameSink;
 use features::Features;
 use layout::*;
 use queue::{QueueError, Virtqueue};
+use rx_filter::RxFilter;
+use steering::Steering;
 
 pub const VENDOR_ID: u16 = 0x1af4;
 /// 0x1040 + the virtio device type (1, network): a modern-only device.
 pub const DEVICE_ID: u16 = 0x1041;
-/// One receive and one transmit queue.
-const QUEUE_PAIRS: u16 = 1;
-const RX_QUEUE: usize = 0;
-const TX_QUEUE: usize = 1;
+/// Receive/transmit queue pairs offered (`max_virtqueue_pairs`).
+pub const MAX_QUEUE_PAIRS: u16 = 4;
+/// Every virtqueue: the pairs, then the control queue.
+const QUEUES: u16 = 2 * MAX_QUEUE_PAIRS + 1;
 
 /// What one port is built with.
 #[derive(Debug, Clone)]
@@ -55,13 +65,18 @@ pub struct VirtioNetConfig {
     pub mac: [u8; 6],
     /// Advertised in the device configuration; Linux takes it as both MTU and max MTU.
     pub mtu: u16,
+    /// Link speed in Mbit/s for SPEED_DUPLEX (full duplex always).
+    pub speed_mbps: u32,
 }
 
 impl Default for VirtioNetConfig {
     fn default() -> Self {
         Self {
             mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
-            mtu: 1500,
+            // Jumbo frames, as the 82576 takes them; the guest starts at this MTU
+            // and can lower it.
+            mtu: 9000,
+            speed_mbps: 1000,
         }
     }
 }
@@ -82,8 +97,16 @@ pub struct VirtioNet {
     queues: Vec<Virtqueue>,
     isr: u8,
     link_up: bool,
-    rx_backlog: VecDeque<Vec<u8>>,
-    rx_backlog_bytes: usize,
+    /// The address the device filters on: the configured one until the driver sets
+    /// another (CTRL_MAC_ADDR).
+    mac: [u8; 6],
+    filter: RxFilter,
+    steering: Steering,
+    /// Queue pairs the driver uses (VQ_PAIRS_SET or RSS `max_tx_vq`).
+    active_pairs: u16,
+    /// Frames waiting for receive buffers, per queue pair, and their bytes.
+    rx_backlog: Vec<VecDeque<Vec<u8>>>,
+    rx_backlog_bytes: Vec<usize>,
     segmenter: Segmenter,
     scratch: Vec<u8>,
     counters: Counters,
@@ -97,7 +120,9 @@ impl VirtioNet {
         wire: Box<dyn FrameSink>,
     ) -> Self {
         let (config, pcie_cap) = Self::build_config();
+        let pairs = usize::from(MAX_QUEUE_PAIRS);
         Self {
+            mac: cfg.mac,
             cfg,
             config,
             pcie_cap,
@@ -109,14 +134,20 @@ impl VirtioNet {
             config_generation: 0,
             config_msix_vector: VIRTIO_MSI_NO_VECTOR,
             queue_select: 0,
-            queues: vec![Virtqueue::default(); usize::from(2 * QUEUE_PAIRS)],
+            queues: vec![Virtqueue::default(); usize::from(QUEUES)],
             isr: 0,
             link_up: true,
-            rx_backlog: VecDeque::new(),
-            rx_backlog_bytes: 0,
+            filter: RxFilter::new(false),
+            steering: Steering::default(),
+            active_pairs: 1,
+            rx_backlog: vec![VecDeque::new(); pairs],
+            rx_backlog_bytes: vec![0; pairs],
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
-            counters: Counters::default(),
+            counters: Counters {
+                rx_queue_packets: vec![0; pairs],
+                ..Counters::default()
+            },
         }
     }
 
@@ -138,7 +169,7 @@ impl VirtioNet {
             VIRTIO_BAR_SIZE as u32,
         );
         c.add_power_management();
-        let queues = 2 * QUEUE_PAIRS;
+        let queues = QUEUES;
         c.add_msix(
             1 + queues,
             MSIX_BAR,
@@ -173,7 +204,28 @@ impl VirtioNet {
 
     /// One MSI-X vector for configuration changes, then one per queue.
     pub fn msix_vectors(&self) -> u16 {
-        1 + 2 * QUEUE_PAIRS
+        1 + QUEUES
+    }
+
+    /// The control queue's index: after the pairs the driver can use, which is one
+    /// pair unless MQ or RSS was negotiated (5.1.2).
+    fn ctrl_queue(&self) -> usize {
+        let multi = self.features.has(VIRTIO_NET_F_MQ) || self.features.has(VIRTIO_NET_F_RSS);
+        2 * usize::from(if multi { MAX_QUEUE_PAIRS } else { 1 })
+    }
+
+    /// Length of the `virtio_net_hdr` ahead of every frame, both directions.
+    fn hdr_len(&self) -> usize {
+        if self.features.has(VIRTIO_NET_F_HASH_REPORT) {
+            NET_HASH_HDR_LEN
+        } else {
+            NET_HDR_LEN
+        }
+    }
+
+    /// CTRL_MAC_ADDR: the driver's address replaces the configured one until reset.
+    fn set_mac(&mut self, mac: [u8; 6]) {
+        self.mac = mac;
     }
 
     pub fn config_read(&self, off: u64, data: &mut [u8]) {
@@ -209,8 +261,12 @@ impl VirtioNet {
             self.isr = 0;
             self.irq.legacy(false);
         }
-        self.rx_backlog.clear();
-        self.rx_backlog_bytes = 0;
+        self.rx_backlog.iter_mut().for_each(VecDeque::clear);
+        self.rx_backlog_bytes.fill(0);
+        self.mac = self.cfg.mac;
+        self.filter = RxFilter::new(false);
+        self.steering = Steering::default();
+        self.active_pairs = 1;
     }
 
     /// The driver finished setting up and nothing went wrong since.
@@ -221,15 +277,20 @@ impl VirtioNet {
             && s & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED) == 0
     }
 
-    /// DRIVER_OK: rings are checked once, then work that waited is done.
+    /// DRIVER_OK: features are final, rings are checked once, then work that waited
+    /// is done.
     fn activate(&mut self) {
+        self.filter = RxFilter::new(self.features.has(VIRTIO_NET_F_CTRL_VLAN));
+        let event_idx = self.features.has(VIRTIO_RING_F_EVENT_IDX);
         for q in 0..self.queues.len() {
+            self.queues[q].event_idx = event_idx;
             if self.queues[q].enabled {
                 self.check_queue(q);
             }
         }
-        self.queue_notified(TX_QUEUE);
-        self.queue_notified(RX_QUEUE);
+        for q in 0..self.queues.len() {
+            self.queue_notified(q);
+        }
     }
 
     fn check_queue(&mut self, q: usize) {
@@ -256,10 +317,13 @@ impl VirtioNet {
         if !self.live() || !self.queues.get(q).is_some_and(|q| q.enabled) {
             return;
         }
-        match q {
-            RX_QUEUE => self.drain_rx_backlog(),
-            TX_QUEUE => self.tx_process(q),
-            _ => {}
+        let ctrl = self.ctrl_queue();
+        if q == ctrl {
+            self.ctrl_process(q);
+        } else if q < ctrl && q % 2 == 0 {
+            self.drain_rx_backlog(q / 2);
+        } else if q < ctrl {
+            self.tx_process(q);
         }
     }
 
@@ -305,15 +369,32 @@ impl VirtioNet {
         } else {
             0
         };
-        put(offset_of!(virtio_net_config, mac), &self.cfg.mac);
+        put(offset_of!(virtio_net_config, mac), &self.mac);
         put(offset_of!(virtio_net_config, status), &status.to_le_bytes());
         put(
             offset_of!(virtio_net_config, max_virtqueue_pairs),
-            &QUEUE_PAIRS.to_le_bytes(),
+            &MAX_QUEUE_PAIRS.to_le_bytes(),
         );
         put(
             offset_of!(virtio_net_config, mtu),
             &self.cfg.mtu.to_le_bytes(),
+        );
+        put(
+            offset_of!(virtio_net_config, speed),
+            &self.cfg.speed_mbps.to_le_bytes(),
+        );
+        put(offset_of!(virtio_net_config, duplex), &[1]);
+        put(
+            offset_of!(virtio_net_config, rss_max_key_size),
+            &[steering::MAX_KEY_LEN],
+        );
+        put(
+            offset_of!(virtio_net_config, rss_max_indirection_table_length),
+            &steering::MAX_TABLE_LEN.to_le_bytes(),
+        );
+        put(
+            offset_of!(virtio_net_config, supported_hash_types),
+            &steering::SUPPORTED_HASH_TYPES.to_le_bytes(),
         );
         b
     }

@@ -6,11 +6,16 @@ use std::mem::{offset_of, size_of};
 
 use virtio_bindings::virtio_net::{
     virtio_net_hdr_v1, virtio_net_hdr_v1__bindgen_ty_1 as CsumUnion,
-    virtio_net_hdr_v1__bindgen_ty_1__bindgen_ty_1 as CsumFields,
+    virtio_net_hdr_v1__bindgen_ty_1__bindgen_ty_1 as CsumFields, virtio_net_hdr_v1_hash,
 };
 
-/// With VERSION_1 the header is always this long, mergeable buffers or not.
+/// With VERSION_1 the header is always this long, mergeable buffers or not...
 pub const HDR_LEN: usize = size_of::<virtio_net_hdr_v1>();
+/// ...unless HASH_REPORT was negotiated: then both directions use
+/// `virtio_net_hdr_v1_hash`, with the hash value and type after the plain header.
+pub const HASH_HDR_LEN: usize = size_of::<virtio_net_hdr_v1_hash>();
+const HASH_VALUE: usize = offset_of!(virtio_net_hdr_v1_hash, hash_value);
+const HASH_REPORT: usize = offset_of!(virtio_net_hdr_v1_hash, hash_report);
 
 const FLAGS: usize = offset_of!(virtio_net_hdr_v1, flags);
 const GSO_TYPE: usize = offset_of!(virtio_net_hdr_v1, gso_type);
@@ -34,6 +39,9 @@ pub struct NetHdr {
     pub csum_start: u16,
     pub csum_offset: u16,
     pub num_buffers: u16,
+    /// Only in the hash header (receive side).
+    pub hash_value: u32,
+    pub hash_report: u16,
 }
 
 fn le16(b: &[u8; HDR_LEN], off: usize) -> u16 {
@@ -50,7 +58,19 @@ impl NetHdr {
             csum_start: le16(b, CSUM_START),
             csum_offset: le16(b, CSUM_OFFSET),
             num_buffers: le16(b, NUM_BUFFERS),
+            hash_value: 0,
+            hash_report: 0,
         }
+    }
+
+    /// The header as `virtio_net_hdr_v1_hash`; its first [`HDR_LEN`] bytes are the
+    /// plain header.
+    pub fn to_hash_bytes(self) -> [u8; HASH_HDR_LEN] {
+        let mut b = [0u8; HASH_HDR_LEN];
+        b[..HDR_LEN].copy_from_slice(&self.to_bytes());
+        b[HASH_VALUE..HASH_VALUE + 4].copy_from_slice(&self.hash_value.to_le_bytes());
+        b[HASH_REPORT..HASH_REPORT + 2].copy_from_slice(&self.hash_report.to_le_bytes());
+        b
     }
 
     pub fn to_bytes(self) -> [u8; HDR_LEN] {
@@ -76,7 +96,8 @@ mod tests {
 
     #[test]
     fn layout_is_the_twelve_byte_v1_header() {
-        assert_eq!(HDR_LEN, 12);
+        assert_eq!((HDR_LEN, HASH_HDR_LEN), (12, 20));
+        assert_eq!((HASH_VALUE, HASH_REPORT), (12, 16));
         assert_eq!((CSUM_START, CSUM_OFFSET, NUM_BUFFERS), (6, 8, 10));
         let h = NetHdr {
             flags: 1,
@@ -86,7 +107,16 @@ mod tests {
             csum_start: 54,
             csum_offset: 16,
             num_buffers: 3,
+            ..NetHdr::default()
         };
         assert_eq!(NetHdr::parse(&h.to_bytes()), h);
+        let hashed = NetHdr {
+            hash_value: 0x1234_5678,
+            hash_report: 2,
+            ..h
+        }
+        .to_hash_bytes();
+        assert_eq!(&hashed[..HDR_LEN], &h.to_bytes());
+        assert_eq!(&hashed[12..18], &[0x78, 0x56, 0x34, 0x12, 2, 0]);
     }
 }

@@ -47,6 +47,8 @@ pub enum QueueError {
     BadSize(u16),
     #[error("ring address misaligned or outside guest memory")]
     BadRing,
+    #[error("control command without a writable ack byte")]
+    NoAck,
 }
 
 /// One descriptor chain taken from the available ring.
@@ -72,6 +74,9 @@ pub struct Virtqueue {
     next_used: u16,
     /// Used entries written but not yet published through `used.idx`.
     unpublished: u16,
+    /// VIRTIO_F_EVENT_IDX: notifications are asked for through `used_event` and
+    /// `avail_event` instead of the ring flags (2.7.7, 2.7.10).
+    pub event_idx: bool,
 }
 
 impl Default for Virtqueue {
@@ -86,6 +91,7 @@ impl Default for Virtqueue {
             next_avail: 0,
             next_used: 0,
             unpublished: 0,
+            event_idx: false,
         }
     }
 }
@@ -152,7 +158,15 @@ impl Virtqueue {
 
     /// Takes the next available chain, or `None` when the driver has offered nothing new.
     pub fn pop(&mut self, dma: &DmaSpace, indirect: bool) -> Result<Option<Chain>, QueueError> {
-        let avail_idx = read16(dma, self.avail + 2)?;
+        let mut avail_idx = read16(dma, self.avail + 2)?;
+        if avail_idx == self.next_avail && self.event_idx {
+            // Ask for a notification when the driver adds the next chain, then look
+            // once more: a chain added before the driver saw `avail_event` would
+            // otherwise wait for a kick that never comes.
+            self.write_avail_event(dma)?;
+            fence(Ordering::SeqCst);
+            avail_idx = read16(dma, self.avail + 2)?;
+        }
         let ahead = avail_idx.wrapping_sub(self.next_avail);
         if ahead == 0 {
             return Ok(None);
@@ -257,7 +271,8 @@ impl Virtqueue {
         if self.unpublished == 0 {
             return Ok(false);
         }
-        let idx = self.next_used.wrapping_add(self.unpublished);
+        let published = self.unpublished;
+        let idx = self.next_used.wrapping_add(published);
         // The elements must be visible before the index that publishes them.
         fence(Ordering::Release);
         dma.write(self.used + 2, &idx.to_le_bytes())?;
@@ -265,7 +280,47 @@ impl Virtqueue {
         self.unpublished = 0;
         // And the index before the flags that say whether to interrupt are read.
         fence(Ordering::SeqCst);
+        if self.event_idx {
+            let old = idx.wrapping_sub(published);
+            let used_event = read16(dma, self.used_event_addr())?;
+            return Ok(need_event(used_event, idx, old));
+        }
         let flags = read16(dma, self.avail)?;
         Ok(u32::from(flags) & VRING_AVAIL_F_NO_INTERRUPT == 0)
+    }
+
+    /// `used_event`: after the available ring's entries.
+    fn used_event_addr(&self) -> u64 {
+        self.avail + RING_HEADER + 2 * u64::from(self.size)
+    }
+
+    /// Tells the driver to notify once it makes entry `next_avail` available.
+    fn write_avail_event(&self, dma: &DmaSpace) -> Result<(), QueueError> {
+        let at = self.used + RING_HEADER + USED_ELEM_LEN * u64::from(self.size);
+        dma.write(at, &self.next_avail.to_le_bytes())?;
+        Ok(())
+    }
+}
+
+/// `vring_need_event` (2.7.10): whether moving the index from `old` to `new` passed
+/// the `event` index the other side asked to be told about.
+fn need_event(event: u16, new: u16, old: u16) -> bool {
+    new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old)
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::need_event;
+
+    #[test]
+    fn need_event_matches_the_spec_examples() {
+        assert!(need_event(0, 1, 0), "the entry asked for was published");
+        assert!(!need_event(5, 3, 0), "not there yet");
+        assert!(need_event(2, 3, 0), "passed within the batch");
+        assert!(
+            !need_event(2, 4, 3),
+            "passed before this batch: already notified"
+        );
+        assert!(need_event(0xffff, 1, 0xfffe), "across the wrap");
     }
 }

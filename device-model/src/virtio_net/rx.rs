@@ -1,17 +1,23 @@
-//! Receive: a frame from the wire, its `virtio_net_hdr`, into the buffers the driver
-//! offered on the receive queue, spread over several with mergeable buffers.
+//! Receive: a frame from the wire passes the receive filter, is steered to a queue
+//! pair (RSS), and goes with its `virtio_net_hdr` (hash report included when
+//! negotiated) into the buffers the driver offered on that pair's receive queue,
+//! spread over several with mergeable buffers.
+
+use std::collections::VecDeque;
 
 use offload_engines::rxcsum;
 use virtio_bindings::virtio_net::{
-    VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_HDR_F_DATA_VALID,
+    VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_HASH_REPORT, VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_HDR_F_DATA_VALID,
 };
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
 
-use super::net_hdr::{NetHdr, HDR_LEN};
+use super::net_hdr::NetHdr;
 use super::queue::{Chain, QueueError};
-use super::{VirtioNet, RX_QUEUE};
+use super::steering::Decision;
+use super::VirtioNet;
 
-/// Frames held while the driver offers no buffers, like a NIC's receive FIFO.
+/// Frames held per queue while the driver offers no buffers, like a NIC's receive FIFO.
 const RX_BACKLOG_BYTES: usize = 64 * 1024;
 const ETH_HEADER: usize = 14;
 
@@ -26,7 +32,7 @@ enum Delivery {
 impl VirtioNet {
     /// A frame from the wire (no FCS).
     pub fn receive(&mut self, frame: &[u8]) {
-        if !self.live() || !self.link_up || !self.queues[RX_QUEUE].enabled {
+        if !self.live() || !self.link_up {
             self.counters.rx_not_ready_drops += 1;
             return;
         }
@@ -34,34 +40,46 @@ impl VirtioNet {
             self.counters.rx_runt_drops += 1;
             return;
         }
+        if let Err(why) = self.filter.check(frame, &self.mac) {
+            self.counters.rx_filtered += 1;
+            tracing::trace!(?why, "virtio-net receive filter dropped a frame");
+            return;
+        }
+        let decision = self.steering.decide(frame, self.active_pairs);
+        let pair = usize::from(decision.pair);
+        if !self.queues.get(2 * pair).is_some_and(|q| q.enabled) {
+            self.counters.rx_not_ready_drops += 1;
+            return;
+        }
         // Frames already waiting go first, so order is kept.
-        if self.rx_backlog.is_empty() {
-            match self.deliver(frame) {
+        if self.rx_backlog[pair].is_empty() {
+            match self.deliver(pair, frame, decision) {
                 Ok(Delivery::NoBuffers) => {}
                 Ok(_) => return,
-                Err(e) => return self.queue_failed(RX_QUEUE, e),
+                Err(e) => return self.queue_failed(2 * pair, e),
             }
         }
-        if self.rx_backlog_bytes + frame.len() > RX_BACKLOG_BYTES {
+        if self.rx_backlog_bytes[pair] + frame.len() > RX_BACKLOG_BYTES {
             self.counters.rx_backlog_drops += 1;
             return;
         }
-        self.rx_backlog_bytes += frame.len();
-        self.rx_backlog.push_back(frame.to_vec());
+        self.rx_backlog_bytes[pair] += frame.len();
+        self.rx_backlog[pair].push_back(frame.to_vec());
     }
 
-    /// Delivers waiting frames while the driver has buffers for them.
-    pub(super) fn drain_rx_backlog(&mut self) {
-        while let Some(frame) = self.rx_backlog.pop_front() {
-            match self.deliver(&frame) {
+    /// Delivers frames waiting for pair `pair` while the driver has buffers for them.
+    pub(super) fn drain_rx_backlog(&mut self, pair: usize) {
+        while let Some(frame) = self.rx_backlog.get_mut(pair).and_then(VecDeque::pop_front) {
+            let decision = self.steering.decide(&frame, self.active_pairs);
+            match self.deliver(pair, &frame, decision) {
                 Ok(Delivery::NoBuffers) => {
-                    self.rx_backlog.push_front(frame);
+                    self.rx_backlog[pair].push_front(frame);
                     return;
                 }
-                Ok(_) => self.rx_backlog_bytes -= frame.len(),
+                Ok(_) => self.rx_backlog_bytes[pair] -= frame.len(),
                 Err(e) => {
-                    self.rx_backlog_bytes -= frame.len();
-                    return self.queue_failed(RX_QUEUE, e);
+                    self.rx_backlog_bytes[pair] -= frame.len();
+                    return self.queue_failed(2 * pair, e);
                 }
             }
         }
@@ -69,11 +87,14 @@ impl VirtioNet {
 
     /// The header for `frame`: DATA_VALID when tunic checked its checksums and every
     /// one it could check was good, as a NIC with receive checksum offload reports it.
-    fn rx_header(&mut self, frame: &[u8], buffers: u16) -> NetHdr {
+    fn rx_header(&mut self, frame: &[u8], buffers: u16, decision: Decision) -> NetHdr {
         let mut hdr = NetHdr {
             num_buffers: buffers,
             ..NetHdr::default()
         };
+        if self.features.has(VIRTIO_NET_F_HASH_REPORT) {
+            (hdr.hash_value, hdr.hash_report) = decision.report;
+        }
         if self.features.has(VIRTIO_NET_F_GUEST_CSUM) {
             let v = rxcsum::validate(frame);
             let l4_good = matches!(v.l4_ok(), Some((_, true)));
@@ -85,11 +106,17 @@ impl VirtioNet {
         hdr
     }
 
-    fn deliver(&mut self, frame: &[u8]) -> Result<Delivery, QueueError> {
-        let q = RX_QUEUE;
+    fn deliver(
+        &mut self,
+        pair: usize,
+        frame: &[u8],
+        decision: Decision,
+    ) -> Result<Delivery, QueueError> {
+        let q = 2 * pair;
         let mergeable = self.features.has(VIRTIO_NET_F_MRG_RXBUF);
         let indirect = self.features.has(VIRTIO_RING_F_INDIRECT_DESC);
-        let total = HDR_LEN + frame.len();
+        let hdr_len = self.hdr_len();
+        let total = hdr_len + frame.len();
         let mark = self.queues[q].avail_mark();
         let mut chains: Vec<Chain> = Vec::new();
         let mut room = 0usize;
@@ -116,16 +143,17 @@ impl VirtioNet {
             return Ok(Delivery::Dropped);
         }
 
-        let hdr = self.rx_header(frame, chains.len() as u16);
+        let hdr = self.rx_header(frame, chains.len() as u16, decision);
         let mut data = std::mem::take(&mut self.scratch);
         data.clear();
-        data.extend_from_slice(&hdr.to_bytes());
+        data.extend_from_slice(&hdr.to_hash_bytes()[..hdr_len]);
         data.extend_from_slice(frame);
         let result = self.scatter(q, &chains, &data);
         self.scratch = data;
         result?;
         self.counters.rx_packets += 1;
         self.counters.rx_bytes += frame.len() as u64;
+        self.counters.rx_queue_packets[pair] += 1;
         if self.queues[q].publish(&self.dma)? {
             self.queue_interrupt(q);
         }

@@ -4,19 +4,19 @@
 use offload_engines::checksum::fold;
 use offload_engines::txcsum;
 use virtio_bindings::virtio_net::{
-    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_HDR_F_NEEDS_CSUM,
-    VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4,
-    VIRTIO_NET_HDR_GSO_TCPV6,
+    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_USO,
+    VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_NONE,
+    VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
 };
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
 
-use super::net_hdr::{NetHdr, HDR_LEN};
+use super::net_hdr::{NetHdr, HASH_HDR_LEN, HDR_LEN};
 use super::queue::{Chain, QueueError};
 use super::VirtioNet;
 
 /// Largest chain gathered: a 64 KiB GSO packet with its headers and the net header.
 /// Bigger ones are dropped without allocating what the guest asked for.
-const MAX_TX_CHAIN: usize = HDR_LEN + 64 * 1024 + 256;
+const MAX_TX_CHAIN: usize = HASH_HDR_LEN + 64 * 1024 + 256;
 /// Ethernet header and one VLAN tag on top of the MTU.
 const L2_OVERHEAD: usize = 14 + 4;
 
@@ -87,7 +87,14 @@ impl VirtioNet {
     }
 
     fn tx_packet(&mut self, buf: &mut [u8]) -> Result<(), TxDrop> {
-        let Some((hdr, frame)) = buf.split_first_chunk_mut::<HDR_LEN>() else {
+        // With HASH_REPORT the driver sends the longer header too; its hash fields
+        // mean nothing on transmit.
+        let hdr_len = self.hdr_len();
+        if buf.len() < hdr_len {
+            return Err(TxDrop::NoHeader);
+        }
+        let (hdr, frame) = buf.split_at_mut(hdr_len);
+        let Some(hdr) = hdr.first_chunk::<HDR_LEN>() else {
             return Err(TxDrop::NoHeader);
         };
         let hdr = NetHdr::parse(hdr);
@@ -114,8 +121,10 @@ impl VirtioNet {
         let negotiated = match gso {
             VIRTIO_NET_HDR_GSO_TCPV4 => self.features.has(VIRTIO_NET_F_HOST_TSO4),
             VIRTIO_NET_HDR_GSO_TCPV6 => self.features.has(VIRTIO_NET_F_HOST_TSO6),
+            VIRTIO_NET_HDR_GSO_UDP_L4 => self.features.has(VIRTIO_NET_F_HOST_USO),
             _ => false,
         };
+        let udp = gso == VIRTIO_NET_HDR_GSO_UDP_L4;
         if !negotiated || !needs_csum {
             return Err(TxDrop::NotNegotiated);
         }
@@ -128,14 +137,20 @@ impl VirtioNet {
         } = self;
         let mut sent = 0u64;
         let mut bytes = 0u64;
-        let stats = segmenter
-            .tso(frame, usize::from(hdr.gso_size), &mut |seg: &[u8]| {
-                sent += 1;
-                bytes += seg.len() as u64;
-                wire.transmit(seg);
-            })
-            .map_err(|e| TxDrop::Offload(e.to_string()))?;
+        let mut out = |seg: &[u8]| {
+            sent += 1;
+            bytes += seg.len() as u64;
+            wire.transmit(seg);
+        };
+        let mss = usize::from(hdr.gso_size);
+        let stats = if udp {
+            segmenter.uso(frame, mss, &mut out)
+        } else {
+            segmenter.tso(frame, mss, &mut out)
+        }
+        .map_err(|e| TxDrop::Offload(e.to_string()))?;
         counters.tx_gso += 1;
+        counters.tx_uso += u64::from(udp);
         counters.tx_gso_segments += stats.segments as u64;
         counters.tx_packets += sent;
         counters.tx_bytes += bytes;
@@ -149,7 +164,7 @@ impl VirtioNet {
     }
 }
 
-/// Linux seeds the checksum field of a GSO packet with the pseudo-header sum over the
+/// Linux seeds the checksum field of a GSO packet (TCP, and UDP for USO) with the pseudo-header sum over the
 /// whole L4 length (`tcp_v4_send_check`); the segmenter adds each segment's own length
 /// to a seed without it. Subtracts the length, in ones'-complement arithmetic.
 fn unseed_length(frame: &mut [u8], hdr: &NetHdr) -> Result<(), TxDrop> {

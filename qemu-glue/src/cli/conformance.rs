@@ -28,6 +28,7 @@ const SUITES: [Suite; 7] = [
         script: include_str!("guest/driver-suite.sh"),
         cases: &[
             "probe",
+            "virtio-features",
             "ethtool-driver",
             "link-up",
             "ping-",
@@ -71,7 +72,7 @@ const SUITES: [Suite; 7] = [
     Suite {
         script: include_str!("guest/rss-suite.sh"),
         cases: &["rss-"],
-        igb_only: true,
+        igb_only: false,
     },
     Suite {
         script: include_str!("guest/lifecycle-suite.sh"),

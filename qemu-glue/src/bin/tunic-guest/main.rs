@@ -4,9 +4,11 @@
 //! tunic's recorder which case the following traffic belongs to, open many UDP
 //! flows at once, hand the kernel TCP super-packets through a virtio-net
 //! header (the differential TSO oracle's input), and predict from the guest's own RSS key and indirection table
-//! (as `ethtool -x` prints them) which receive queue each flow must land on.
+//! (as `ethtool -x` prints them) which receive queue each flow must land on, and
+//! read per-queue receive counts where `ethtool -S` has none (netdev netlink).
 
 mod gso_send;
+mod qstats;
 mod raw;
 mod rss_predict;
 
@@ -16,7 +18,8 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage:\n  tunic-guest mark IFACE TEXT\n  tunic-guest udp-flows SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
          tunic-guest rss-predict ETHTOOL_X_FILE SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
-         tunic-guest gso-send IFACE DST_MAC SRC DST SPORT DPORT PAYLOAD MSS ts|nots IP_ID COUNT"
+         tunic-guest gso-send IFACE DST_MAC SRC DST SPORT DPORT PAYLOAD MSS ts|nots IP_ID COUNT\n  \
+         tunic-guest rxq-packets IFACE"
     );
     ExitCode::from(2)
 }
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         ["rss-predict", file, src, dst, count, base, dport] => {
             rss_predict::run(file, src, dst, count, base, dport)
         }
+        ["rxq-packets", iface] => qstats::run(iface),
         ["gso-send", iface, rest @ ..] => {
             gso_send::parse(rest).and_then(|spec| gso_send::run(iface, &spec))
         }

@@ -7,8 +7,8 @@ for nic in $A; do ethtool -K $nic tx-tcp-mangleid-segmentation on >/dev/null 2>&
 in_peer ethtool -K $B tx-tcp-mangleid-segmentation on >/dev/null 2>&1
 gso=$(ethtool -k $A | grep -E 'tx-gre-segmentation|tx-gso-partial|tx-tcp-mangleid' | tr -s '\t\n ' ' ')
 
-tunnel_case() { # tunnel_case <name> <ip link type> <outer local> <outer remote> <inner4|inner6>
-    _name=$1; _type=$2; _l=$3; _r=$4; _inner=$5
+tunnel_case() { # tunnel_case <name> <ip link type> <outer local> <outer remote> <inner4|inner6> [udp]
+    _name=$1; _type=$2; _l=$3; _r=$4; _inner=$5; _proto=${6:-tcp}
     ip link add nv0 type $_type local $_l remote $_r key $KEY || { result $_name fail "cannot create $_type"; return; }
     in_peer ip link add nv0 type $_type local $_r remote $_l key $KEY
     ip addr add 198.19.0.1/24 dev nv0; in_peer ip addr add 198.19.0.2/24 dev nv0
@@ -16,15 +16,22 @@ tunnel_case() { # tunnel_case <name> <ip link type> <outer local> <outer remote>
     ip link set nv0 up; in_peer ip link set nv0 up
     _err0=$(csum_errors peer)
     if [ $_inner = inner6 ]; then _dst=2001:2:0:1::2; else _dst=198.19.0.2; fi
+    # UDP: datagrams that fill the tunnel's MTU, at a rate the emulated guest keeps up with.
+    _args=""
+    [ $_proto = udp ] && _args="-u -b 50M -l 1350"
     # A short captured window first (for the host's tshark checksum oracle), then throughput.
-    mark $_name; iperf_once -c $_dst -n 4M; mark off
+    mark $_name; iperf_once -c $_dst -n 4M $_args; mark off
     in_peer iperf3 -s -1 -D >/tmp/iperf3-tun-server.out 2>&1
     sleep 0.5
-    if iperf3 -c $_dst -t ${TUNIC_TUNNEL_SECONDS:-3} -f m >/tmp/iperf3-tun.out 2>&1; then
+    if iperf3 -c $_dst -t ${TUNIC_TUNNEL_SECONDS:-3} -f m $_args >/tmp/iperf3-tun.out 2>&1; then
         _mbps=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' /tmp/iperf3-tun.out)
         _err=$(( $(csum_errors peer) - _err0 ))
-        if [ "$_err" = 0 ]; then
-            result $_name pass "$_mbps Mbit/s over $_type key $KEY (VSID $VSID FlowID $FLOWID), peer checksum errors 0"
+        # UDP: the receiver's "(loss%)"; a tunnel that delivers nothing fails.
+        _loss=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^\(.*%\)$/) print $i }' /tmp/iperf3-tun.out)
+        if [ $_proto = udp ] && { [ -z "$_loss" ] || [ "$_loss" = "(100%)" ]; }; then
+            result $_name fail "UDP over $_type delivered nothing: $(tail -n 3 /tmp/iperf3-tun.out | tr '\n' ' ')"
+        elif [ "$_err" = 0 ]; then
+            result $_name pass "$_proto $_mbps Mbit/s ${_loss:+loss $_loss }over $_type key $KEY (VSID $VSID FlowID $FLOWID), peer checksum errors 0"
         else
             result $_name fail "$_mbps Mbit/s but the peer counted $_err checksum errors"
         fi
@@ -39,3 +46,5 @@ tunnel_case nvgre-v4-in-v4 gretap $TUNIC_IP4_A $TUNIC_IP4_B inner4
 tunnel_case nvgre-v6-in-v4 gretap $TUNIC_IP4_A $TUNIC_IP4_B inner6
 tunnel_case nvgre-v4-in-v6 ip6gretap $TUNIC_IP6_A $TUNIC_IP6_B inner4
 tunnel_case nvgre-v6-in-v6 ip6gretap $TUNIC_IP6_A $TUNIC_IP6_B inner6
+tunnel_case nvgre-udp-v4-in-v4 gretap $TUNIC_IP4_A $TUNIC_IP4_B inner4 udp
+tunnel_case nvgre-udp-v6-in-v4 gretap $TUNIC_IP4_A $TUNIC_IP4_B inner6 udp

@@ -3,16 +3,25 @@
 # outside the device predicts from the key and indirection table the driver
 # programmed (table from ethtool -x; igb does not report its key, which is the
 # kernel's net.core.netdev_rss_key). Then again with a changed indirection table
-# (ethtool -X weight). igb cannot change its key (no ethtool -X hkey support in
-# the driver): a changed key is covered by the device-level tests.
+# (ethtool -X weight), and with virtio_net once more with a new key (ethtool -X
+# hkey). igb cannot change its key (no ethtool -X hkey support in the driver): for
+# igb a changed key is covered by the device-level tests.
 
 rxq_counts() { # per-queue rx packets of B, one "queue count" line each
-    in_peer ethtool -S $B | awk -F'[_: ]+' '/rx_queue_[0-9]+_packets/ { print $4, $NF }'
+    # igb reports them in ethtool -S (rx_queue_N_packets); virtio_net since 6.10
+    # only through the netdev netlink family's queue statistics.
+    in_peer ethtool -S $B | awk -F'[_: ]+' '/rx_queue_[0-9]+_packets/ { print $4, $NF }' >/tmp/rxq.txt
+    [ -s /tmp/rxq.txt ] || in_peer /tunic/bin/tunic-guest rxq-packets $B >/tmp/rxq.txt 2>/tmp/rxq.err
+    cat /tmp/rxq.txt
 }
 
 rss_round() { # rss_round <case> <port base>
     in_peer ethtool -x $B >/tmp/rss-x.txt
     rxq_counts >/tmp/rss-before.txt
+    if [ ! -s /tmp/rss-before.txt ]; then
+        result $1 fail "no per-queue receive counters (ethtool -S, netdev qstats: $(cat /tmp/rxq.err))"
+        return
+    fi
     /tunic/bin/tunic-guest udp-flows $TUNIC_IP4_A $TUNIC_IP4_B 400 $2 9 || { result $1 fail "could not send flows"; return; }
     sleep 1
     rxq_counts >/tmp/rss-after.txt
@@ -44,5 +53,14 @@ if [ "$queues" = 4 ]; then result rss-queues pass "4 combined channels"; else re
 rss_round rss-toeplitz 20000
 in_peer ethtool -X $B weight 1 3 0 2 >/dev/null 2>&1
 rss_round rss-toeplitz-new-table 30000
+# A key of the guest's choosing: virtio_net hands it to the device (igb cannot).
+if [ $TUNIC_DRIVER = virtio_net ]; then
+    key=$(od -An -tx1 -N40 /dev/urandom | tr -s ' \n' '::' | sed 's/^://; s/:$//')
+    if in_peer ethtool -X $B hkey $key >/tmp/rss-hkey.out 2>&1 && in_peer ethtool -x $B | grep -q "$key"; then
+        rss_round rss-toeplitz-new-key 40000
+    else
+        result rss-toeplitz-new-key fail "ethtool -X hkey: $(head -n 2 /tmp/rss-hkey.out | tr '\n' ' ')"
+    fi
+fi
 in_peer ethtool -L $B combined 2 >/dev/null 2>&1
 wait_link $B 15 peer

@@ -99,6 +99,10 @@ setup_pair() {
     mkdir -p /run/netns
     ip netns add "$TUNIC_NS" || return 1
     ip link set "$TUNIC_B" netns "$TUNIC_NS" || return 1
+    # Standard frames to start with: a NIC may come up at its largest MTU (virtio-net
+    # with VIRTIO_NET_F_MTU does), and cases that want jumbo frames set them.
+    ip link set "$TUNIC_A" mtu 1500 || return 1
+    ip -n "$TUNIC_NS" link set "$TUNIC_B" mtu 1500 || return 1
     ip addr add "$TUNIC_IP4_A/24" dev "$TUNIC_A" || return 1
     ip -6 addr add "$TUNIC_IP6_A/64" dev "$TUNIC_A" nodad || return 1
     ip link set "$TUNIC_A" up || return 1

@@ -1,0 +1,138 @@
+//! The control virtqueue (5.1.6.5): receive modes, MAC and VLAN filters, the number
+//! of queue pairs, and the RSS and hash configuration.
+//!
+//! Each chain is a `virtio_net_ctrl_hdr` (class, command) and the command's data,
+//! all device-readable, then one device-writable `ack` byte. A command the device
+//! does not know, or data it cannot accept, is answered VIRTIO_NET_ERR and changes
+//! nothing; a chain without room for the ack breaks the queue like any bad chain.
+
+use virtio_bindings::virtio_net::*;
+use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
+
+use super::queue::{Chain, QueueError};
+use super::steering::{parse_hash_config, parse_rss_config};
+use super::{VirtioNet, MAX_QUEUE_PAIRS};
+
+/// Longest command accepted: two full MAC tables and then some. Longer ones are
+/// refused without reading them.
+const MAX_COMMAND: usize = 4096;
+
+impl VirtioNet {
+    /// The driver kicked the control queue.
+    pub(super) fn ctrl_process(&mut self, q: usize) {
+        let indirect = self.features.has(VIRTIO_RING_F_INDIRECT_DESC);
+        for _ in 0..self.queues[q].size {
+            let chain = match self.queues[q].pop(&self.dma, indirect) {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return self.queue_failed(q, e),
+            };
+            if let Err(e) = self.ctrl_chain(q, &chain) {
+                return self.queue_failed(q, e);
+            }
+        }
+        match self.queues[q].publish(&self.dma) {
+            Ok(true) => self.queue_interrupt(q),
+            Ok(false) => {}
+            Err(e) => self.queue_failed(q, e),
+        }
+    }
+
+    fn ctrl_chain(&mut self, q: usize, chain: &Chain) -> Result<(), QueueError> {
+        if chain.writable.len() == 0 {
+            return Err(QueueError::NoAck);
+        }
+        let ack = if chain.readable.len() > MAX_COMMAND {
+            self.ctrl_refused("command longer than the device accepts")
+        } else {
+            let mut cmd = Vec::with_capacity(chain.readable.len());
+            chain.readable.gather(&self.dma, &mut cmd, MAX_COMMAND)?;
+            match self.ctrl_command(&cmd) {
+                Ok(()) => {
+                    self.counters.ctrl_commands += 1;
+                    VIRTIO_NET_OK as u8
+                }
+                Err(why) => self.ctrl_refused(why),
+            }
+        };
+        // The ack is the first writable byte.
+        chain.writable.scatter(&self.dma, &[ack])?;
+        self.queues[q].add_used(&self.dma, chain.head, 1)
+    }
+
+    fn ctrl_refused(&mut self, why: &'static str) -> u8 {
+        self.counters.ctrl_errors += 1;
+        tracing::warn!(why, "virtio-net control command refused");
+        VIRTIO_NET_ERR as u8
+    }
+
+    fn ctrl_command(&mut self, cmd: &[u8]) -> Result<(), &'static str> {
+        let [class, command, data @ ..] = cmd else {
+            return Err("control header truncated");
+        };
+        let (class, command) = (u32::from(*class), u32::from(*command));
+        let needs = |feature: u32| {
+            if self.features.has(feature) {
+                Ok(())
+            } else {
+                Err("command class not negotiated")
+            }
+        };
+        match (class, command) {
+            (VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC | VIRTIO_NET_CTRL_RX_ALLMULTI) => {
+                needs(VIRTIO_NET_F_CTRL_RX)?;
+                let [on] = data else {
+                    return Err("receive mode is one byte");
+                };
+                if command == VIRTIO_NET_CTRL_RX_PROMISC {
+                    self.filter.promisc = *on != 0;
+                } else {
+                    self.filter.allmulti = *on != 0;
+                }
+                Ok(())
+            }
+            (VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET) => {
+                needs(VIRTIO_NET_F_CTRL_RX)?;
+                self.filter.set_mac_tables(data)
+            }
+            (VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET) => {
+                needs(VIRTIO_NET_F_CTRL_MAC_ADDR)?;
+                let mac: [u8; 6] = data.try_into().map_err(|_| "MAC address is 6 bytes")?;
+                self.set_mac(mac);
+                Ok(())
+            }
+            (VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD | VIRTIO_NET_CTRL_VLAN_DEL) => {
+                needs(VIRTIO_NET_F_CTRL_VLAN)?;
+                let vid: [u8; 2] = data.try_into().map_err(|_| "VLAN ID is 2 bytes")?;
+                self.filter
+                    .set_vlan(u16::from_le_bytes(vid), command == VIRTIO_NET_CTRL_VLAN_ADD)
+            }
+            (VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) => {
+                needs(VIRTIO_NET_F_MQ)?;
+                let n: [u8; 2] = data.try_into().map_err(|_| "pair count is 2 bytes")?;
+                let n = u16::from_le_bytes(n);
+                if n == 0 || n > MAX_QUEUE_PAIRS {
+                    return Err("queue pairs outside 1..=max_virtqueue_pairs");
+                }
+                self.active_pairs = n;
+                Ok(())
+            }
+            (VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG) => {
+                needs(VIRTIO_NET_F_RSS)?;
+                let rss = parse_rss_config(data, MAX_QUEUE_PAIRS)?;
+                if let Some((_, _, pairs)) = rss.steering {
+                    // The device takes the pair count from max_tx_vq (5.1.6.5.7.1).
+                    self.active_pairs = pairs;
+                }
+                self.steering.apply(rss);
+                Ok(())
+            }
+            (VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_HASH_CONFIG) => {
+                needs(VIRTIO_NET_F_HASH_REPORT)?;
+                self.steering.apply(parse_hash_config(data)?);
+                Ok(())
+            }
+            _ => Err("unknown control command"),
+        }
+    }
+}
