@@ -38,8 +38,12 @@ pub const TX_PACKET_BUFFER: u64 = 40 * 1024;
 pub enum PersonalityKind {
     /// Intel 82576 (8086:10C9), Linux `igb`.
     Igb,
-    /// Modern virtio-net (1AF4:1041), Linux `virtio_net`. Timing options do not apply yet.
+    /// Modern virtio-net (1AF4:1041), Linux `virtio_net`, split virtqueues. Timing
+    /// options do not apply yet.
     VirtioNet,
+    /// The same virtio-net device offering packed virtqueues (VIRTIO_F_RING_PACKED),
+    /// which the driver then uses instead of split ones.
+    VirtioNetPacked,
 }
 
 /// How a port records its traffic.
@@ -151,16 +155,19 @@ impl Port {
                 irq.clone(),
                 sink,
             ))),
-            PersonalityKind::VirtioNet => Arc::new(Mutex::new(VirtioNet::new(
-                VirtioNetConfig {
-                    mac: spec.mac,
-                    speed_mbps: (timing.params.speed.bits_per_second() / 1_000_000) as u32,
-                    ..VirtioNetConfig::default()
-                },
-                dma.clone(),
-                irq.clone(),
-                sink,
-            ))),
+            PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => {
+                Arc::new(Mutex::new(VirtioNet::new(
+                    VirtioNetConfig {
+                        mac: spec.mac,
+                        speed_mbps: (timing.params.speed.bits_per_second() / 1_000_000) as u32,
+                        packed_ring: spec.personality == PersonalityKind::VirtioNetPacked,
+                        ..VirtioNetConfig::default()
+                    },
+                    dma.clone(),
+                    irq.clone(),
+                    sink,
+                )))
+            }
         };
         let server = VfioUserServer::bind(&spec.socket, device.clone(), dma.clone(), irq)?;
         let mut threads = Vec::new();

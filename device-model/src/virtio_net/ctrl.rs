@@ -39,7 +39,7 @@ impl VirtioNet {
     }
 
     fn ctrl_chain(&mut self, q: usize, chain: &Chain) -> Result<(), QueueError> {
-        if chain.writable.len() == 0 {
+        if chain.writable.is_empty() {
             return Err(QueueError::NoAck);
         }
         let ack = if chain.readable.len() > MAX_COMMAND {
@@ -57,7 +57,7 @@ impl VirtioNet {
         };
         // The ack is the first writable byte.
         chain.writable.scatter(&self.dma, &[ack])?;
-        self.queues[q].add_used(&self.dma, chain.head, 1)
+        self.queues[q].add_used(&self.dma, chain, 1)
     }
 
     fn ctrl_refused(&mut self, why: &'static str) -> u8 {

@@ -1,6 +1,6 @@
 //! Feature bits: what the device offers and what a driver may accept.
 
-use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_config::{VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1};
 use virtio_bindings::virtio_net::*;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
 
@@ -9,8 +9,9 @@ const fn bit(b: u32) -> u64 {
 }
 
 /// Everything this device implements. Anything else a driver asks for is refused
-/// at FEATURES_OK.
+/// at FEATURES_OK. A port offers all of it, or all but RING_PACKED (see [`offered`]).
 pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
+    | bit(VIRTIO_F_RING_PACKED)
     | bit(VIRTIO_RING_F_INDIRECT_DESC)
     | bit(VIRTIO_RING_F_EVENT_IDX)
     | bit(VIRTIO_NET_F_MAC)
@@ -41,20 +42,46 @@ const NEED_CTRL_VQ: [u32; 6] = [
     VIRTIO_NET_F_HASH_REPORT,
 ];
 
+/// What a port offers: packed rings only when asked for, since drivers use them
+/// whenever offered, and split rings are what most devices (QEMU's among them) give.
+pub const fn offered(packed_ring: bool) -> u64 {
+    if packed_ring {
+        OFFERED
+    } else {
+        OFFERED & !bit(VIRTIO_F_RING_PACKED)
+    }
+}
+
 /// The features a driver wrote, accepted only once they pass [`Features::validate`].
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Features {
     pub device_select: u32,
     pub driver_select: u32,
     pub driver: u64,
+    offered: u64,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self::new(OFFERED)
+    }
 }
 
 impl Features {
+    pub fn new(offered: u64) -> Self {
+        Self {
+            device_select: 0,
+            driver_select: 0,
+            driver: 0,
+            offered,
+        }
+    }
+
     /// The 32 offered bits selected by `device_feature_select` (0 past bit 63).
     pub fn device_word(&self) -> u32 {
         match self.device_select {
-            0 => OFFERED as u32,
-            1 => (OFFERED >> 32) as u32,
+            0 => self.offered as u32,
+            1 => (self.offered >> 32) as u32,
             _ => 0,
         }
     }
@@ -83,7 +110,7 @@ impl Features {
     /// (5.1.3.1) for what is offered.
     pub fn validate(&self) -> Result<(), &'static str> {
         let d = self.driver;
-        if d & !OFFERED != 0 {
+        if d & !self.offered != 0 {
             return Err("driver accepted a feature that was not offered");
         }
         if d & bit(VIRTIO_F_VERSION_1) == 0 {
@@ -110,6 +137,17 @@ impl Features {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_rings_only_when_asked_for() {
+        let split = Features::new(offered(false));
+        let mut f = split;
+        f.driver = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_RING_PACKED);
+        assert!(f.validate().is_err());
+        let mut f = Features::new(offered(true));
+        f.driver = bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_F_RING_PACKED);
+        assert!(f.validate().is_ok());
+    }
 
     #[test]
     fn offered_words_and_refusals() {

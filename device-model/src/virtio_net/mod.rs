@@ -29,7 +29,7 @@ use dma::DmaSpace;
 use offload_engines::segment::Segmenter;
 use virtio_bindings::virtio_config::{
     VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK,
-    VIRTIO_CONFIG_S_NEEDS_RESET,
+    VIRTIO_CONFIG_S_NEEDS_RESET, VIRTIO_F_RING_PACKED,
 };
 use virtio_bindings::virtio_net::{
     virtio_net_config, VIRTIO_NET_F_CTRL_VLAN, VIRTIO_NET_F_HASH_REPORT, VIRTIO_NET_F_MQ,
@@ -67,6 +67,8 @@ pub struct VirtioNetConfig {
     pub mtu: u16,
     /// Link speed in Mbit/s for SPEED_DUPLEX (full duplex always).
     pub speed_mbps: u32,
+    /// Offer VIRTIO_F_RING_PACKED, so the driver uses packed virtqueues.
+    pub packed_ring: bool,
 }
 
 impl Default for VirtioNetConfig {
@@ -77,6 +79,7 @@ impl Default for VirtioNetConfig {
             // and can lower it.
             mtu: 9000,
             speed_mbps: 1000,
+            packed_ring: false,
         }
     }
 }
@@ -121,6 +124,7 @@ impl VirtioNet {
     ) -> Self {
         let (config, pcie_cap) = Self::build_config();
         let pairs = usize::from(MAX_QUEUE_PAIRS);
+        let offered = features::offered(cfg.packed_ring);
         Self {
             mac: cfg.mac,
             cfg,
@@ -129,7 +133,7 @@ impl VirtioNet {
             dma,
             irq,
             wire,
-            features: Features::default(),
+            features: Features::new(offered),
             status: 0,
             config_generation: 0,
             config_msix_vector: VIRTIO_MSI_NO_VECTOR,
@@ -252,7 +256,7 @@ impl VirtioNet {
     /// Device reset (status 0 written, 2.4): features, queues and pending work are gone.
     fn device_reset(&mut self) {
         self.counters.resets += 1;
-        self.features = Features::default();
+        self.features = Features::new(features::offered(self.cfg.packed_ring));
         self.status = 0;
         self.config_msix_vector = VIRTIO_MSI_NO_VECTOR;
         self.queue_select = 0;
@@ -282,8 +286,10 @@ impl VirtioNet {
     fn activate(&mut self) {
         self.filter = RxFilter::new(self.features.has(VIRTIO_NET_F_CTRL_VLAN));
         let event_idx = self.features.has(VIRTIO_RING_F_EVENT_IDX);
+        let packed = self.features.has(VIRTIO_F_RING_PACKED);
         for q in 0..self.queues.len() {
             self.queues[q].event_idx = event_idx;
+            self.queues[q].packed = packed;
             if self.queues[q].enabled {
                 self.check_queue(q);
             }
@@ -320,7 +326,7 @@ impl VirtioNet {
         let ctrl = self.ctrl_queue();
         if q == ctrl {
             self.ctrl_process(q);
-        } else if q < ctrl && q % 2 == 0 {
+        } else if q < ctrl && q.is_multiple_of(2) {
             self.drain_rx_backlog(q / 2);
         } else if q < ctrl {
             self.tx_process(q);

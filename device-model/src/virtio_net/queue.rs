@@ -1,9 +1,12 @@
-//! Split virtqueues (virtio 1.x section 2.7) over guest memory.
+//! Virtqueues over guest memory: split rings (virtio 1.x section 2.7) here, packed
+//! rings (2.8, VIRTIO_F_RING_PACKED) in [`packed`], behind one interface.
 //!
 //! Every address, length and index comes from the guest and is checked before use:
 //! ring memory through `DmaSpace` (which refuses anything outside mapped RAM), ring
 //! indices against the queue size, and chains against loops and overlong walks. A
 //! violation is a [`QueueError`]; the device answers it with NEEDS_RESET.
+
+mod packed;
 
 use std::sync::atomic::{fence, Ordering};
 
@@ -54,7 +57,10 @@ pub enum QueueError {
 /// One descriptor chain taken from the available ring.
 #[derive(Debug, Default)]
 pub struct Chain {
+    /// Split rings: the head descriptor's index; packed rings: the buffer ID.
     pub head: u16,
+    /// Packed rings: ring slots the chain took (its used element skips them).
+    pub slots: u16,
     /// Buffers the device reads (driver to device), in chain order.
     pub readable: SgList,
     /// Buffers the device writes (device to driver), in chain order.
@@ -77,6 +83,20 @@ pub struct Virtqueue {
     /// VIRTIO_F_EVENT_IDX: notifications are asked for through `used_event` and
     /// `avail_event` instead of the ring flags (2.7.7, 2.7.10).
     pub event_idx: bool,
+    /// VIRTIO_F_RING_PACKED: `desc` is the packed ring, `avail` and `used` the
+    /// driver's and device's event suppression structures.
+    pub packed: bool,
+    packed_avail: packed::Position,
+    packed_used: packed::Position,
+    /// Where the used position was at the last notification decision.
+    packed_signalled: packed::Position,
+}
+
+/// A position in the available ring to come back to (see [`Virtqueue::rewind`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AvailMark {
+    split: u16,
+    packed: packed::Position,
 }
 
 impl Default for Virtqueue {
@@ -92,6 +112,10 @@ impl Default for Virtqueue {
             next_used: 0,
             unpublished: 0,
             event_idx: false,
+            packed: false,
+            packed_avail: Default::default(),
+            packed_used: Default::default(),
+            packed_signalled: Default::default(),
         }
     }
 }
@@ -134,6 +158,13 @@ impl Virtqueue {
     /// Checks what the driver configured before the queue is used: size a power of two,
     /// rings aligned as 2.7 requires and wholly inside guest memory.
     pub fn validate(&self, dma: &DmaSpace) -> Result<(), QueueError> {
+        if self.packed {
+            // Packed rings may have any size (2.8.10.1 needs it below 2^15).
+            if self.size == 0 || self.size > MAX_QUEUE_SIZE {
+                return Err(QueueError::BadSize(self.size));
+            }
+            return self.packed_validate(dma);
+        }
         if self.size == 0 || !self.size.is_power_of_two() || self.size > MAX_QUEUE_SIZE {
             return Err(QueueError::BadSize(self.size));
         }
@@ -158,6 +189,9 @@ impl Virtqueue {
 
     /// Takes the next available chain, or `None` when the driver has offered nothing new.
     pub fn pop(&mut self, dma: &DmaSpace, indirect: bool) -> Result<Option<Chain>, QueueError> {
+        if self.packed {
+            return self.packed_pop(dma, indirect);
+        }
         let mut avail_idx = read16(dma, self.avail + 2)?;
         if avail_idx == self.next_avail && self.event_idx {
             // Ask for a notification when the driver adds the next chain, then look
@@ -189,12 +223,16 @@ impl Virtqueue {
     }
 
     /// Puts back the chains taken since `mark` (a frame that did not fit waits for more).
-    pub fn rewind(&mut self, mark: u16) {
-        self.next_avail = mark;
+    pub fn rewind(&mut self, mark: AvailMark) {
+        self.next_avail = mark.split;
+        self.packed_avail = mark.packed;
     }
 
-    pub fn avail_mark(&self) -> u16 {
-        self.next_avail
+    pub fn avail_mark(&self) -> AvailMark {
+        AvailMark {
+            split: self.next_avail,
+            packed: self.packed_avail,
+        }
     }
 
     fn walk(&self, dma: &DmaSpace, head: u16, indirect: bool) -> Result<Chain, QueueError> {
@@ -255,7 +293,11 @@ impl Virtqueue {
     }
 
     /// Writes a used element; it becomes visible to the driver at [`Self::publish`].
-    pub fn add_used(&mut self, dma: &DmaSpace, head: u16, len: u32) -> Result<(), QueueError> {
+    pub fn add_used(&mut self, dma: &DmaSpace, chain: &Chain, len: u32) -> Result<(), QueueError> {
+        if self.packed {
+            return self.packed_add_used(dma, chain.head, chain.slots, len);
+        }
+        let head = chain.head;
         let slot = u64::from(self.next_used.wrapping_add(self.unpublished) % self.size);
         let mut elem = [0u8; USED_ELEM_LEN as usize];
         elem[..4].copy_from_slice(&u32::from(head).to_le_bytes());
@@ -268,6 +310,9 @@ impl Virtqueue {
     /// Publishes the used elements written so far with one `used.idx` store. Returns
     /// whether any were published and the driver wants an interrupt for them.
     pub fn publish(&mut self, dma: &DmaSpace) -> Result<bool, QueueError> {
+        if self.packed {
+            return self.packed_publish(dma);
+        }
         if self.unpublished == 0 {
             return Ok(false);
         }

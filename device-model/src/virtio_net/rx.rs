@@ -167,7 +167,7 @@ impl VirtioNet {
             let n = c.writable.len().min(data.len() - done);
             let written = c.writable.scatter(&self.dma, &data[done..done + n])?;
             done += written;
-            self.queues[q].add_used(&self.dma, c.head, written as u32)?;
+            self.queues[q].add_used(&self.dma, c, written as u32)?;
         }
         Ok(())
     }

@@ -77,6 +77,11 @@ struct Rig {
 }
 
 fn rig() -> Rig {
+    rig_with_packed(true)
+}
+
+/// A device that offers packed rings (`packed`) or split rings only.
+fn rig_with_packed(packed: bool) -> Rig {
     let dma = Arc::new(DmaSpace::new());
     dma.map_anonymous(0, RAM).unwrap();
     let wire = Arc::new(Mutex::new(Vec::new()));
@@ -86,6 +91,7 @@ fn rig() -> Rig {
         VirtioNetConfig {
             mac: MAC,
             mtu: 1500,
+            packed_ring: packed,
             ..VirtioNetConfig::default()
         },
         dma.clone(),
@@ -556,6 +562,14 @@ fn feature_negotiation_refuses_what_is_not_offered() {
     assert_eq!(offered & bit(VIRTIO_NET_F_GUEST_TSO4), 0);
 
     let st = r.negotiate(linux_features() | bit(VIRTIO_NET_F_GUEST_TSO4));
+    assert_eq!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+    // Without packed rings on offer, a driver asking for them is refused.
+    let mut split = rig_with_packed(false);
+    assert_eq!(
+        split.device_features(),
+        OFFERED_FEATURES & !bit(VIRTIO_F_RING_PACKED)
+    );
+    let st = split.negotiate(packed_features());
     assert_eq!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
     let st = r.negotiate(linux_features() & !bit(VIRTIO_F_VERSION_1));
     assert_eq!(
@@ -1270,4 +1284,201 @@ fn uso_splits_a_udp_super_packet_into_checksummed_datagrams() {
         (r.dev.counters().tx_uso, r.dev.counters().tx_gso_segments),
         (1, 3)
     );
+}
+
+// ---- packed virtqueues ------------------------------------------------------------
+
+/// The driver's side of one packed ring: descriptors at `desc` (the ring), the
+/// driver event structure at `avail`, the device event structure at `used`.
+struct PackedDriver {
+    next: u16,
+    wrap: bool,
+    used_next: u16,
+    used_wrap: bool,
+}
+
+impl Default for PackedDriver {
+    fn default() -> Self {
+        Self {
+            next: 0,
+            wrap: true,
+            used_next: 0,
+            used_wrap: true,
+        }
+    }
+}
+
+const P_AVAIL: u16 = 1 << 7;
+const P_USED: u16 = 1 << 15;
+
+impl Rig {
+    /// Makes a chain of (addr, len, writable) available on packed queue `q` with
+    /// buffer `id`, the head's flags written last as the spec requires.
+    fn packed_add(&mut self, d: &mut PackedDriver, q: usize, id: u16, bufs: &[(u64, u32, bool)]) {
+        let ring = self.rings[q].desc;
+        let head = (d.next, d.wrap);
+        let mut head_flags = 0;
+        for (k, &(addr, len, write)) in bufs.iter().enumerate() {
+            let mut flags = if write { VRING_DESC_F_WRITE as u16 } else { 0 };
+            if k + 1 < bufs.len() {
+                flags |= VRING_DESC_F_NEXT as u16;
+            }
+            flags |= if d.wrap { P_AVAIL } else { P_USED };
+            let at = ring + 16 * u64::from(d.next);
+            self.dma.write(at, &addr.to_le_bytes()).unwrap();
+            self.dma.write(at + 8, &len.to_le_bytes()).unwrap();
+            self.dma.write(at + 12, &id.to_le_bytes()).unwrap();
+            if k == 0 {
+                head_flags = flags;
+            } else {
+                self.dma.write(at + 14, &flags.to_le_bytes()).unwrap();
+            }
+            d.next += 1;
+            if d.next == QSIZE {
+                d.next = 0;
+                d.wrap = !d.wrap;
+            }
+        }
+        let at = ring + 16 * u64::from(head.0) + 14;
+        self.dma.write(at, &head_flags.to_le_bytes()).unwrap();
+    }
+
+    /// Used elements (id, len) the device wrote since the last call.
+    fn packed_used(
+        &mut self,
+        d: &mut PackedDriver,
+        q: usize,
+        slots_per_chain: u16,
+    ) -> Vec<(u16, u32)> {
+        let ring = self.rings[q].desc;
+        let mut out = Vec::new();
+        loop {
+            let at = ring + 16 * u64::from(d.used_next);
+            let mut b = [0u8; 16];
+            self.dma.read(at, &mut b).unwrap();
+            let flags = u16::from_le_bytes([b[14], b[15]]);
+            let mine =
+                (flags & P_AVAIL != 0) == d.used_wrap && (flags & P_USED != 0) == d.used_wrap;
+            if !mine {
+                return out;
+            }
+            out.push((
+                u16::from_le_bytes([b[12], b[13]]),
+                u32::from_le_bytes(b[8..12].try_into().unwrap()),
+            ));
+            d.used_next += slots_per_chain;
+            if d.used_next >= QSIZE {
+                d.used_next -= QSIZE;
+                d.used_wrap = !d.used_wrap;
+            }
+        }
+    }
+}
+
+fn packed_features() -> u64 {
+    linux_features() | bit(VIRTIO_F_RING_PACKED)
+}
+
+#[test]
+fn packed_rings_carry_traffic_across_the_wrap() {
+    let mut r = rig();
+    r.up_with(packed_features());
+    assert!(!r.needs_reset());
+    let (mut tx, mut rx) = (PackedDriver::default(), PackedDriver::default());
+    // Transmit: 20 two-descriptor chains through a 16-slot ring, so both wrap
+    // counters flip (a chain takes two slots).
+    let frame = tcp4_complete(&payload(100));
+    for i in 0..20u16 {
+        let h = r.alloc(NET_HDR_LEN);
+        r.dma.write(h, &NetHdr::default().to_bytes()).unwrap();
+        let f = r.alloc(frame.len());
+        r.dma.write(f, &frame).unwrap();
+        r.packed_add(
+            &mut tx,
+            1,
+            100 + i,
+            &[
+                (h, NET_HDR_LEN as u32, false),
+                (f, frame.len() as u32, false),
+            ],
+        );
+        r.kick(1);
+        assert_eq!(
+            r.packed_used(&mut tx, 1, 2),
+            vec![(100 + i, 0)],
+            "packet {i}"
+        );
+    }
+    assert_eq!(r.take_wire(), vec![frame.clone(); 20]);
+    assert!(r.vectors().contains(&2), "transmit queue interrupts");
+    // Receive: one-descriptor buffers, 20 frames through the 16-slot ring.
+    for i in 0..20u16 {
+        let b = r.alloc(2048);
+        r.packed_add(&mut rx, 0, i, &[(b, 2048, true)]);
+        r.kick(0);
+        r.dev.receive(&frame);
+        assert_eq!(
+            r.packed_used(&mut rx, 0, 1),
+            vec![(i, (NET_HDR_LEN + frame.len()) as u32)]
+        );
+        let (hdr, data) = read_rx(&r, b, NET_HDR_LEN + frame.len());
+        assert_eq!((hdr.num_buffers, data), (1, frame.clone()));
+    }
+    assert!(!r.needs_reset());
+}
+
+#[test]
+fn packed_driver_can_turn_interrupts_off() {
+    let mut r = rig();
+    r.up_with(packed_features());
+    r.vectors();
+    // Driver event suppression of the transmit queue: flags = DISABLE.
+    r.dma
+        .write(
+            r.rings[1].avail + 2,
+            &(VRING_PACKED_EVENT_FLAG_DISABLE as u16).to_le_bytes(),
+        )
+        .unwrap();
+    let mut tx = PackedDriver::default();
+    let f = r.alloc(64);
+    r.dma.write(f, &[0; 64]).unwrap();
+    r.packed_add(&mut tx, 1, 1, &[(f, 64, false)]);
+    r.kick(1);
+    assert_eq!(r.packed_used(&mut tx, 1, 1), vec![(1, 0)]);
+    assert!(r.vectors().is_empty());
+}
+
+#[test]
+fn packed_chain_loops_and_bad_indirects_set_needs_reset() {
+    // A chain that never ends: every slot says NEXT, around the whole ring.
+    let mut r = rig();
+    r.up_with(packed_features());
+    let ring = r.rings[1].desc;
+    for i in 0..u64::from(QSIZE) {
+        let flags = VRING_DESC_F_NEXT as u16 | P_AVAIL;
+        r.dma
+            .write(ring + 16 * i, &0x20_0000u64.to_le_bytes())
+            .unwrap();
+        r.dma
+            .write(ring + 16 * i + 8, &64u32.to_le_bytes())
+            .unwrap();
+        r.dma
+            .write(ring + 16 * i + 14, &flags.to_le_bytes())
+            .unwrap();
+    }
+    r.kick(1);
+    assert!(r.needs_reset());
+    assert!(r.take_wire().is_empty());
+
+    // An indirect table that is not a whole number of descriptors.
+    let mut r = rig();
+    r.up_with(packed_features() | bit(VIRTIO_RING_F_INDIRECT_DESC));
+    let mut tx = PackedDriver::default();
+    let t = r.alloc(64);
+    r.packed_add(&mut tx, 1, 7, &[(t, 20, false)]);
+    let at = r.rings[1].desc + 14;
+    let flags = VRING_DESC_F_INDIRECT as u16 | P_AVAIL;
+    r.dma.write(at, &flags.to_le_bytes()).unwrap();
+    r.kick(1);
+    assert!(r.needs_reset());
 }

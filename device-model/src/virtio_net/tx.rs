@@ -47,7 +47,7 @@ impl VirtioNet {
                 return self.queue_failed(q, e);
             }
             // The device writes nothing into transmit buffers.
-            if let Err(e) = self.queues[q].add_used(&self.dma, chain.head, 0) {
+            if let Err(e) = self.queues[q].add_used(&self.dma, &chain, 0) {
                 return self.queue_failed(q, e);
             }
         }

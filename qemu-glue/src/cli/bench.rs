@@ -1,15 +1,23 @@
-//! `tunic bench`: guest iperf3 throughput over tunic's igb against QEMU's own
-//! emulated igb, same guest, accelerator and machine, in the same run.
+//! `tunic bench`: guest iperf3 throughput over tunic's NIC against QEMU's own
+//! emulated NIC of the same kind (igb, or virtio-net with `--personality
+//! virtio-net`), same guest, accelerator and machine, in the same run.
 
 use std::time::Duration;
 
 use qemu_glue::harness::{self, GuestSpec, Nic, ProvisionOptions};
+use qemu_glue::port::PersonalityKind;
+use qemu_glue::timing::TimingArgs;
 
-use super::demo::{AccelArg, Pcaps, WiredPair};
+use super::demo::{guest_driver, AccelArg, Pcaps, WiredPair};
 
+/// Run with `TUNIC_DRIVER`, `TUNIC_SECONDS` and `TUNIC_ROUNDS` set. The
+/// `offloads` result (not a number, so not a throughput sample) records what the
+/// driver negotiated, which differs between the two device models.
 const SCRIPT: &str = r#"
-set -- $(nics_by_driver igb)
+set -- $(nics_by_driver $TUNIC_DRIVER)
+[ $# -ge 2 ] || { result setup fail "want two $TUNIC_DRIVER NICs, have: $*"; exit 1; }
 setup_pair $1 $2 || { result setup fail "link"; exit 1; }
+result offloads pass "$(ethtool -k $1 | awk -F': ' '/^(tx-checksumming|tcp-segmentation-offload):/ { printf "%s=%s ", $1, $2 }')$(in_peer ethtool -k $2 | awk -F': ' '/^rx-checksumming:/ { printf "peer-%s=%s", $1, $2 }')"
 for i in $(seq 1 $TUNIC_ROUNDS); do
     m=$(iperf3_mbps $TUNIC_SECONDS)
     [ -n "$m" ] && result iperf3-$i pass "$m" || result iperf3-$i fail "$(tail -n 3 /tmp/iperf3.out)"
@@ -29,6 +37,10 @@ pub struct BenchArgs {
     pub rounds: u32,
     #[arg(long, default_value = "auto")]
     pub accel: AccelArg,
+    /// NIC kind: tunic's igb against QEMU's igb, or tunic's virtio-net against QEMU's
+    /// virtio-net-pci.
+    #[arg(long, value_enum, default_value = "igb")]
+    pub personality: PersonalityKind,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -46,12 +58,38 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// The label of a personality in the report.
+fn label(p: PersonalityKind) -> &'static str {
+    match p {
+        PersonalityKind::Igb => "igb",
+        PersonalityKind::VirtioNet => "virtio-net",
+        PersonalityKind::VirtioNetPacked => "virtio-net (packed rings)",
+    }
+}
+
+/// QEMU's own pair of NICs of the personality's kind, both on hub 0.
+fn qemu_pair(p: PersonalityKind) -> Vec<Nic> {
+    (1..=2)
+        .map(|i| {
+            let mac = [0x52, 0x54, 0, 0x12, 0x34, i];
+            match p {
+                PersonalityKind::Igb => Nic::QemuIgb { hub: 0, mac },
+                PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => {
+                    Nic::QemuVirtioNet { hub: 0, mac }
+                }
+            }
+        })
+        .collect()
+}
+
 fn measure(assets: &harness::Assets, nics: Vec<Nic>, a: &BenchArgs) -> anyhow::Result<Vec<f64>> {
     let spec = GuestSpec {
         nics,
         script: format!(
-            "TUNIC_SECONDS={}\nTUNIC_ROUNDS={}\n{SCRIPT}",
-            a.seconds, a.rounds
+            "TUNIC_DRIVER={}\nTUNIC_SECONDS={}\nTUNIC_ROUNDS={}\n{SCRIPT}",
+            guest_driver(a.personality),
+            a.seconds,
+            a.rounds
         ),
         timeout: Duration::from_secs(120 + u64::from(a.rounds * (a.seconds + 5))),
         accel: a.accel.into(),
@@ -60,6 +98,9 @@ fn measure(assets: &harness::Assets, nics: Vec<Nic>, a: &BenchArgs) -> anyhow::R
     let run = harness::boot(assets, &spec)?;
     if !run.passed() {
         anyhow::bail!("benchmark guest failed:\n{}", run.console_tail(20));
+    }
+    for r in run.results.iter().filter(|r| r.name == "offloads") {
+        eprintln!("[tunic] guest offloads: {}", r.evidence.trim());
     }
     Ok(run
         .results
@@ -76,24 +117,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         progress: true,
         ..Default::default()
     })?;
-    eprintln!("[tunic] baseline: QEMU's own igb pair");
-    let baseline = measure(
-        &assets,
-        vec![
-            Nic::QemuIgb {
-                hub: 0,
-                mac: [0x52, 0x54, 0, 0x12, 0x34, 1],
-            },
-            Nic::QemuIgb {
-                hub: 0,
-                mac: [0x52, 0x54, 0, 0x12, 0x34, 2],
-            },
-        ],
-        &a,
-    )?;
-    eprintln!("[tunic] tunic igb pair");
+    let kind = label(a.personality);
+    eprintln!("[tunic] baseline: QEMU's own {kind} pair");
+    let baseline = measure(&assets, qemu_pair(a.personality), &a)?;
+    eprintln!("[tunic] tunic {kind} pair");
     let dir = std::env::temp_dir().join(format!("tunic-bench-{}", std::process::id()));
-    let pair = WiredPair::start(&dir, Pcaps::None)?;
+    let pair = WiredPair::start_as(&dir, Pcaps::None, TimingArgs::default(), a.personality)?;
     let tunic = measure(&assets, pair.nics(), &a)?;
     drop(pair);
     let _ = std::fs::remove_dir_all(&dir);
@@ -104,11 +133,47 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         a.seconds,
         GuestSpec::default().cpus
     );
-    println!("  QEMU igb  : median {b:.0} Mbit/s  runs {baseline:?}");
-    println!("  tunic igb : median {t:.0} Mbit/s  runs {tunic:?}");
+    println!("  QEMU {kind}  : median {b:.0} Mbit/s  runs {baseline:?}");
+    println!("  tunic {kind} : median {t:.0} Mbit/s  runs {tunic:?}");
     println!(
-        "  ratio tunic / QEMU igb: {:.2}",
+        "  ratio tunic / QEMU {kind}: {:.2}",
         if b > 0.0 { t / b } else { 0.0 }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn bench_args(args: &[&str]) -> BenchArgs {
+        let cli = Cli::try_parse_from([&["tunic", "bench"], args].concat()).unwrap();
+        match cli.command {
+            Command::Bench(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn personality_defaults_to_igb_and_picks_the_matching_qemu_nic() {
+        let a = bench_args(&[]);
+        assert_eq!(a.personality, PersonalityKind::Igb);
+        assert!(qemu_pair(a.personality)
+            .iter()
+            .all(|n| matches!(n, Nic::QemuIgb { hub: 0, .. })));
+
+        let a = bench_args(&["--personality", "virtio-net", "--rounds", "1"]);
+        assert_eq!(a.personality, PersonalityKind::VirtioNet);
+        assert_eq!(guest_driver(a.personality), "virtio_net");
+        assert_eq!(label(a.personality), "virtio-net");
+        let pair = qemu_pair(a.personality);
+        assert_eq!(pair.len(), 2);
+        assert!(pair
+            .iter()
+            .all(|n| matches!(n, Nic::QemuVirtioNet { hub: 0, .. })));
+        assert_ne!(pair[0], pair[1], "the two NICs need distinct MACs");
+    }
 }

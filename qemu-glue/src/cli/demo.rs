@@ -38,7 +38,7 @@ pub struct DemoArgs {
 pub fn guest_driver(p: PersonalityKind) -> &'static str {
     match p {
         PersonalityKind::Igb => "igb",
-        PersonalityKind::VirtioNet => "virtio_net",
+        PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => "virtio_net",
     }
 }
 
@@ -76,11 +76,7 @@ pub struct WiredPair {
 }
 
 impl WiredPair {
-    pub fn start(dir: &std::path::Path, pcaps: Pcaps) -> anyhow::Result<Self> {
-        Self::start_timed(dir, pcaps, TimingArgs::default())
-    }
-
-    /// As [`WiredPair::start`], both ports timed by `timing`.
+    /// Two igb ports, both timed by `timing`.
     pub fn start_timed(
         dir: &std::path::Path,
         pcaps: Pcaps,

@@ -35,7 +35,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run the guest conformance suite on two wired tunic NICs (report.json, junit.xml).
     Conformance(conformance::ConformanceArgs),
-    /// Guest iperf3 over tunic's igb against QEMU's own igb, as a ratio.
+    /// Guest iperf3 over tunic's igb (or virtio-net) against QEMU's own, as a ratio.
     Bench(bench::BenchArgs),
     /// Fault and soak tests: QEMU killed, driver unloaded, resets, a hostile ring, the wire cut.
     Reliability(reliability::ReliabilityArgs),

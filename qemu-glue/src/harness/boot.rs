@@ -38,6 +38,9 @@ pub enum Nic {
     /// QEMU's own emulated Intel 82576 (igb), attached to QEMU hub `hub`;
     /// NICs on the same hub see each other's frames.
     QemuIgb { hub: u32, mac: [u8; 6] },
+    /// QEMU's own virtio-net (`virtio-net-pci`, modern only: 1AF4:1041), attached
+    /// to QEMU hub `hub` like [`Nic::QemuIgb`].
+    QemuVirtioNet { hub: u32, mac: [u8; 6] },
 }
 
 /// What to boot and run.
@@ -365,17 +368,21 @@ fn qemu_args(
                 });
                 push(&["-device", &device.to_string()]);
             }
-            Nic::QemuIgb { hub, mac } => {
+            Nic::QemuIgb { hub, mac } | Nic::QemuVirtioNet { hub, mac } => {
                 let mac = mac
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect::<Vec<_>>()
                     .join(":");
+                let device = match nic {
+                    Nic::QemuVirtioNet { .. } => "virtio-net-pci,disable-legacy=on",
+                    _ => "igb",
+                };
                 push(&[
                     "-netdev",
                     &format!("hubport,id=nic{i},hubid={hub}"),
                     "-device",
-                    &format!("igb,bus={port},netdev=nic{i},mac={mac}"),
+                    &format!("{device},bus={port},netdev=nic{i},mac={mac}"),
                 ]);
             }
         }
