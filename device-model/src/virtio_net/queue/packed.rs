@@ -92,7 +92,7 @@ fn is_available(flags: u16, wrap: bool) -> bool {
 impl Virtqueue {
     pub(super) fn packed_validate(&self, dma: &DmaSpace) -> Result<(), QueueError> {
         let ring = DESC_LEN * u64::from(self.size);
-        if self.desc % 16 != 0 || !dma.covers(self.desc, ring as usize) {
+        if !self.desc.is_multiple_of(16) || !dma.covers(self.desc, ring as usize) {
             return Err(QueueError::BadRing);
         }
         for area in [self.avail, self.used] {
