@@ -1,6 +1,10 @@
 //! The face every device personality shows to a transport (vfio-user) and a wire.
 
+use std::time::Instant;
+
 use offload_engines::cost::Picos;
+
+use crate::timing::Waker;
 
 /// A PCI function with BARs, config space and one Ethernet port.
 pub trait Personality: Send {
@@ -32,6 +36,15 @@ pub trait Personality: Send {
     fn run_timers(&mut self) {}
     /// The Tx packet buffer has room again: Tx queues stopped by it go on.
     fn resume_tx(&mut self) {}
+    /// Wall-clock timers that run whether or not timing is modelled (virtio-net
+    /// notification coalescing): the earliest deadline...
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// ...what to do when it passes...
+    fn run_deadlines(&mut self) {}
+    /// ...and who to tell when a new, earlier one is set.
+    fn set_waker(&mut self, _wake: Waker) {}
 }
 
 impl Personality for crate::igb::Igb {
@@ -135,5 +148,14 @@ impl Personality for crate::virtio_net::VirtioNet {
     }
     fn counters_json(&self) -> String {
         serde_json::to_string(self.counters()).unwrap_or_default()
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        crate::virtio_net::VirtioNet::next_deadline(self)
+    }
+    fn run_deadlines(&mut self) {
+        crate::virtio_net::VirtioNet::run_deadlines(self)
+    }
+    fn set_waker(&mut self, wake: Waker) {
+        crate::virtio_net::VirtioNet::set_waker(self, wake)
     }
 }

@@ -143,8 +143,9 @@ impl Port {
             epoch: clock.as_ref().map_or_else(Instant::now, |c| c.instant),
             backlog,
             trace: timing.trace.clone(),
-            wake: Some(wake),
+            wake: Some(wake.clone()),
         };
+        let wake_for_device = wake;
         let device: Arc<Mutex<dyn Personality>> = match spec.personality {
             PersonalityKind::Igb => Arc::new(Mutex::new(Igb::new(
                 IgbConfig {
@@ -169,6 +170,10 @@ impl Port {
                 )))
             }
         };
+        device
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_waker(wake_for_device);
         let server = VfioUserServer::bind(&spec.socket, device.clone(), dma.clone(), irq)?;
         let mut threads = Vec::new();
         let s2 = stop.clone();
@@ -189,7 +194,7 @@ impl Port {
         };
         threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
             move || match kick {
-                None if worker.clock.is_none() => worker.run(&rx, &stop),
+                None if worker.clock.is_none() => worker.run(&rx, &wake_rx, &stop),
                 kick => worker.run_timed(&rx, kick, &wake_rx, &stop),
             },
         )?);
@@ -269,13 +274,22 @@ const TICK: Duration = Duration::from_millis(200);
 const VIRTUAL_IDLE: Duration = Duration::from_millis(1);
 
 impl RxWorker {
-    /// Timing off: frames only.
-    fn run(&self, rx: &Receiver<Frame>, stop: &AtomicBool) {
+    /// Timing off: frames, and the device's wall-clock deadlines (virtio-net
+    /// notification coalescing). `wake` says a new deadline was set.
+    fn run(&self, rx: &Receiver<Frame>, wake: &Receiver<()>, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
-            match rx.recv_timeout(TICK) {
-                Ok(f) => self.deliver(f, rx),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+            let deadline = self.lock().next_deadline();
+            let wait = deadline.map_or(TICK, |d| d.saturating_duration_since(Instant::now()));
+            crossbeam_channel::select! {
+                recv(rx) -> f => match f {
+                    Ok(f) => self.deliver(f, rx),
+                    Err(_) => return,
+                },
+                recv(wake) -> _ => {}
+                default(wait.min(TICK)) => {}
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                self.lock().run_deadlines();
             }
         }
     }
@@ -293,6 +307,8 @@ impl RxWorker {
         let kick = kick.unwrap_or_else(crossbeam_channel::never);
         while !stop.load(Ordering::Relaxed) {
             let wait = self.timer_wait();
+            let deadline = self.lock().next_deadline();
+            let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             crossbeam_channel::select! {
                 recv(rx) -> f => match f {
                     Ok(f) => self.deliver(f, rx),
@@ -300,11 +316,16 @@ impl RxWorker {
                 },
                 recv(kick) -> _ => self.lock().resume_tx(),
                 recv(wake) -> _ => {}
-                default(wait.unwrap_or(TICK)) => {
-                    if wait.is_some() {
+                default(wait.unwrap_or(TICK).min(until_deadline.unwrap_or(TICK))) => {
+                    // Only for the device timer itself: in virtual time,
+                    // run_timers jumps the clock to it.
+                    if wait.is_some_and(|w| until_deadline.is_none_or(|d| w <= d)) {
                         self.lock().run_timers();
                     }
                 }
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                self.lock().run_deadlines();
             }
         }
     }

@@ -33,6 +33,8 @@ pub struct Counters {
     /// Control commands carried out, and refused with VIRTIO_NET_ERR.
     pub ctrl_commands: u64,
     pub ctrl_errors: u64,
+    /// Notifications held back by NOTF_COAL and sent at their deadline.
+    pub notifications_coalesced: u64,
     /// Ring violations that set NEEDS_RESET.
     pub queue_errors: u64,
     pub features_refused: u64,

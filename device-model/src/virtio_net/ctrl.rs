@@ -9,6 +9,7 @@
 use virtio_bindings::virtio_net::*;
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
 
+use super::coalesce::CoalesceParams;
 use super::queue::{Chain, QueueError};
 use super::steering::{parse_hash_config, parse_rss_config};
 use super::{VirtioNet, MAX_QUEUE_PAIRS};
@@ -130,6 +131,21 @@ impl VirtioNet {
             (VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_HASH_CONFIG) => {
                 needs(VIRTIO_NET_F_HASH_REPORT)?;
                 self.steering.apply(parse_hash_config(data)?);
+                Ok(())
+            }
+            (
+                VIRTIO_NET_CTRL_NOTF_COAL,
+                VIRTIO_NET_CTRL_NOTF_COAL_TX_SET | VIRTIO_NET_CTRL_NOTF_COAL_RX_SET,
+            ) => {
+                needs(VIRTIO_NET_F_NOTF_COAL)?;
+                let params = CoalesceParams::parse(data)?;
+                // Receive queues are the even ones before the control queue.
+                let rx = command == VIRTIO_NET_CTRL_NOTF_COAL_RX_SET;
+                let now = std::time::Instant::now();
+                let ctrl = self.ctrl_queue();
+                for q in (0..ctrl).filter(|q| q.is_multiple_of(2) == rx) {
+                    self.coalesce[q].set(params, now);
+                }
                 Ok(())
             }
             _ => Err("unknown control command"),

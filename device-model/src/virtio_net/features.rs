@@ -30,10 +30,12 @@ pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_CTRL_MAC_ADDR)
     | bit(VIRTIO_NET_F_MQ)
     | bit(VIRTIO_NET_F_RSS)
-    | bit(VIRTIO_NET_F_HASH_REPORT);
+    | bit(VIRTIO_NET_F_HASH_REPORT)
+    | bit(VIRTIO_NET_F_NOTF_COAL);
 
 /// Features that only work through the control queue (5.1.3.1).
-const NEED_CTRL_VQ: [u32; 6] = [
+const NEED_CTRL_VQ: [u32; 7] = [
+    VIRTIO_NET_F_NOTF_COAL,
     VIRTIO_NET_F_CTRL_RX,
     VIRTIO_NET_F_CTRL_VLAN,
     VIRTIO_NET_F_CTRL_MAC_ADDR,
@@ -123,7 +125,7 @@ impl Features {
         }
         if d & bit(VIRTIO_NET_F_CTRL_VQ) == 0 && NEED_CTRL_VQ.iter().any(|&f| d & bit(f) != 0) {
             return Err(
-                "CTRL_RX, CTRL_VLAN, CTRL_MAC_ADDR, MQ, RSS and HASH_REPORT require CTRL_VQ",
+                "CTRL_RX, CTRL_VLAN, CTRL_MAC_ADDR, MQ, RSS, HASH_REPORT and NOTF_COAL need CTRL_VQ",
             );
         }
         Ok(())

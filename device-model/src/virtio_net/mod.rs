@@ -9,6 +9,7 @@
 //! done by the offload engines (RSS hashing included), and a ring the guest corrupted
 //! puts the device into NEEDS_RESET instead of being trusted.
 
+mod coalesce;
 mod common_cfg;
 mod counters;
 mod ctrl;
@@ -24,6 +25,7 @@ mod tx;
 use std::collections::VecDeque;
 use std::mem::{offset_of, size_of};
 use std::sync::Arc;
+use std::time::Instant;
 
 use dma::DmaSpace;
 use offload_engines::segment::Segmenter;
@@ -44,7 +46,9 @@ pub use queue::MAX_QUEUE_SIZE;
 
 use crate::irq::IrqSink;
 use crate::pci::{BarKind, ConfigSpace, PciIdentity};
+use crate::timing::Waker;
 use crate::wire::FrameSink;
+use coalesce::Coalescer;
 use features::Features;
 use layout::*;
 use queue::{QueueError, Virtqueue};
@@ -113,6 +117,10 @@ pub struct VirtioNet {
     segmenter: Segmenter,
     scratch: Vec<u8>,
     counters: Counters,
+    /// Per queue: notifications held back (NOTF_COAL).
+    coalesce: Vec<Coalescer>,
+    /// Tells the port's worker that a coalescing deadline was set.
+    wake: Option<Waker>,
 }
 
 impl VirtioNet {
@@ -152,6 +160,8 @@ impl VirtioNet {
                 rx_queue_packets: vec![0; pairs],
                 ..Counters::default()
             },
+            coalesce: vec![Coalescer::default(); usize::from(QUEUES)],
+            wake: None,
         }
     }
 
@@ -271,6 +281,43 @@ impl VirtioNet {
         self.filter = RxFilter::new(false);
         self.steering = Steering::default();
         self.active_pairs = 1;
+        self.coalesce.fill(Coalescer::default());
+    }
+
+    /// Called when a coalescing deadline is set, so the caller of
+    /// [`Self::run_deadlines`] wakes up for it.
+    pub fn set_waker(&mut self, wake: Waker) {
+        self.wake = Some(wake);
+    }
+
+    /// The earliest held notification's deadline (wall clock).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.coalesce.iter().filter_map(Coalescer::deadline).min()
+    }
+
+    /// Sends the held notifications whose time has come.
+    pub fn run_deadlines(&mut self) {
+        let now = Instant::now();
+        for q in 0..self.coalesce.len() {
+            if self.coalesce[q].due(now) {
+                self.counters.notifications_coalesced += 1;
+                self.queue_interrupt(q);
+            }
+        }
+    }
+
+    /// Queue `q` published used buffers and the driver wants to be told: now, or
+    /// when coalescing lets it.
+    fn queue_used(&mut self, q: usize) {
+        let used = u32::from(self.queues[q].last_published);
+        let armed = self.coalesce[q].deadline().is_some();
+        if self.coalesce[q].on_used(used, Instant::now()) {
+            self.queue_interrupt(q);
+        } else if !armed {
+            if let Some(wake) = &self.wake {
+                wake();
+            }
+        }
     }
 
     /// The driver finished setting up and nothing went wrong since.

@@ -80,6 +80,8 @@ pub struct Virtqueue {
     next_used: u16,
     /// Used entries written but not yet published through `used.idx`.
     unpublished: u16,
+    /// How many entries the last [`Virtqueue::publish`] made visible.
+    pub last_published: u16,
     /// VIRTIO_F_EVENT_IDX: notifications are asked for through `used_event` and
     /// `avail_event` instead of the ring flags (2.7.7, 2.7.10).
     pub event_idx: bool,
@@ -111,6 +113,7 @@ impl Default for Virtqueue {
             next_avail: 0,
             next_used: 0,
             unpublished: 0,
+            last_published: 0,
             event_idx: false,
             packed: false,
             packed_avail: Default::default(),
@@ -317,6 +320,7 @@ impl Virtqueue {
             return Ok(false);
         }
         let published = self.unpublished;
+        self.last_published = published;
         let idx = self.next_used.wrapping_add(published);
         // The elements must be visible before the index that publishes them.
         fence(Ordering::Release);

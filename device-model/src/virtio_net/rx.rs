@@ -155,7 +155,7 @@ impl VirtioNet {
         self.counters.rx_bytes += frame.len() as u64;
         self.counters.rx_queue_packets[pair] += 1;
         if self.queues[q].publish(&self.dma)? {
-            self.queue_interrupt(q);
+            self.queue_used(q);
         }
         Ok(Delivery::Delivered)
     }

@@ -52,7 +52,7 @@ impl VirtioNet {
             }
         }
         match self.queues[q].publish(&self.dma) {
-            Ok(true) => self.queue_interrupt(q),
+            Ok(true) => self.queue_used(q),
             Ok(false) => {}
             Err(e) => self.queue_failed(q, e),
         }

@@ -76,7 +76,13 @@ const SUITES: [Suite; 7] = [
     },
     Suite {
         script: include_str!("guest/lifecycle-suite.sh"),
-        cases: &["mtu-9000", "down-up", "ethtool-selftest", "after-selftest"],
+        cases: &[
+            "mtu-9000",
+            "down-up",
+            "notf-coal",
+            "ethtool-selftest",
+            "after-selftest",
+        ],
         igb_only: false,
     },
     Suite {

@@ -197,7 +197,7 @@ impl Virtqueue {
         if self.unpublished == 0 {
             return Ok(false);
         }
-        self.unpublished = 0;
+        self.last_published = std::mem::take(&mut self.unpublished);
         let old = std::mem::replace(&mut self.packed_signalled, self.packed_used);
         fence(Ordering::SeqCst);
         let off_wrap = read16(dma, self.avail)?;
