@@ -81,17 +81,7 @@ impl Personality for crate::igb::Igb {
         crate::igb::Igb::receive(self, frame)
     }
     fn counters_json(&self) -> String {
-        let Some(timing) = self.timing_report() else {
-            return serde_json::to_string(self.counters()).unwrap_or_default();
-        };
-        let mut v = serde_json::to_value(self.counters()).unwrap_or_default();
-        if let Some(m) = v.as_object_mut() {
-            m.insert(
-                "timing".into(),
-                serde_json::to_value(timing).unwrap_or_default(),
-            );
-        }
-        v.to_string()
+        with_timing(self.counters(), self.timing_report())
     }
     fn model_time(&self) -> Option<Picos> {
         crate::igb::Igb::model_time(self)
@@ -147,7 +137,19 @@ impl Personality for crate::virtio_net::VirtioNet {
         crate::virtio_net::VirtioNet::receive(self, frame)
     }
     fn counters_json(&self) -> String {
-        serde_json::to_string(self.counters()).unwrap_or_default()
+        with_timing(self.counters(), self.timing_report())
+    }
+    fn model_time(&self) -> Option<Picos> {
+        crate::virtio_net::VirtioNet::model_time(self)
+    }
+    fn next_timer(&self) -> Option<Picos> {
+        crate::virtio_net::VirtioNet::next_timer(self)
+    }
+    fn run_timers(&mut self) {
+        crate::virtio_net::VirtioNet::run_timers(self)
+    }
+    fn resume_tx(&mut self) {
+        crate::virtio_net::VirtioNet::resume_tx(self)
     }
     fn next_deadline(&self) -> Option<Instant> {
         crate::virtio_net::VirtioNet::next_deadline(self)
@@ -158,4 +160,16 @@ impl Personality for crate::virtio_net::VirtioNet {
     fn set_waker(&mut self, wake: Waker) {
         crate::virtio_net::VirtioNet::set_waker(self, wake)
     }
+}
+
+/// A device's counters as JSON, with its timing report under "timing" when timed.
+fn with_timing(
+    counters: &impl serde::Serialize,
+    timing: Option<crate::timing::TimingReport>,
+) -> String {
+    let mut v = serde_json::to_value(counters).unwrap_or_default();
+    if let (Some(m), Some(t)) = (v.as_object_mut(), timing) {
+        m.insert("timing".into(), serde_json::to_value(t).unwrap_or_default());
+    }
+    v.to_string()
 }

@@ -38,8 +38,7 @@ pub const TX_PACKET_BUFFER: u64 = 40 * 1024;
 pub enum PersonalityKind {
     /// Intel 82576 (8086:10C9), Linux `igb`.
     Igb,
-    /// Modern virtio-net (1AF4:1041), Linux `virtio_net`, split virtqueues. Timing
-    /// options do not apply yet.
+    /// Modern virtio-net (1AF4:1041), Linux `virtio_net`, split virtqueues.
     VirtioNet,
     /// The same virtio-net device offering packed virtqueues (VIRTIO_F_RING_PACKED),
     /// which the driver then uses instead of split ones.
@@ -162,6 +161,7 @@ impl Port {
                         mac: spec.mac,
                         speed_mbps: (timing.params.speed.bits_per_second() / 1_000_000) as u32,
                         packed_ring: spec.personality == PersonalityKind::VirtioNetPacked,
+                        timing: timing_config,
                         ..VirtioNetConfig::default()
                     },
                     dma.clone(),

@@ -9,6 +9,7 @@ use offload_engines::cost::{eitr_interval, Picos, RxShape, TxShape};
 use super::interrupts::Cause;
 use super::regs::*;
 use super::Igb;
+use crate::timing::Completion;
 use crate::timing::TimingReport;
 
 impl Igb {
@@ -123,12 +124,14 @@ impl Igb {
         let due = self
             .timing
             .as_mut()
-            .map(|t| t.take_due_write_backs())
+            .map(|t| t.take_due())
             .unwrap_or_default();
         let mut completed = 0u32;
-        for wb in due {
-            if self.write_back(wb) {
-                completed |= 1 << wb.queue;
+        for c in due {
+            if let Completion::Status(wb) = c {
+                if self.write_back(wb) {
+                    completed |= 1 << wb.queue;
+                }
             }
         }
         for q in (0..QUEUES).filter(|q| completed & (1 << q) != 0) {

@@ -17,7 +17,7 @@ use offload_engines::txcsum;
 use super::interrupts::Cause;
 use super::regs::*;
 use super::Igb;
-use crate::timing::WriteBack;
+use crate::timing::{Completion, WriteBack};
 
 const DESC_LEN: u64 = 16;
 const DTYP_CONTEXT: u32 = 2;
@@ -141,7 +141,7 @@ impl Igb {
                     status: w3 | STA_DD,
                 };
                 match self.timing.as_mut() {
-                    Some(t) if t.defers_write_backs() => t.defer_write_back(wb),
+                    Some(t) if t.defers_write_backs() => t.defer(Completion::Status(wb)),
                     _ => completed |= self.write_back(wb),
                 }
             }

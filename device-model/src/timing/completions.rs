@@ -1,11 +1,11 @@
-//! Paced mode: descriptor write-backs held until their packet's modelled completion.
+//! Paced mode: descriptor completions held until their packet's modelled completion.
 //!
-//! A NIC writes a Tx descriptor's status (DD) back after the packet has left, so a
-//! driver that polls DD, or waits for the Tx interrupt, sees completions at the
-//! speed of the link. In paced mode the device stages each write-back with the
-//! packet it completes, and once the batch is booked through the model schedules it
-//! at that packet's `done` time. The port's receive worker performs it when wall
-//! time gets there (see `Personality::run_timers`).
+//! A NIC writes a Tx descriptor's status (DD) back, or a virtio device marks a chain
+//! used, after the packet has left, so a driver that polls for completions, or waits
+//! for the Tx interrupt, sees them at the speed of the link. In paced mode the device
+//! stages each completion with the packet it completes, and once the batch is booked
+//! through the model schedules it at that packet's `done` time. The port's receive
+//! worker performs it when wall time gets there (see `Personality::run_timers`).
 
 use offload_engines::cost::{EventQueue, Picos};
 
@@ -18,19 +18,28 @@ pub struct WriteBack {
     pub status: u32,
 }
 
+/// What a device does when a packet completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// Descriptor rings with status words (igb).
+    Status(WriteBack),
+    /// Virtqueues: chain `head` (`slots` ring slots) of virtqueue `queue` is used.
+    Used { queue: usize, head: u16, slots: u16 },
+}
+
 #[derive(Default)]
 pub struct Completions {
     /// Write-backs of this doorbell, each with the index (in the batch) of the last
     /// packet that had ended when its descriptor was processed; `None` if none had.
-    staged: Vec<(Option<usize>, WriteBack)>,
-    due: EventQueue<WriteBack>,
+    staged: Vec<(Option<usize>, Completion)>,
+    due: EventQueue<Completion>,
     /// The latest time scheduled so far, so that a write-back with no packet of its
     /// own does not overtake earlier ones.
     latest: Picos,
 }
 
 impl Completions {
-    pub fn stage(&mut self, packet: Option<usize>, wb: WriteBack) {
+    pub fn stage(&mut self, packet: Option<usize>, wb: Completion) {
         self.staged.push((packet, wb));
     }
 
@@ -54,7 +63,7 @@ impl Completions {
     }
 
     /// The write-backs due at `now`, earliest first.
-    pub fn take_due(&mut self, now: Picos) -> Vec<WriteBack> {
+    pub fn take_due(&mut self, now: Picos) -> Vec<Completion> {
         std::iter::from_fn(|| self.due.pop_due(now).map(|(_, wb)| wb)).collect()
     }
 
@@ -69,12 +78,12 @@ impl Completions {
 mod tests {
     use super::*;
 
-    fn wb(addr: u64) -> WriteBack {
-        WriteBack {
+    fn wb(addr: u64) -> Completion {
+        Completion::Status(WriteBack {
             queue: 0,
             addr,
             status: 1,
-        }
+        })
     }
 
     #[test]

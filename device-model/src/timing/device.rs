@@ -8,9 +8,10 @@ use offload_engines::cost::{
 };
 
 use super::completions::Completions;
+use super::Completion;
 use super::{
     pcie_name, Backlog, Booked, Ledger, ModelClock, Schedule, TimingConfig, TimingMode,
-    TimingReport, Trace, Utilisation, VectorReport, Vectors, Waker, WriteBack,
+    TimingReport, Trace, Utilisation, VectorReport, Vectors, Waker,
 };
 
 /// One Tx packet of the current batch and how many frames it became.
@@ -120,15 +121,15 @@ impl DeviceTiming {
         self.mode == TimingMode::Paced
     }
 
-    /// Holds `wb`, of a descriptor just processed, until the last packet that has
-    /// ended (normally the one this descriptor ended) has completed in the model.
-    pub fn defer_write_back(&mut self, wb: WriteBack) {
+    /// Holds `c`, of a descriptor or chain just processed, until the last packet
+    /// that has ended (normally the one it ended) has completed in the model.
+    pub fn defer(&mut self, c: Completion) {
         let packet = self.batch.packets.len().checked_sub(1);
-        self.completions.stage(packet, wb);
+        self.completions.stage(packet, c);
     }
 
-    /// The deferred write-backs whose time has come.
-    pub fn take_due_write_backs(&mut self) -> Vec<WriteBack> {
+    /// The deferred completions whose time has come.
+    pub fn take_due(&mut self) -> Vec<Completion> {
         let now = self.clock.now();
         self.completions.take_due(now)
     }

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub use backlog::Backlog;
 pub use clock::ModelClock;
-pub use completions::WriteBack;
+pub use completions::{Completion, WriteBack};
 pub use device::DeviceTiming;
 pub use ledger::{Ledger, QueueReport, TimingReport, Utilisation, VectorReport};
 pub use schedule::{Booked, Schedule};

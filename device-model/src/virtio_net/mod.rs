@@ -20,6 +20,7 @@ mod queue;
 mod rx;
 mod rx_filter;
 mod steering;
+mod timed;
 mod tx;
 
 use std::collections::VecDeque;
@@ -46,7 +47,7 @@ pub use queue::MAX_QUEUE_SIZE;
 
 use crate::irq::IrqSink;
 use crate::pci::{BarKind, ConfigSpace, PciIdentity};
-use crate::timing::Waker;
+use crate::timing::{DeviceTiming, TimingConfig, Waker};
 use crate::wire::FrameSink;
 use coalesce::Coalescer;
 use features::Features;
@@ -73,6 +74,8 @@ pub struct VirtioNetConfig {
     pub speed_mbps: u32,
     /// Offer VIRTIO_F_RING_PACKED, so the driver uses packed virtqueues.
     pub packed_ring: bool,
+    /// The timing model, as for igb (off by default).
+    pub timing: TimingConfig,
 }
 
 impl Default for VirtioNetConfig {
@@ -84,6 +87,7 @@ impl Default for VirtioNetConfig {
             mtu: 9000,
             speed_mbps: 1000,
             packed_ring: false,
+            timing: TimingConfig::default(),
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct VirtioNet {
     coalesce: Vec<Coalescer>,
     /// Tells the port's worker that a coalescing deadline was set.
     wake: Option<Waker>,
+    /// `None` with timing off; the ledger counts per queue pair.
+    timing: Option<Box<DeviceTiming>>,
 }
 
 impl VirtioNet {
@@ -133,7 +139,9 @@ impl VirtioNet {
         let (config, pcie_cap) = Self::build_config();
         let pairs = usize::from(MAX_QUEUE_PAIRS);
         let offered = features::offered(cfg.packed_ring);
+        let timing = DeviceTiming::new(&cfg.timing, usize::from(1 + QUEUES), pairs).map(Box::new);
         Self {
+            timing,
             mac: cfg.mac,
             cfg,
             config,
@@ -282,6 +290,9 @@ impl VirtioNet {
         self.steering = Steering::default();
         self.active_pairs = 1;
         self.coalesce.fill(Coalescer::default());
+        if let Some(t) = self.timing.as_mut() {
+            t.reset();
+        }
     }
 
     /// Called when a coalescing deadline is set, so the caller of

@@ -154,6 +154,9 @@ impl VirtioNet {
         self.counters.rx_packets += 1;
         self.counters.rx_bytes += frame.len() as u64;
         self.counters.rx_queue_packets[pair] += 1;
+        if self.timing.is_some() {
+            self.timed_rx(pair, frame.len(), chains.len());
+        }
         if self.queues[q].publish(&self.dma)? {
             self.queue_used(q);
         }

@@ -2,6 +2,7 @@
 //! handed to the checksum and segmentation engines, frames onto the wire.
 
 use offload_engines::checksum::fold;
+use offload_engines::cost::TxShape;
 use offload_engines::txcsum;
 use virtio_bindings::virtio_net::{
     VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_USO,
@@ -13,6 +14,7 @@ use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
 use super::net_hdr::{NetHdr, HASH_HDR_LEN, HDR_LEN};
 use super::queue::{Chain, QueueError};
 use super::VirtioNet;
+use crate::timing::Completion;
 
 /// Largest chain gathered: a 64 KiB GSO packet with its headers and the net header.
 /// Bigger ones are dropped without allocating what the guest asked for.
@@ -36,21 +38,43 @@ enum TxDrop {
 impl VirtioNet {
     /// Sends what the driver queued, at most one ring's worth per notification.
     pub(super) fn tx_process(&mut self, q: usize) {
+        let pair = q / 2;
         let indirect = self.features.has(VIRTIO_RING_F_INDIRECT_DESC);
         for _ in 0..self.queues[q].size {
+            if self.tx_must_stop(pair) {
+                break;
+            }
             let chain = match self.queues[q].pop(&self.dma, indirect) {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => return self.queue_failed(q, e),
             };
-            if let Err(e) = self.tx_chain(&chain) {
+            if let Some(t) = self.timing.as_mut() {
+                // Every descriptor is fetched; one used element is written back.
+                for i in 0..chain.readable.segments().len().max(1) {
+                    t.fetched(pair, i == 0);
+                }
+            }
+            if let Err(e) = self.tx_chain(pair, &chain) {
                 return self.queue_failed(q, e);
             }
-            // The device writes nothing into transmit buffers.
-            if let Err(e) = self.queues[q].add_used(&self.dma, &chain, 0) {
-                return self.queue_failed(q, e);
+            // The device writes nothing into transmit buffers. Paced, the chain is
+            // used when the model says its packet is done.
+            let used = Completion::Used {
+                queue: q,
+                head: chain.head,
+                slots: chain.slots,
+            };
+            match self.timing.as_mut() {
+                Some(t) if t.defers_write_backs() => t.defer(used),
+                _ => {
+                    if let Err(e) = self.queues[q].add_used(&self.dma, &chain, 0) {
+                        return self.queue_failed(q, e);
+                    }
+                }
             }
         }
+        self.flush_timed_tx();
         match self.queues[q].publish(&self.dma) {
             Ok(true) => self.queue_used(q),
             Ok(false) => {}
@@ -60,7 +84,7 @@ impl VirtioNet {
 
     /// One packet. Buffers outside guest memory fail the queue; a packet the device
     /// cannot send as asked is dropped and counted.
-    fn tx_chain(&mut self, chain: &Chain) -> Result<(), QueueError> {
+    fn tx_chain(&mut self, pair: usize, chain: &Chain) -> Result<(), QueueError> {
         if chain.readable.len() > MAX_TX_CHAIN {
             self.tx_drop(TxDrop::TooLong);
             return Ok(());
@@ -70,8 +94,13 @@ impl VirtioNet {
         let gathered = chain.readable.gather(&self.dma, &mut buf, MAX_TX_CHAIN);
         let result = match gathered {
             Ok(()) => {
-                if let Err(why) = self.tx_packet(&mut buf) {
-                    self.tx_drop(why);
+                match self.tx_packet(&mut buf) {
+                    Ok(shape) => {
+                        if let Some(t) = self.timing.as_mut() {
+                            t.end_packet(pair, shape);
+                        }
+                    }
+                    Err(why) => self.tx_drop(why),
                 }
                 Ok(())
             }
@@ -86,7 +115,8 @@ impl VirtioNet {
         tracing::debug!(%why, "virtio-net transmit dropped");
     }
 
-    fn tx_packet(&mut self, buf: &mut [u8]) -> Result<(), TxDrop> {
+    /// Sends one packet; its shape for the timing model.
+    fn tx_packet(&mut self, buf: &mut [u8]) -> Result<TxShape, TxDrop> {
         // With HASH_REPORT the driver sends the longer header too; its hash fields
         // mean nothing on transmit.
         let hdr_len = self.hdr_len();
@@ -116,7 +146,11 @@ impl VirtioNet {
                 self.counters.tx_csum += 1;
             }
             self.emit(frame);
-            return Ok(());
+            return Ok(TxShape {
+                bytes: frame.len() as u64,
+                checksum: needs_csum,
+                ..TxShape::default()
+            });
         }
         let negotiated = match gso {
             VIRTIO_NET_HDR_GSO_TCPV4 => self.features.has(VIRTIO_NET_F_HOST_TSO4),
@@ -133,6 +167,7 @@ impl VirtioNet {
             segmenter,
             wire,
             counters,
+            timing,
             ..
         } = self;
         let mut sent = 0u64;
@@ -140,7 +175,10 @@ impl VirtioNet {
         let mut out = |seg: &[u8]| {
             sent += 1;
             bytes += seg.len() as u64;
-            wire.transmit(seg);
+            match timing.as_mut() {
+                Some(t) => t.push_frame(seg),
+                None => wire.transmit(seg),
+            }
         };
         let mss = usize::from(hdr.gso_size);
         let stats = if udp {
@@ -154,13 +192,23 @@ impl VirtioNet {
         counters.tx_gso_segments += stats.segments as u64;
         counters.tx_packets += sent;
         counters.tx_bytes += bytes;
-        Ok(())
+        Ok(TxShape {
+            bytes: frame.len() as u64,
+            header_len: u32::from(hdr.hdr_len),
+            mss: u32::from(hdr.gso_size),
+            checksum: true,
+            ..TxShape::default()
+        })
     }
 
     fn emit(&mut self, frame: &[u8]) {
         self.counters.tx_packets += 1;
         self.counters.tx_bytes += frame.len() as u64;
-        self.wire.transmit(frame);
+        match self.timing.as_mut() {
+            // Held until the model says when this notification's frames leave.
+            Some(t) => t.push_frame(frame),
+            None => self.wire.transmit(frame),
+        }
     }
 }
 

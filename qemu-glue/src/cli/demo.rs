@@ -76,16 +76,7 @@ pub struct WiredPair {
 }
 
 impl WiredPair {
-    /// Two igb ports, both timed by `timing`.
-    pub fn start_timed(
-        dir: &std::path::Path,
-        pcaps: Pcaps,
-        timing: TimingArgs,
-    ) -> anyhow::Result<Self> {
-        Self::start_as(dir, pcaps, timing, PersonalityKind::Igb)
-    }
-
-    /// As [`WiredPair::start_timed`], with ports of the given personality.
+    /// Two ports of `personality`, both timed by `timing`.
     pub fn start_as(
         dir: &std::path::Path,
         pcaps: Pcaps,

@@ -12,12 +12,14 @@ use offload_engines::cost::LinkSpeed;
 use qemu_glue::harness::{self, GuestSpec, ProvisionOptions};
 use qemu_glue::timing::TimingArgs;
 
-use super::demo::{AccelArg, Pcaps, WiredPair};
+use super::demo::{guest_driver, AccelArg, Pcaps, WiredPair};
+use qemu_glue::port::PersonalityKind;
 
 const SCRIPT: &str = r#"
-set -- $(nics_by_driver igb)
+set -- $(nics_by_driver $TUNIC_DRIVER)
 setup_pair $1 $2 || { result setup fail "link"; exit 1; }
-# The driver reads the negotiated speed from the device (STATUS on igb).
+# The driver reads the negotiated speed from the device (igb: STATUS; virtio_net:
+# the SPEED_DUPLEX configuration field).
 s=$(cat /sys/class/net/$1/speed)
 [ "$s" = "$TUNIC_SPEED" ] && result link-speed pass "$s" || result link-speed fail "$s, expected $TUNIC_SPEED"
 m=$(iperf3_mbps $TUNIC_SECONDS)
@@ -35,9 +37,14 @@ fn goodput_band(speed: LinkSpeed) -> Option<std::ops::RangeInclusive<f64>> {
         .then(|| GOODPUT_SHARE.start() * mbps..=GOODPUT_SHARE.end() * mbps)
 }
 
-/// The speed in Mbit/s the guest's driver should report: the 82576 says at most 1000.
-fn reported_speed_mbps(speed: LinkSpeed) -> u64 {
-    (speed.bits_per_second() / 1_000_000).min(1000)
+/// The speed in Mbit/s the guest's driver should report: the 82576 says at most
+/// 1000; virtio-net reports any speed.
+fn reported_speed_mbps(speed: LinkSpeed, personality: PersonalityKind) -> u64 {
+    let mbps = speed.bits_per_second() / 1_000_000;
+    match personality {
+        PersonalityKind::Igb => mbps.min(1000),
+        _ => mbps,
+    }
 }
 
 /// `1 Gb/s`, `100 Mb/s`.
@@ -60,6 +67,9 @@ pub struct TimingCheckArgs {
     pub speeds: Vec<LinkSpeed>,
     #[arg(long, default_value = "auto")]
     pub accel: AccelArg,
+    /// Device personality of both NICs.
+    #[arg(long, value_enum, default_value = "igb")]
+    pub personality: PersonalityKind,
 }
 
 /// iperf3 Mbit/s over a paced pair at `speed`, and the sending port's timing report.
@@ -75,13 +85,14 @@ fn measure(
         std::process::id(),
         speed.bits_per_second() / 1_000_000
     ));
-    let pair = WiredPair::start_timed(&dir, Pcaps::None, TimingArgs::paced(speed))?;
+    let pair = WiredPair::start_as(&dir, Pcaps::None, TimingArgs::paced(speed), a.personality)?;
     let spec = GuestSpec {
         nics: pair.nics(),
         script: format!(
-            "TUNIC_SECONDS={}\nTUNIC_SPEED={}\n{SCRIPT}",
+            "TUNIC_SECONDS={}\nTUNIC_SPEED={}\nTUNIC_DRIVER={}\n{SCRIPT}",
             a.seconds,
-            reported_speed_mbps(speed)
+            reported_speed_mbps(speed, a.personality),
+            guest_driver(a.personality)
         ),
         timeout: Duration::from_secs(180 + u64::from(a.seconds)),
         accel: a.accel.into(),

@@ -1,0 +1,104 @@
+//! The virtio-net device's side of the timing model, as for igb (`igb::timed`):
+//! what each transmitted packet and received frame costs, Tx back-pressure, and in
+//! paced mode transmit chains marked used at their packet's modelled completion.
+//!
+//! Only reached with timing on (`self.timing` is `Some`). virtio has no EITR; its
+//! interrupt moderation is notification coalescing (`coalesce`), on wall-clock time.
+
+use offload_engines::cost::{Picos, RxShape};
+
+use super::queue::Chain;
+use super::VirtioNet;
+use crate::timing::{Completion, TimingReport};
+
+impl VirtioNet {
+    /// Paced: whether the Tx packet buffer is too full to take the next chain of
+    /// pair `pair` (chains are whole packets, so this is a packet boundary).
+    pub(super) fn tx_must_stop(&mut self, pair: usize) -> bool {
+        self.timing.as_mut().is_some_and(|t| t.must_stop(pair))
+    }
+
+    /// The frames of this notification leave with their modelled departure times.
+    pub(super) fn flush_timed_tx(&mut self) {
+        if let Some(t) = self.timing.as_mut() {
+            let wire = &mut self.wire;
+            t.run_tx(0, |frame, at| wire.transmit_at(frame, at));
+        }
+    }
+
+    /// Pair `pair` received a frame of `bytes` into `buffers` chains.
+    pub(super) fn timed_rx(&mut self, pair: usize, bytes: usize, buffers: usize) {
+        let checksum = self
+            .features
+            .has(virtio_bindings::virtio_net::VIRTIO_NET_F_GUEST_CSUM);
+        if let Some(t) = self.timing.as_mut() {
+            let shape = RxShape {
+                descriptors: buffers as u32,
+                write_backs: buffers as u32,
+                bytes: bytes as u64,
+                checksum,
+                interrupt: true,
+            };
+            t.run_rx(pair, &shape, 0);
+        }
+    }
+
+    /// The Tx packet buffer drained: pairs stopped by it go on.
+    pub fn resume_tx(&mut self) {
+        let stalled = self.timing.as_mut().map_or(0, |t| t.take_stalled());
+        let ctrl = self.ctrl_queue();
+        for pair in (0..ctrl / 2).filter(|p| stalled & (1 << p) != 0) {
+            self.queue_notified(2 * pair + 1);
+        }
+    }
+
+    pub fn model_time(&self) -> Option<Picos> {
+        self.timing.as_ref().map(|t| t.now())
+    }
+
+    pub fn next_timer(&self) -> Option<Picos> {
+        self.timing.as_ref().and_then(|t| t.next_timer())
+    }
+
+    /// Marks used the transmit chains whose packets are done (paced mode) and
+    /// notifies the driver for them.
+    pub fn run_timers(&mut self) {
+        let due = self
+            .timing
+            .as_mut()
+            .map(|t| t.take_due())
+            .unwrap_or_default();
+        let mut touched = 0u64;
+        for c in due {
+            let Completion::Used { queue, head, slots } = c else {
+                continue;
+            };
+            let chain = Chain {
+                head,
+                slots,
+                ..Chain::default()
+            };
+            if queue >= self.queues.len() {
+                continue;
+            }
+            if let Err(e) = self.queues[queue].add_used(&self.dma, &chain, 0) {
+                return self.queue_failed(queue, e);
+            }
+            touched |= 1 << queue;
+        }
+        for q in (0..self.queues.len()).filter(|q| touched & (1 << q) != 0) {
+            match self.queues[q].publish(&self.dma) {
+                Ok(true) => self.queue_used(q),
+                Ok(false) => {}
+                Err(e) => return self.queue_failed(q, e),
+            }
+        }
+        if let Some(t) = self.timing.as_mut() {
+            t.run_timers(0);
+        }
+    }
+
+    pub fn timing_report(&self) -> Option<TimingReport> {
+        self.timing.as_ref().map(|t| t.report())
+    }
+}
