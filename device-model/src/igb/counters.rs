@@ -19,6 +19,8 @@ pub struct Counters {
     /// TSO contexts whose IPLEN spans more than any single IPv4 header (60 bytes):
     /// the GSO_PARTIAL form Linux uses for GRE/NVGRE tunnels.
     pub tso_tunnel_headers: u64,
+    /// Of `tso_packets`, UDP segmentation (TUCMD.L4T = UDP): Linux's USO.
+    pub tso_udp: u64,
     pub tso_errors: u64,
     pub tx_csum_offloads: u64,
     pub tx_csum_errors: u64,

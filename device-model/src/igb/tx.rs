@@ -349,6 +349,7 @@ impl Igb {
             );
         }
         self.counters.tso_packets += 1;
+        self.counters.tso_udp += u64::from(p.l4 == L4Kind::Udp);
         if ctx.iplen > 60 {
             self.counters.tso_tunnel_headers += 1;
         }

@@ -11,6 +11,7 @@ mod gso_send;
 mod qstats;
 mod raw;
 mod rss_predict;
+mod udp_gso;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,8 @@ fn usage() -> ExitCode {
         "usage:\n  tunic-guest mark IFACE TEXT\n  tunic-guest udp-flows SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
          tunic-guest rss-predict ETHTOOL_X_FILE SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
          tunic-guest gso-send IFACE DST_MAC SRC DST SPORT DPORT PAYLOAD MSS ts|nots IP_ID COUNT\n  \
-         tunic-guest rxq-packets IFACE"
+         tunic-guest rxq-packets IFACE\n  \
+         tunic-guest udp-gso SRC_IP DST_IP DST_PORT BYTES SEGMENT COUNT"
     );
     ExitCode::from(2)
 }
@@ -34,6 +36,17 @@ fn main() -> ExitCode {
             rss_predict::run(file, src, dst, count, base, dport)
         }
         ["rxq-packets", iface] => qstats::run(iface),
+        ["udp-gso", src, dst, dport, total, seg, count] => match (
+            num(dport),
+            total.parse::<usize>(),
+            num(seg),
+            count.parse::<u32>(),
+        ) {
+            (Ok(dport), Ok(total), Ok(seg), Ok(count)) if total <= 65000 && seg > 0 => {
+                udp_gso::run(src, dst, dport, total, seg, count)
+            }
+            _ => Err("udp-gso: bad numbers (BYTES up to 65000, SEGMENT above 0)".into()),
+        },
         ["gso-send", iface, rest @ ..] => {
             gso_send::parse(rest).and_then(|spec| gso_send::run(iface, &spec))
         }
