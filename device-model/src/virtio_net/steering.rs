@@ -99,8 +99,11 @@ fn report_type(kind: HashKind) -> u16 {
 
 impl Steering {
     pub fn apply(&mut self, cmd: RssCommand) {
+        // A shorter key is zero-padded: the hash input never reaches past it anyway
+        // when the driver sized the key for the types it enabled.
         let mut key = [0u8; KEY_LEN];
-        key[..cmd.key.len().min(KEY_LEN)].copy_from_slice(&cmd.key[..cmd.key.len().min(KEY_LEN)]);
+        let n = cmd.key.len().min(KEY_LEN);
+        key[..n].copy_from_slice(&cmd.key[..n]);
         self.hash_types = cmd.hash_types;
         self.toeplitz = Toeplitz::new(&key);
         if let Some((table, unclassified, _)) = cmd.steering {
