@@ -27,6 +27,9 @@ use crate::igb::regs::*;
 use crate::igb::{Igb, IgbConfig, BAR0_SIZE};
 use crate::irq::IrqSink;
 
+/// The same hostile guest for the virtio-net personality.
+pub mod virtio;
+
 /// Guest RAM the harness maps: a low region and a second one above a gap, so
 /// accesses can straddle a region's end, fall into the gap or beyond both.
 pub const RAM_LOW: (u64, u64) = (0, 0x10_0000);

@@ -132,7 +132,11 @@ impl VirtioNet {
             v &= !DRIVER_OK;
         }
         let rising = v & !self.status;
-        self.status = v | (self.status & NEEDS_RESET);
+        // The driver may not clear a status bit (2.1.2); only a reset does. Ignoring
+        // attempts keeps the device from going live again without activate(): with
+        // FAILED or FEATURES_OK cleared and set back, queues enabled meanwhile would
+        // be used unchecked, and features could change under enabled queues.
+        self.status |= v;
         if rising & DRIVER_OK != 0 {
             self.activate();
         }

@@ -469,7 +469,8 @@ impl VirtioNet {
         let (region, rel) = (off / REGION_LEN, off % REGION_LEN);
         match region * REGION_LEN {
             COMMON_OFFSET => self.common_read(rel, data),
-            ISR_OFFSET if rel == 0 => {
+            // A read of no bytes reads nothing, so it clears nothing.
+            ISR_OFFSET if rel == 0 && !data.is_empty() => {
                 // Read-to-clear, and it deasserts INTx (4.1.4.5).
                 data[0] = std::mem::take(&mut self.isr);
                 self.irq.legacy(false);

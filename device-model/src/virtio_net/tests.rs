@@ -957,6 +957,52 @@ fn rings_outside_guest_memory_fail_at_driver_ok() {
     assert!(r.needs_reset());
 }
 
+#[test]
+fn zero_length_isr_read_is_harmless() {
+    // A vfio-user client may read zero bytes; the ISR's read-to-clear byte was
+    // indexed regardless (a panic).
+    let mut r = rig();
+    r.up();
+    r.dev.bar_read(ISR_OFFSET, &mut []);
+    let mut b = [0xffu8; 1];
+    r.dev.bar_read(ISR_OFFSET, &mut b);
+    assert_eq!(b, [0]);
+}
+
+#[test]
+fn cleared_status_bits_do_not_revive_unchecked_queues() {
+    // A driver sets FAILED, enables a queue whose available ring is at the top of
+    // the address space, then writes the status back without FAILED. Nothing
+    // checked that queue, and a kick overflowed its ring address (a panic).
+    let mut r = rig();
+    let st = r.negotiate(full_features());
+    assert_ne!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+    for q in [0, 1, 2 * MAX_QUEUE_PAIRS] {
+        r.setup_queue(q);
+    }
+    let live = VIRTIO_CONFIG_S_ACKNOWLEDGE
+        | VIRTIO_CONFIG_S_DRIVER
+        | VIRTIO_CONFIG_S_FEATURES_OK
+        | VIRTIO_CONFIG_S_DRIVER_OK;
+    r.set_status(live);
+    r.set_status(live | VIRTIO_CONFIG_S_FAILED);
+    r.set_common(common::QUEUE_SELECT, 2, 3);
+    r.set_common(common::QUEUE_DRIVER, 8, u64::MAX - 1);
+    r.set_common(common::QUEUE_ENABLE, 2, 1);
+    r.set_status(live);
+    r.kick(3);
+    assert!(r.take_wire().is_empty());
+    assert_eq!(
+        u32::from(r.status()),
+        live | VIRTIO_CONFIG_S_FAILED,
+        "only a reset clears a status bit"
+    );
+    r.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    assert_eq!(u32::from(r.status()), live | VIRTIO_CONFIG_S_FAILED);
+    r.set_status(0);
+    assert_eq!(r.status(), 0);
+}
+
 // ---- control queue, multiqueue, RSS, hash report, filters, EVENT_IDX, USO ----------
 
 /// Microsoft's RSS verification key (also the device's default steering key).
@@ -1285,6 +1331,14 @@ fn uso_splits_a_udp_super_packet_into_checksummed_datagrams() {
         (r.dev.counters().tx_uso, r.dev.counters().tx_gso_segments),
         (1, 3)
     );
+    // Segments longer than the MTU are not cut: the packet is dropped and counted.
+    let too_big = NetHdr {
+        gso_size: 1501,
+        ..hdr
+    };
+    r.send_on(3, &too_big.to_hash_bytes(), &frame);
+    assert!(r.take_wire().is_empty());
+    assert_eq!(r.dev.counters().tx_dropped, 1);
 }
 
 // ---- packed virtqueues ------------------------------------------------------------
@@ -1633,6 +1687,26 @@ fn timed_virtio_net_sends_at_line_rate_in_virtual_time() {
     let report = r.dev.timing_report().unwrap();
     assert_eq!(report.queues[0].tx_frames, 15);
     assert!(r.dev.model_time().unwrap() >= sent[14].1);
+}
+
+/// With timing on, frames wait in the model's batch until the notification ends. A
+/// later chain that broke the queue skipped that flush, so frames counted as sent
+/// never reached the wire.
+#[test]
+fn timed_frames_before_a_broken_chain_still_leave() {
+    use crate::timing::TimingMode;
+    use offload_engines::cost::LinkSpeed;
+    let (mut r, wire) = timed_rig(TimingMode::Virtual, LinkSpeed::Gbps1);
+    r.up();
+    let h = r.alloc(NET_HDR_LEN);
+    let f = r.alloc(100);
+    r.dma.write(f, &[0x5a; 100]).unwrap();
+    r.add_chain(1, &[(h, NET_HDR_LEN as u32, false), (f, 100, false)]);
+    r.add_chain(1, &[(h, NET_HDR_LEN as u32, false), (RAM - 8, 64, false)]);
+    r.kick(1);
+    assert!(r.needs_reset());
+    assert_eq!(r.dev.counters().tx_packets, 1);
+    assert_eq!(wire.0.lock().unwrap().len(), 1, "the counted frame left");
 }
 
 /// Paced: transmit chains are marked used when the model says their packet is

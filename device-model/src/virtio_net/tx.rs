@@ -40,6 +40,7 @@ impl VirtioNet {
     pub(super) fn tx_process(&mut self, q: usize) {
         let pair = q / 2;
         let indirect = self.features.has(VIRTIO_RING_F_INDIRECT_DESC);
+        let mut broken = None;
         for _ in 0..self.queues[q].size {
             if self.tx_must_stop(pair) {
                 break;
@@ -47,7 +48,10 @@ impl VirtioNet {
             let chain = match self.queues[q].pop(&self.dma, indirect) {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
-                Err(e) => return self.queue_failed(q, e),
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
             };
             if let Some(t) = self.timing.as_mut() {
                 // Every descriptor is fetched; one used element is written back.
@@ -56,7 +60,8 @@ impl VirtioNet {
                 }
             }
             if let Err(e) = self.tx_chain(pair, &chain) {
-                return self.queue_failed(q, e);
+                broken = Some(e);
+                break;
             }
             // The device writes nothing into transmit buffers. Paced, the chain is
             // used when the model says its packet is done.
@@ -69,12 +74,18 @@ impl VirtioNet {
                 Some(t) if t.defers_write_backs() => t.defer(used),
                 _ => {
                     if let Err(e) = self.queues[q].add_used(&self.dma, &chain, 0) {
-                        return self.queue_failed(q, e);
+                        broken = Some(e);
+                        break;
                     }
                 }
             }
         }
+        // Packets sent before a chain broke the queue are counted as sent: they leave
+        // with this notification, not with a later one or never (a reset drops them).
         self.flush_timed_tx();
+        if let Some(e) = broken {
+            return self.queue_failed(q, e);
+        }
         match self.queues[q].publish(&self.dma) {
             Ok(true) => self.queue_used(q),
             Ok(false) => {}
@@ -161,6 +172,11 @@ impl VirtioNet {
         let udp = gso == VIRTIO_NET_HDR_GSO_UDP_L4;
         if !negotiated || !needs_csum {
             return Err(TxDrop::NotNegotiated);
+        }
+        // Each segment carries gso_size payload bytes after its headers: more than
+        // the MTU would put frames on the wire that the link does not carry.
+        if hdr.gso_size > self.cfg.mtu {
+            return Err(TxDrop::TooLong);
         }
         unseed_length(frame, &hdr)?;
         let Self {
