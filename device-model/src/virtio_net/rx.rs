@@ -96,7 +96,10 @@ impl VirtioNet {
             (hdr.hash_value, hdr.hash_report) = decision.report;
         }
         if self.features.has(VIRTIO_NET_F_GUEST_CSUM) {
-            let v = rxcsum::validate(frame);
+            // Nothing verified when the headers did not parse: no DATA_VALID.
+            let v = decision
+                .parsed
+                .map_or_else(Default::default, |p| rxcsum::validate_parsed(frame, &p));
             let l4_good = matches!(v.l4_ok(), Some((_, true)));
             if l4_good && v.ip_ok() != Some(false) && v.gre != Some(false) {
                 hdr.flags |= VIRTIO_NET_HDR_F_DATA_VALID as u8;

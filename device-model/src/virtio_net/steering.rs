@@ -9,7 +9,7 @@
 //! The hashing itself is `offload_engines::rss`, outer headers only: virtio's hash
 //! types have no tunnel mode.
 
-use offload_engines::parse::parse_partial;
+use offload_engines::parse::{parse_partial, Parsed};
 use offload_engines::rss::{hash_parsed, HashKind, HashTypes, Toeplitz, KEY_LEN};
 use virtio_bindings::virtio_net::*;
 
@@ -38,6 +38,8 @@ pub struct Decision {
     pub pair: u16,
     /// (hash value, `VIRTIO_NET_HASH_REPORT_*`).
     pub report: (u32, u16),
+    /// The frame's headers, parsed once here for the checksum check as well.
+    pub parsed: Option<Parsed>,
 }
 
 /// An RSS or hash configuration the driver sent, checked.
@@ -134,7 +136,11 @@ impl Steering {
         } else {
             0
         };
-        Decision { pair, report }
+        Decision {
+            pair,
+            report,
+            parsed,
+        }
     }
 }
 
@@ -272,13 +278,8 @@ mod tests {
         cfg[6] = 2; // unclassified queue
         s.apply(parse_rss_config(&cfg, 3).unwrap());
         let arp = [vec![0xff; 12], vec![0x08, 0x06], vec![0; 28]].concat();
-        assert_eq!(
-            s.decide(&arp, 3),
-            Decision {
-                pair: 2,
-                report: (0, 0)
-            }
-        );
+        let d = s.decide(&arp, 3);
+        assert_eq!((d.pair, d.report), (2, (0, 0)));
     }
 
     #[test]
