@@ -574,20 +574,7 @@ impl Harness {
 
     /// PCIe Device Control, found through the capability list as a driver finds it.
     fn pcie_devctl(&self) -> u64 {
-        let mut b = [0u8; 2];
-        self.dev.config_read(0x34, &mut b[..1]);
-        let mut at = u64::from(b[0]);
-        for _ in 0..48 {
-            if at == 0 {
-                break;
-            }
-            self.dev.config_read(at, &mut b);
-            if b[0] == 0x10 {
-                return at + 8;
-            }
-            at = u64::from(b[1]);
-        }
-        0x4 // not found: the command register, a harmless write
+        find_pcie_devctl(|off, b| self.dev.config_read(off, b))
     }
 
     fn reg_offset(reg: u8, queue: u8) -> u32 {
@@ -793,4 +780,24 @@ impl Harness {
 fn map(dma: &DmaSpace, (addr, size): (u64, u64)) {
     dma.map_anonymous(addr, size)
         .unwrap_or_else(|e| panic!("mapping harness RAM {addr:#x}+{size:#x}: {e}"));
+}
+
+/// Offset of PCIe Device Control in a config space read through `read`, found by
+/// walking the capability list as a driver does; the command register (a harmless
+/// write) when there is no PCIe capability.
+pub(crate) fn find_pcie_devctl(read: impl Fn(u64, &mut [u8])) -> u64 {
+    let mut b = [0u8; 2];
+    read(0x34, &mut b[..1]);
+    let mut at = u64::from(b[0]);
+    for _ in 0..48 {
+        if at == 0 {
+            break;
+        }
+        read(at, &mut b);
+        if b[0] == 0x10 {
+            return at + 8;
+        }
+        at = u64::from(b[1]);
+    }
+    0x4
 }

@@ -332,20 +332,7 @@ impl Harness {
 
     /// PCIe Device Control, found through the capability list as a driver finds it.
     fn pcie_devctl(&self) -> u64 {
-        let mut b = [0u8; 2];
-        self.dev.config_read(0x34, &mut b[..1]);
-        let mut at = u64::from(b[0]);
-        for _ in 0..48 {
-            if at == 0 {
-                break;
-            }
-            self.dev.config_read(at, &mut b);
-            if b[0] == 0x10 {
-                return at + 8;
-            }
-            at = u64::from(b[1]);
-        }
-        0x4 // not found: the command register, a harmless write
+        crate::fuzzing::find_pcie_devctl(|off, b| self.dev.config_read(off, b))
     }
 
     /// Waits (briefly) for the next coalescing deadline or paced write-back, then
