@@ -28,6 +28,10 @@ pub enum CsumError {
     Parse(#[from] parse::ParseError),
 }
 
+/// Where UDP's checksum sits in its header: a device told only "sum from here, store
+/// there" (virtio-net's `csum_start`/`csum_offset`) knows a UDP checksum by this.
+pub const UDP_CHECKSUM_OFFSET: usize = udp::CHECKSUM;
+
 fn field_in_bounds(frame_len: usize, offset: usize, len: usize) -> Result<(), CsumError> {
     match offset.checked_add(len) {
         Some(end) if end <= frame_len => Ok(()),

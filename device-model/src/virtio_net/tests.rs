@@ -668,6 +668,58 @@ fn tx_checksum_offload_reaches_the_wire_correct() {
     assert_eq!(r.dev.counters().tx_csum, 1);
 }
 
+/// A payload whose last 16-bit word makes the finished checksum of `build(payload)`,
+/// stored at `field`, come out as 0: the ones'-complement case where TCP and UDP differ.
+fn zero_checksum_payload(build: impl Fn(&[u8]) -> Vec<u8>, field: usize) -> Vec<u8> {
+    let mut p = payload(300);
+    p[298..].fill(0);
+    let c = build(&p)[field..field + 2].to_vec();
+    p[298..].copy_from_slice(&c);
+    p
+}
+
+#[test]
+fn tx_checksum_that_sums_to_zero_is_0000_for_tcp_and_ffff_for_udp() {
+    let mut r = rig();
+    r.up();
+    // TCP: a full computation gives 0x0000; 0xFFFF is what tshark flags as a broken
+    // incremental update (RFC 1624).
+    let p = zero_checksum_payload(tcp4_complete, 50);
+    assert_eq!(tcp4_complete(&p)[50..52], [0, 0]);
+    r.send(csum_hdr(34), &tcp4_seeded(&p));
+    let wire = r.take_wire();
+    assert_eq!(wire[0][50..52], [0, 0], "TCP checksum 0 stays 0");
+    assert!(checksums_good(&wire[0]));
+
+    // UDP: 0 would mean "no checksum", so the same sum goes out as 0xFFFF.
+    let (src, dst) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let complete = |d: &[u8]| udp4_to([2, 0, 0, 0, 0, 2], src, dst, (4000, 5000), d);
+    let p = zero_checksum_payload(complete, 40);
+    assert_eq!(
+        complete(&p)[40..42],
+        [0xff, 0xff],
+        "the helper's own UDP rule"
+    );
+    let mut seeded = complete(&p);
+    let udp_len = (8 + p.len()) as u32;
+    let seed = fold(pseudo_ipv4(src, dst, 17, udp_len));
+    seeded[40..42].copy_from_slice(&seed.to_be_bytes());
+    r.send(
+        NetHdr {
+            csum_offset: 6,
+            ..csum_hdr(34)
+        },
+        &seeded,
+    );
+    let wire = r.take_wire();
+    assert_eq!(
+        wire[0][40..42],
+        [0xff, 0xff],
+        "UDP checksum 0 goes out as 0xFFFF"
+    );
+    assert!(checksums_good(&wire[0]));
+}
+
 #[test]
 fn tx_through_an_indirect_table() {
     let mut r = rig();
@@ -1033,7 +1085,8 @@ fn udp4_to(
     f.extend_from_slice(&ports.0.to_be_bytes());
     f.extend_from_slice(&ports.1.to_be_bytes());
     f.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
+    let seed = fold(pseudo_ipv4(src, dst, 17, (8 + data.len()) as u32));
+    f.extend_from_slice(&seed.to_be_bytes());
     f.extend_from_slice(data);
     offload_engines::txcsum::insert_l4(&mut f, 34, 6, true).unwrap();
     f

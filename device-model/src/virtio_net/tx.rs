@@ -149,10 +149,13 @@ impl VirtioNet {
                 return Err(TxDrop::TooLong);
             }
             if needs_csum {
-                // A computed 0 goes out as 0xFFFF, as Linux's own software fallback
-                // does: the same value for TCP, and "no checksum" avoided for UDP.
+                // The header names only where the sum starts and where it goes. A
+                // computed 0 is sent as 0xFFFF only at UDP's offset, where 0 would mean
+                // "no checksum" (RFC 768); anywhere else (TCP) it stays 0, the value a
+                // full computation gives (RFC 1624 section 3: receivers and tshark
+                // treat a TCP 0xFFFF as the mark of a broken incremental update).
                 let (start, offset) = (usize::from(hdr.csum_start), usize::from(hdr.csum_offset));
-                txcsum::insert_l4(frame, start, offset, true)
+                txcsum::insert_l4(frame, start, offset, offset == txcsum::UDP_CHECKSUM_OFFSET)
                     .map_err(|e| TxDrop::Offload(e.to_string()))?;
                 self.counters.tx_csum += 1;
             }
