@@ -36,8 +36,9 @@ pub trait Personality: Send {
     fn run_timers(&mut self) {}
     /// The Tx packet buffer has room again: Tx queues stopped by it go on.
     fn resume_tx(&mut self) {}
-    /// Wall-clock timers that run whether or not timing is modelled (virtio-net
-    /// notification coalescing): the earliest deadline...
+    /// Wall-clock timers of a device with timing off (virtio-net notification
+    /// coalescing; with timing on they are model timers, see `next_timer`): the
+    /// earliest deadline...
     fn next_deadline(&self) -> Option<Instant> {
         None
     }

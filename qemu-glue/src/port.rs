@@ -295,7 +295,8 @@ impl RxWorker {
     }
 
     /// Timed: frames, kicks from the pacer (the Tx packet buffer has room again),
-    /// and the device's timers (interrupt moderation, paced Tx write-backs), which
+    /// and the device's model timers (interrupt moderation: EITR or virtio-net's
+    /// coalescing limits; paced Tx write-backs), which
     /// fall due with no guest activity. `wake` says the next timer moved earlier.
     fn run_timed(
         &self,
@@ -307,8 +308,6 @@ impl RxWorker {
         let kick = kick.unwrap_or_else(crossbeam_channel::never);
         while !stop.load(Ordering::Relaxed) {
             let wait = self.timer_wait();
-            let deadline = self.lock().next_deadline();
-            let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             crossbeam_channel::select! {
                 recv(rx) -> f => match f {
                     Ok(f) => self.deliver(f, rx),
@@ -316,16 +315,13 @@ impl RxWorker {
                 },
                 recv(kick) -> _ => self.lock().resume_tx(),
                 recv(wake) -> _ => {}
-                default(wait.unwrap_or(TICK).min(until_deadline.unwrap_or(TICK))) => {
-                    // Only for the device timer itself: in virtual time,
-                    // run_timers jumps the clock to it.
-                    if wait.is_some_and(|w| until_deadline.is_none_or(|d| w <= d)) {
+                default(wait.unwrap_or(TICK)) => {
+                    // Only for a device timer: in virtual time, run_timers jumps
+                    // the clock to it.
+                    if wait.is_some() {
                         self.lock().run_timers();
                     }
                 }
-            }
-            if deadline.is_some_and(|d| d <= Instant::now()) {
-                self.lock().run_deadlines();
             }
         }
     }

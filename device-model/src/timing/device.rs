@@ -302,6 +302,13 @@ impl DeviceTiming {
         }
     }
 
+    /// The device had nothing to do until `at`, a timer of its own (virtio-net's
+    /// coalescing deadlines): in virtual mode the clock moves there, as it does for
+    /// moderation timers; real time moves by itself.
+    pub fn idle_until(&mut self, at: Picos) {
+        self.clock.advance_to(at);
+    }
+
     /// Fires due moderation timers. In virtual mode nothing else would move the
     /// clock while the guest is idle, so the clock jumps to the next timer.
     pub fn run_timers(&mut self, pending: u32) -> u32 {

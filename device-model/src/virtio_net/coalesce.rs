@@ -2,12 +2,13 @@
 //! the used-buffer notification the driver asked for until `max_packets` buffers
 //! were used or `usecs` passed since the first one held, whichever comes first.
 //!
-//! The time limit is wall-clock time: the port's worker calls
-//! `VirtioNet::run_deadlines` when [`Coalescer::deadline`] passes. With `usecs` 0
-//! nothing is held (a zero time limit always comes first), which is also the state
-//! after reset.
+//! The time limit is on the device's clock (`VirtioNet::coalesce_now`): model time
+//! when timing is modelled, so that a paced or virtual-time device delays its
+//! notifications in the same time as everything else it models, and wall-clock time
+//! since the device was created otherwise. With `usecs` 0 nothing is held (a zero
+//! time limit always comes first), which is also the state after reset.
 
-use std::time::{Duration, Instant};
+use offload_engines::cost::Picos;
 
 /// `struct virtio_net_ctrl_coal_tx` / `_rx`: max packets, then usecs.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +34,12 @@ pub struct Coalescer {
     params: CoalesceParams,
     /// Used buffers whose notification is being held.
     held: u32,
-    deadline: Option<Instant>,
+    deadline: Option<Picos>,
 }
 
 impl Coalescer {
     /// New parameters; anything held goes out with the next check.
-    pub fn set(&mut self, params: CoalesceParams, now: Instant) {
+    pub fn set(&mut self, params: CoalesceParams, now: Picos) {
         self.params = params;
         if self.held > 0 {
             self.deadline = Some(now);
@@ -47,7 +48,7 @@ impl Coalescer {
 
     /// `used` buffers were used and the driver wants to hear about it: whether to
     /// notify now (otherwise the notification is held).
-    pub fn on_used(&mut self, used: u32, now: Instant) -> bool {
+    pub fn on_used(&mut self, used: u32, now: Picos) -> bool {
         if self.params.usecs == 0 {
             return true;
         }
@@ -57,17 +58,18 @@ impl Coalescer {
             self.deadline = None;
             return true;
         }
+        let limit = Picos::from_us(u64::from(self.params.usecs));
         self.deadline
-            .get_or_insert(now + Duration::from_micros(u64::from(self.params.usecs)));
+            .get_or_insert(Picos(now.as_ps().saturating_add(limit.as_ps())));
         false
     }
 
-    pub fn deadline(&self) -> Option<Instant> {
+    pub fn deadline(&self) -> Option<Picos> {
         self.deadline
     }
 
     /// Whether the held notification is due at `now` (it is then released).
-    pub fn due(&mut self, now: Instant) -> bool {
+    pub fn due(&mut self, now: Picos) -> bool {
         if self.deadline.is_some_and(|d| d <= now) {
             self.held = 0;
             self.deadline = None;
@@ -83,8 +85,8 @@ mod tests {
 
     #[test]
     fn holds_until_packets_or_time_whichever_first() {
-        let t0 = Instant::now();
-        let us = |n| t0 + Duration::from_micros(n);
+        let t0 = Picos::from_us(5);
+        let us = |n| t0 + Picos::from_us(n);
         let mut c = Coalescer::default();
         assert!(c.on_used(1, t0), "no coalescing after reset");
         c.set(

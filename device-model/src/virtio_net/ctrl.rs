@@ -141,11 +141,13 @@ impl VirtioNet {
                 let params = CoalesceParams::parse(data)?;
                 // Receive queues are the even ones before the control queue.
                 let rx = command == VIRTIO_NET_CTRL_NOTF_COAL_RX_SET;
-                let now = std::time::Instant::now();
+                let now = self.coalesce_now();
                 let ctrl = self.ctrl_queue();
                 for q in (0..ctrl).filter(|q| q.is_multiple_of(2) == rx) {
                     self.coalesce[q].set(params, now);
                 }
+                // Notifications held under the old limits go out now.
+                self.wake_worker();
                 Ok(())
             }
             _ => Err("unknown control command"),

@@ -26,9 +26,10 @@ mod tx;
 use std::collections::VecDeque;
 use std::mem::{offset_of, size_of};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dma::DmaSpace;
+use offload_engines::cost::Picos;
 use offload_engines::segment::Segmenter;
 use virtio_bindings::virtio_config::{
     VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK,
@@ -125,6 +126,8 @@ pub struct VirtioNet {
     coalesce: Vec<Coalescer>,
     /// Tells the port's worker that a coalescing deadline was set.
     wake: Option<Waker>,
+    /// Zero of the coalescing clock when timing is off (see [`Self::coalesce_now`]).
+    epoch: Instant,
     /// `None` with timing off; the ledger counts per queue pair.
     timing: Option<Box<DeviceTiming>>,
 }
@@ -170,6 +173,7 @@ impl VirtioNet {
             },
             coalesce: vec![Coalescer::default(); usize::from(QUEUES)],
             wake: None,
+            epoch: Instant::now(),
         }
     }
 
@@ -301,14 +305,36 @@ impl VirtioNet {
         self.wake = Some(wake);
     }
 
-    /// The earliest held notification's deadline (wall clock).
+    /// The clock notification coalescing runs on: model time with timing on (the
+    /// deadlines are then timers of the model, see `timed.rs`), else wall-clock time
+    /// since the device was created.
+    fn coalesce_now(&self) -> Picos {
+        match &self.timing {
+            Some(t) => t.now(),
+            None => {
+                Picos::from_ns(u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX))
+            }
+        }
+    }
+
+    /// The earliest held notification's deadline (wall clock), with timing off;
+    /// with timing on the deadlines are model timers ([`Self::next_timer`]).
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.timing.is_some() {
+            return None;
+        }
+        let at = self.next_coalesce_deadline()?;
+        // Rounded up: waking before the deadline would find nothing due.
+        Some(self.epoch + Duration::from_nanos(at.as_ps().div_ceil(1000)))
+    }
+
+    fn next_coalesce_deadline(&self) -> Option<Picos> {
         self.coalesce.iter().filter_map(Coalescer::deadline).min()
     }
 
     /// Sends the held notifications whose time has come.
     pub fn run_deadlines(&mut self) {
-        let now = Instant::now();
+        let now = self.coalesce_now();
         for q in 0..self.coalesce.len() {
             if self.coalesce[q].due(now) {
                 self.counters.notifications_coalesced += 1;
@@ -322,12 +348,18 @@ impl VirtioNet {
     fn queue_used(&mut self, q: usize) {
         let used = u32::from(self.queues[q].last_published);
         let armed = self.coalesce[q].deadline().is_some();
-        if self.coalesce[q].on_used(used, Instant::now()) {
+        let now = self.coalesce_now();
+        if self.coalesce[q].on_used(used, now) {
             self.queue_interrupt(q);
         } else if !armed {
-            if let Some(wake) = &self.wake {
-                wake();
-            }
+            self.wake_worker();
+        }
+    }
+
+    /// A coalescing deadline was set that the port's worker may not know of yet.
+    fn wake_worker(&self) {
+        if let Some(wake) = &self.wake {
+            wake();
         }
     }
 

@@ -1792,3 +1792,42 @@ fn paced_virtio_net_marks_chains_used_at_modelled_completion() {
     assert!(r.vectors().contains(&2), "the transmit queue was notified");
     assert_eq!(r.dev.next_timer(), None);
 }
+
+/// With timing on, a held notification's time limit is a timer of the model, not a
+/// wall-clock deadline: in virtual time the idle device's clock jumps to it and the
+/// notification goes out then, `usecs` of model time after the buffer was used.
+#[test]
+fn virtual_time_coalescing_limit_is_a_model_timer() {
+    use crate::timing::TimingMode;
+    use offload_engines::cost::{LinkSpeed, Picos};
+    let (mut r, _wire) = timed_rig(TimingMode::Virtual, LinkSpeed::Gbps1);
+    r.up_full();
+    r.offer_rx_on(0, 8, 2048);
+    r.vectors();
+    let coal = [0u32.to_le_bytes(), 30_000u32.to_le_bytes()].concat();
+    assert_eq!(
+        r.ctrl(
+            VIRTIO_NET_CTRL_NOTF_COAL,
+            VIRTIO_NET_CTRL_NOTF_COAL_RX_SET,
+            &coal
+        ),
+        OK
+    );
+    r.vectors();
+    // EVENT_IDX: the driver wants to hear of the first used buffer.
+    let used_event = r.rings[0].avail + 4 + 2 * u64::from(QSIZE);
+    r.dma.write(used_event, &0u16.to_le_bytes()).unwrap();
+    let before = r.dev.model_time().unwrap();
+    r.dev
+        .receive(&udp4_to(MAC, [10, 0, 0, 1], [10, 0, 0, 2], (1, 2), b"x"));
+    assert_eq!(r.used(0).len(), 1);
+    assert!(r.vectors().is_empty(), "held");
+    assert_eq!(r.dev.next_deadline(), None, "no wall-clock deadline");
+    let timer = r.dev.next_timer().expect("the coalescing limit");
+    assert!(timer >= before + Picos::from_us(30_000));
+    r.dev.run_timers();
+    assert_eq!(r.vectors(), vec![1], "released when the clock reached it");
+    assert!(r.dev.model_time().unwrap() >= timer);
+    assert_eq!(r.dev.next_timer(), None);
+    assert_eq!(r.dev.counters().notifications_coalesced, 1);
+}

@@ -3,7 +3,9 @@
 //! paced mode transmit chains marked used at their packet's modelled completion.
 //!
 //! Only reached with timing on (`self.timing` is `Some`). virtio has no EITR; its
-//! interrupt moderation is notification coalescing (`coalesce`), on wall-clock time.
+//! interrupt moderation is notification coalescing (`coalesce`), whose deadlines are
+//! then model timers like igb's moderation timers: paced, they fall due in real
+//! time; in virtual time an idle device's clock jumps to them.
 
 use offload_engines::cost::{Picos, RxShape};
 
@@ -56,13 +58,27 @@ impl VirtioNet {
         self.timing.as_ref().map(|t| t.now())
     }
 
+    /// The model's own next timer or the earliest coalescing deadline.
     pub fn next_timer(&self) -> Option<Picos> {
-        self.timing.as_ref().and_then(|t| t.next_timer())
+        let model = self.timing.as_ref().and_then(|t| t.next_timer());
+        let coalesce = self.timing.as_ref().and(self.next_coalesce_deadline());
+        match (model, coalesce) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Marks used the transmit chains whose packets are done (paced mode) and
-    /// notifies the driver for them.
+    /// notifies the driver for them, then sends the held notifications that are due.
     pub fn run_timers(&mut self) {
+        // Virtual time: when the earliest timer is a coalescing deadline, the idle
+        // device's clock moves to it (the model jumps to its own timers itself).
+        let coalesce = self.next_coalesce_deadline();
+        if let (Some(t), Some(d)) = (self.timing.as_mut(), coalesce) {
+            if t.next_timer().is_none_or(|m| d <= m) {
+                t.idle_until(d);
+            }
+        }
         let due = self
             .timing
             .as_mut()
@@ -96,6 +112,7 @@ impl VirtioNet {
         if let Some(t) = self.timing.as_mut() {
             t.run_timers(0);
         }
+        self.run_deadlines();
     }
 
     pub fn timing_report(&self) -> Option<TimingReport> {
