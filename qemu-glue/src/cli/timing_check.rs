@@ -3,7 +3,9 @@
 //! goodput must land between 900 and 950 Mbit/s (line rate minus Ethernet, IP and
 //! TCP overhead: 1448 payload bytes per 1538 wire bytes is 94.1%), and at 100 and
 //! 10 Mb/s between 90% and 95% of line rate likewise; at 10 Gb/s and up the figure
-//! is reported, limited by the emulator and the guest rather than by pacing.
+//! is reported, limited by the emulator and the guest rather than by pacing. On
+//! virtio-net it also checks that notification coalescing, a model timer on the paced
+//! device, still delays ping replies by `ethtool -C rx-usecs` (`notf-coal-paced`).
 
 use std::time::Duration;
 
@@ -24,6 +26,11 @@ s=$(cat /sys/class/net/$1/speed)
 [ "$s" = "$TUNIC_SPEED" ] && result link-speed pass "$s" || result link-speed fail "$s, expected $TUNIC_SPEED"
 m=$(iperf3_mbps $TUNIC_SECONDS)
 [ -n "$m" ] && result iperf3 pass "$m" || result iperf3 fail "$(tail -n 3 /tmp/iperf3.out)"
+# virtio-net's interrupt moderation (NOTF_COAL) on the paced device: its time limit
+# is a timer of the model, which must still hold the notification in real time.
+if [ "$TUNIC_DRIVER" = virtio_net ]; then
+    check_notf_coal notf-coal-paced $1
+fi
 "#;
 
 /// TCP goodput a paced link of at most 1 Gb/s must carry, as a share of its
@@ -72,12 +79,21 @@ pub struct TimingCheckArgs {
     pub personality: PersonalityKind,
 }
 
+/// What one paced pair showed.
+struct Measured {
+    mbps: f64,
+    /// The sending port's timing report.
+    timing: serde_json::Value,
+    /// virtio-net: the paced coalescing case's evidence.
+    coalescing: Option<String>,
+}
+
 /// iperf3 Mbit/s over a paced pair at `speed`, and the sending port's timing report.
 fn measure(
     assets: &harness::Assets,
     speed: LinkSpeed,
     a: &TimingCheckArgs,
-) -> anyhow::Result<(f64, serde_json::Value)> {
+) -> anyhow::Result<Measured> {
     // A directory per speed: the previous pair's threads may still unlink their
     // socket paths while the next pair starts.
     let dir = std::env::temp_dir().join(format!(
@@ -120,7 +136,16 @@ fn measure(
         .first()
         .map(|c| c["timing"].clone())
         .unwrap_or_default();
-    Ok((mbps, timing))
+    let coalescing = run
+        .results
+        .iter()
+        .find(|r| r.name == "notf-coal-paced")
+        .map(|r| r.evidence.clone());
+    Ok(Measured {
+        mbps,
+        timing,
+        coalescing,
+    })
 }
 
 pub fn run(a: TimingCheckArgs) -> anyhow::Result<()> {
@@ -132,7 +157,11 @@ pub fn run(a: TimingCheckArgs) -> anyhow::Result<()> {
     for &speed in &a.speeds {
         let name = speed_name(speed);
         eprintln!("[tunic] paced {name} pair");
-        let (mbps, timing) = measure(&assets, speed, &a)?;
+        let Measured {
+            mbps,
+            timing,
+            coalescing,
+        } = measure(&assets, speed, &a)?;
         let verdict = match goodput_band(speed) {
             Some(band) if band.contains(&mbps) => {
                 format!("pass ({:.0}-{:.0})", band.start(), band.end())
@@ -149,6 +178,9 @@ pub fn run(a: TimingCheckArgs) -> anyhow::Result<()> {
             timing["utilisation"]["tx_wire"].as_f64().unwrap_or(0.0) * 100.0,
             timing["tx_stalls"].as_u64().unwrap_or(0),
         );
+        if let Some(c) = coalescing {
+            println!("paced {name:>8}: notification coalescing: {c}");
+        }
     }
     if !failed.is_empty() {
         anyhow::bail!(

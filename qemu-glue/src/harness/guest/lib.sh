@@ -127,3 +127,26 @@ iperf3_mbps() {
     awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' \
         /tmp/iperf3.out | tail -n 1
 }
+
+# check_notf_coal CASE IFACE: virtio-net notification coalescing (NOTF_COAL). With
+# rx-usecs 30000 the receive interrupt for a ping reply waits up to 30 ms, so the
+# round trip grows to about that; back at 0 it is fast again. The interrupt delay is
+# the only thing that changes, so the round-trip time shows the device holding the
+# notification.
+check_notf_coal() {
+    _case=$1
+    _if=$2
+    _rtt() { ping -c 5 -i 0.2 -W 2 "$TUNIC_IP4_B" | awk -F/ '/round-trip|rtt/ { print int($4) }'; }
+    if ! ethtool -C "$_if" rx-usecs 30000 rx-frames 64 >/tmp/coal.out 2>&1; then
+        result "$_case" fail "ethtool -C: $(tr '\n' ' ' </tmp/coal.out)"
+        return
+    fi
+    _slow=$(_rtt)
+    ethtool -C "$_if" rx-usecs 0 rx-frames 0 >>/tmp/coal.out 2>&1
+    _fast=$(_rtt)
+    if [ -n "$_slow" ] && [ -n "$_fast" ] && [ "$_slow" -ge 20 ] && [ "$_fast" -lt 15 ]; then
+        result "$_case" pass "ping avg ${_slow} ms with rx-usecs 30000, ${_fast} ms with 0 ($(ethtool -c "$_if" | grep -E '^rx-usecs|^rx-frames' | tr '\n' ' '))"
+    else
+        result "$_case" fail "ping avg '${_slow}' ms with rx-usecs 30000, '${_fast}' ms with 0"
+    fi
+}
