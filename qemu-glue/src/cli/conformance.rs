@@ -34,6 +34,7 @@ const SUITES: [Suite; 7] = [
             "ping-",
             "iperf3-",
             "capture-windows",
+            "netdev-stats",
             "ethtool-stats",
             "tshark-port0-tso",
             "tshark-port1-tso",
