@@ -66,6 +66,7 @@ const SUITES: [Suite; 7] = [
         script: include_str!("guest/differential-suite.sh"),
         cases: &[
             "differential-sent",
+            "diff-",
             "tso-diff-",
             "snapshot-",
             "tshark-port0-diff",
@@ -493,6 +494,48 @@ fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The case names a guest script reports: the word after `result`, `check` or
+    /// `check_notf_coal`, up to the first shell expansion (`iperf3-tcp-$dir` gives
+    /// `iperf3-tcp-`).
+    fn reported_names(script: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for line in script.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for w in words.windows(2) {
+                if matches!(w[0], "result" | "check" | "check_notf_coal") {
+                    let name: String = w[1]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect();
+                    if !name.is_empty() {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// `--case NAME` selects a case only if its suite lists it: every case a script
+    /// reports must be covered by its suite's list.
+    #[test]
+    fn every_reported_case_is_selectable() {
+        for suite in &SUITES {
+            let names = reported_names(suite.script);
+            assert!(!names.is_empty());
+            for name in names {
+                assert!(
+                    suite
+                        .cases
+                        .iter()
+                        .any(|p| name.starts_with(p) || p.starts_with(name.as_str())),
+                    "case '{name}' is reported but not listed in its suite"
+                );
+                assert!(select_suites(std::slice::from_ref(&name), PersonalityKind::Igb).is_ok());
+            }
+        }
+    }
 
     #[test]
     fn junit_escapes_and_counts() {
