@@ -4,7 +4,8 @@ use virtio_bindings::virtio_config::{VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1};
 use virtio_bindings::virtio_net::*;
 use virtio_bindings::virtio_ring::{VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC};
 
-const fn bit(b: u32) -> u64 {
+/// The mask of feature bit `b`.
+pub(crate) const fn bit(b: u32) -> u64 {
     1 << b
 }
 
@@ -34,7 +35,7 @@ pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_NOTF_COAL);
 
 /// Features that only work through the control queue (5.1.3.1).
-const NEED_CTRL_VQ: [u32; 7] = [
+pub(crate) const NEED_CTRL_VQ: [u32; 7] = [
     VIRTIO_NET_F_NOTF_COAL,
     VIRTIO_NET_F_CTRL_RX,
     VIRTIO_NET_F_CTRL_VLAN,
@@ -43,6 +44,10 @@ const NEED_CTRL_VQ: [u32; 7] = [
     VIRTIO_NET_F_RSS,
     VIRTIO_NET_F_HASH_REPORT,
 ];
+
+/// Segmentation offloads, which need checksum offload (5.1.3.1).
+pub(crate) const NEED_CSUM: u64 =
+    bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6) | bit(VIRTIO_NET_F_HOST_USO);
 
 /// What a port offers: packed rings only when asked for, since drivers use them
 /// whenever offered, and split rings are what most devices (QEMU's among them) give.
@@ -118,9 +123,7 @@ impl Features {
         if d & bit(VIRTIO_F_VERSION_1) == 0 {
             return Err("legacy drivers are not supported (VERSION_1 missing)");
         }
-        let gso =
-            bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6) | bit(VIRTIO_NET_F_HOST_USO);
-        if d & gso != 0 && d & bit(VIRTIO_NET_F_CSUM) == 0 {
+        if d & NEED_CSUM != 0 && d & bit(VIRTIO_NET_F_CSUM) == 0 {
             return Err("HOST_TSO4/6 and HOST_USO require CSUM");
         }
         if d & bit(VIRTIO_NET_F_CTRL_VQ) == 0 && NEED_CTRL_VQ.iter().any(|&f| d & bit(f) != 0) {

@@ -11,6 +11,7 @@ use virtio_bindings::virtio_config::*;
 use virtio_bindings::virtio_net::*;
 use virtio_bindings::virtio_ring::*;
 
+use super::features::bit;
 use super::layout::{common, *};
 use super::*;
 use crate::irq::IrqSink;
@@ -38,10 +39,6 @@ const QSIZE: u16 = 16;
 const RINGS: u64 = 0x1_0000;
 const BUFS: u64 = 0x10_0000;
 const CONFIG_VECTOR: u16 = 0;
-
-fn bit(b: u32) -> u64 {
-    1 << b
-}
 
 /// The driver's side of one split ring.
 struct DriverRing {

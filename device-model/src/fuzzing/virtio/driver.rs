@@ -15,7 +15,10 @@ use super::harness::{Harness, MAC};
 use super::rings::{ring_area, Ring, AREA, RINGS};
 use super::Offload;
 use crate::virtio_net::layout::{common, DEVICE_CFG_OFFSET, NOTIFY_OFFSET, NOTIFY_OFF_MULTIPLIER};
-use crate::virtio_net::{NetHdr, MAX_QUEUE_PAIRS, MAX_QUEUE_SIZE, NET_HASH_HDR_LEN, NET_HDR_LEN};
+use crate::virtio_net::{
+    feature_bit as bit, NetHdr, MAX_QUEUE_PAIRS, MAX_QUEUE_SIZE, NEED_CSUM, NEED_CTRL_VQ,
+    NET_HASH_HDR_LEN, NET_HDR_LEN,
+};
 
 const PAIRS: usize = MAX_QUEUE_PAIRS as usize;
 pub(super) const QUEUES: usize = 2 * PAIRS + 1;
@@ -48,10 +51,6 @@ const BRING_UP_RX: u8 = 8;
 const MERGEABLE_RX_LEN: u16 = 1536;
 const MAX_RX_LEN: u16 = 16 * 1024;
 
-const fn bit(b: u32) -> u64 {
-    1 << b
-}
-
 /// What the guest driver negotiated and where its rings stand.
 pub(super) struct Driver {
     pub features: u64,
@@ -79,21 +78,10 @@ fn consistent(wanted: u64, packed: bool, offered: u64) -> u64 {
     if packed {
         f |= offered & bit(VIRTIO_F_RING_PACKED);
     }
-    let gso =
-        bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6) | bit(VIRTIO_NET_F_HOST_USO);
-    if f & gso != 0 {
+    if f & NEED_CSUM != 0 {
         f |= bit(VIRTIO_NET_F_CSUM);
     }
-    let need_ctrl = [
-        VIRTIO_NET_F_NOTF_COAL,
-        VIRTIO_NET_F_CTRL_RX,
-        VIRTIO_NET_F_CTRL_VLAN,
-        VIRTIO_NET_F_CTRL_MAC_ADDR,
-        VIRTIO_NET_F_MQ,
-        VIRTIO_NET_F_RSS,
-        VIRTIO_NET_F_HASH_REPORT,
-    ];
-    if need_ctrl.iter().any(|&b| f & bit(b) != 0) {
+    if NEED_CTRL_VQ.iter().any(|&b| f & bit(b) != 0) {
         f |= bit(VIRTIO_NET_F_CTRL_VQ);
     }
     f
