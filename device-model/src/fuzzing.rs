@@ -657,14 +657,7 @@ impl Harness {
                 }
                 _ => self.step(|h| h.dev.reset()),
             },
-            Op::ToggleHighRam => {
-                if self.high_mapped {
-                    let _ = self.dma.unmap(RAM_HIGH.0, RAM_HIGH.1);
-                } else {
-                    map(&self.dma, RAM_HIGH);
-                }
-                self.high_mapped = !self.high_mapped;
-            }
+            Op::ToggleHighRam => toggle_high_ram(&self.dma, &mut self.high_mapped),
             Op::Link { up } => self.step(|h| h.dev.set_link(*up)),
         }
     }
@@ -772,6 +765,17 @@ impl Harness {
 fn map(dma: &DmaSpace, (addr, size): (u64, u64)) {
     dma.map_anonymous(addr, size)
         .unwrap_or_else(|e| panic!("mapping harness RAM {addr:#x}+{size:#x}: {e}"));
+}
+
+/// Unmaps the high RAM region if it is mapped, maps it (fresh, zeroed) if not: QEMU
+/// removing and adding guest memory while the device runs.
+fn toggle_high_ram(dma: &DmaSpace, mapped: &mut bool) {
+    if *mapped {
+        let _ = dma.unmap(RAM_HIGH.0, RAM_HIGH.1);
+    } else {
+        map(dma, RAM_HIGH);
+    }
+    *mapped = !*mapped;
 }
 
 /// Offset of PCIe Device Control in a config space read through `read`, found by

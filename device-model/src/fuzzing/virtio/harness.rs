@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dma::DmaSpace;
 use virtio_bindings::virtio_config::VIRTIO_CONFIG_S_DRIVER_OK;
 
-use super::super::{map, RAM_HIGH, RAM_LOW};
+use super::super::{map, toggle_high_ram, RAM_HIGH, RAM_LOW};
 use super::driver::Driver;
 use super::{VirtioOp, VirtioReport, VirtioSetup};
 use crate::irq::IrqSink;
@@ -424,14 +424,7 @@ impl Harness {
                 _ => self.wait_and_run(),
             },
             VirtioOp::Link { up } => self.step(|h| h.dev.set_link(*up)),
-            VirtioOp::ToggleHighRam => {
-                if self.high_mapped {
-                    let _ = self.dma.unmap(RAM_HIGH.0, RAM_HIGH.1);
-                } else {
-                    map(&self.dma, RAM_HIGH);
-                }
-                self.high_mapped = !self.high_mapped;
-            }
+            VirtioOp::ToggleHighRam => toggle_high_ram(&self.dma, &mut self.high_mapped),
             VirtioOp::Msix { enabled } => self.irq.msix_on.store(*enabled, Ordering::Relaxed),
         }
     }
