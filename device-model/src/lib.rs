@@ -3,6 +3,7 @@
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod i40e;
 pub mod igb;
 pub mod irq;
 pub mod pci;

@@ -126,6 +126,14 @@ impl ConfigSpace {
         off
     }
 
+    /// Puts the next capability at `off` (dword aligned, past the last one), for
+    /// devices whose drivers expect capabilities at the silicon's fixed offsets.
+    pub fn place_next_cap(&mut self, off: usize) {
+        if off >= self.next_cap && off % 4 == 0 && off < 0x100 {
+            self.next_cap = off;
+        }
+    }
+
     /// PCI power management, D0/D3hot.
     pub fn add_power_management(&mut self) -> usize {
         let off = self.add_cap(0x01, 8);
