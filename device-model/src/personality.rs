@@ -163,6 +163,45 @@ impl Personality for crate::virtio_net::VirtioNet {
     }
 }
 
+impl Personality for crate::i40e::I40e {
+    fn bar_sizes(&self) -> Vec<(u32, u64)> {
+        vec![(0, crate::i40e::BAR0_SIZE), (3, crate::i40e::BAR3_SIZE)]
+    }
+    fn config_size(&self) -> u64 {
+        crate::pci::CONFIG_SPACE_SIZE as u64
+    }
+    fn msix_vectors(&self) -> u32 {
+        u32::from(crate::i40e::regs::MSIX_VECTORS)
+    }
+    fn config_read(&mut self, off: u64, data: &mut [u8]) {
+        crate::i40e::I40e::config_read(self, off, data)
+    }
+    fn config_write(&mut self, off: u64, data: &[u8]) {
+        crate::i40e::I40e::config_write(self, off, data)
+    }
+    fn bar_read(&mut self, bar: u32, off: u64, data: &mut [u8]) {
+        match bar {
+            0 => self.mmio_read(off, data),
+            // The MSI-X BAR: QEMU emulates table and PBA.
+            _ => data.fill(0),
+        }
+    }
+    fn bar_write(&mut self, bar: u32, off: u64, data: &[u8]) {
+        if bar == 0 {
+            self.mmio_write(off, data)
+        }
+    }
+    fn reset(&mut self) {
+        crate::i40e::I40e::reset(self)
+    }
+    fn receive(&mut self, frame: &[u8]) {
+        crate::i40e::I40e::receive(self, frame)
+    }
+    fn counters_json(&self) -> String {
+        serde_json::to_string(&self.counters()).unwrap_or_default()
+    }
+}
+
 /// A device's counters as JSON, with its timing report under "timing" when timed.
 fn with_timing(
     counters: &impl serde::Serialize,

@@ -8,9 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use device_model::igb::{Igb, IgbConfig};
 use device_model::timing::{Backlog, TimingConfig, TimingMode, TraceWriter};
-use device_model::virtio_net::{VirtioNet, VirtioNetConfig};
 use device_model::FrameSink;
 pub use device_model::Personality;
 use dma::DmaSpace;
@@ -33,16 +31,16 @@ pub const RX_QUEUE_FRAMES: usize = 1024;
 /// descriptors, the 82576's 40 KB Tx packet buffer (TXPBS reset value).
 pub const TX_PACKET_BUFFER: u64 = 40 * 1024;
 
-/// Device personalities tunic can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PersonalityKind {
-    /// Intel 82576 (8086:10C9), Linux `igb`.
-    Igb,
-    /// Modern virtio-net (1AF4:1041), Linux `virtio_net`, split virtqueues.
-    VirtioNet,
-    /// The same virtio-net device offering packed virtqueues (VIRTIO_F_RING_PACKED),
-    /// which the driver then uses instead of split ones.
-    VirtioNetPacked,
+/// Device personalities tunic can serve (built by `device_model::factory`).
+pub use device_model::factory::Kind as PersonalityKind;
+
+/// clap parser for `--personality`: the factory's names, with their help lines.
+pub fn personality_parser() -> impl clap::builder::TypedValueParser<Value = PersonalityKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        PersonalityKind::ALL.map(|k| PossibleValue::new(k.name()).help(k.help())),
+    )
+    .map(|s| s.parse::<PersonalityKind>().unwrap_or(PersonalityKind::Igb))
 }
 
 /// How a port records its traffic.
@@ -145,31 +143,17 @@ impl Port {
             wake: Some(wake.clone()),
         };
         let wake_for_device = wake;
-        let device: Arc<Mutex<dyn Personality>> = match spec.personality {
-            PersonalityKind::Igb => Arc::new(Mutex::new(Igb::new(
-                IgbConfig {
-                    mac: spec.mac,
-                    timing: timing_config,
-                },
-                dma.clone(),
-                irq.clone(),
-                sink,
-            ))),
-            PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => {
-                Arc::new(Mutex::new(VirtioNet::new(
-                    VirtioNetConfig {
-                        mac: spec.mac,
-                        speed_mbps: (timing.params.speed.bits_per_second() / 1_000_000) as u32,
-                        packed_ring: spec.personality == PersonalityKind::VirtioNetPacked,
-                        timing: timing_config,
-                        ..VirtioNetConfig::default()
-                    },
-                    dma.clone(),
-                    irq.clone(),
-                    sink,
-                )))
-            }
-        };
+        let device = device_model::factory::build(
+            spec.personality,
+            device_model::factory::PortConfig {
+                mac: spec.mac,
+                speed_mbps: (timing.params.speed.bits_per_second() / 1_000_000) as u32,
+                timing: timing_config,
+            },
+            dma.clone(),
+            irq.clone(),
+            sink,
+        )?;
         device
             .lock()
             .unwrap_or_else(|e| e.into_inner())

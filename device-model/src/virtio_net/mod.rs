@@ -43,6 +43,7 @@ use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 
 pub use counters::Counters;
 pub use features::OFFERED as OFFERED_FEATURES;
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use features::{bit as feature_bit, NEED_CSUM, NEED_CTRL_VQ};
 pub use net_hdr::{NetHdr, HASH_HDR_LEN as NET_HASH_HDR_LEN, HDR_LEN as NET_HDR_LEN};
 pub use queue::MAX_QUEUE_SIZE;

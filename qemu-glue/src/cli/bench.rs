@@ -39,7 +39,7 @@ pub struct BenchArgs {
     pub accel: AccelArg,
     /// NIC kind: tunic's igb against QEMU's igb, or tunic's virtio-net against QEMU's
     /// virtio-net-pci.
-    #[arg(long, value_enum, default_value = "igb")]
+    #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
 }
 
@@ -64,6 +64,7 @@ fn label(p: PersonalityKind) -> &'static str {
         PersonalityKind::Igb => "igb",
         PersonalityKind::VirtioNet => "virtio-net",
         PersonalityKind::VirtioNetPacked => "virtio-net (packed rings)",
+        PersonalityKind::I40e => "i40e",
     }
 }
 
@@ -77,6 +78,8 @@ fn qemu_pair(p: PersonalityKind) -> Vec<Nic> {
                 PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => {
                     Nic::QemuVirtioNet { hub: 0, mac }
                 }
+                // Refused in `run` before we get here: QEMU has no X710.
+                PersonalityKind::I40e => Nic::QemuIgb { hub: 0, mac },
             }
         })
         .collect()
@@ -112,6 +115,12 @@ fn measure(assets: &harness::Assets, nics: Vec<Nic>, a: &BenchArgs) -> anyhow::R
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if let Some(BenchKind::Timing { out }) = &a.kind {
         return super::bench_timing::run(out);
+    }
+    if a.personality == PersonalityKind::I40e {
+        anyhow::bail!(
+            "tunic bench compares against QEMU's own NIC of the same kind, and QEMU has no X710: \
+             choose --personality igb or virtio-net"
+        );
     }
     let assets = harness::provision(&ProvisionOptions {
         progress: true,

@@ -153,7 +153,7 @@ pub struct ConformanceArgs {
     pub console: bool,
     /// Device personality of both NICs: igb runs every suite; virtio-net runs the driver,
     /// offload (tunnels), differential, lifecycle and reload suites.
-    #[arg(long, value_enum, default_value = "igb")]
+    #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
     /// Run only these cases (repeatable; a name or a name prefix such as `tso-diff`).
     #[arg(long = "case")]
@@ -223,11 +223,8 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         &super::serve::default_mac(0),
         &repo,
         a.accept_snapshots,
-        match a.personality {
-            PersonalityKind::Igb => "igb",
-            // Same device, same wire output: one set of snapshots.
-            PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => "virtio-net",
-        },
+        // Same device, same wire output: one set of snapshots per family.
+        a.personality.family(),
     )?);
     run.results.retain(|c| wanted(&a.cases, &c.name));
     let passed = run.passed();

@@ -30,16 +30,13 @@ pub struct DemoArgs {
     #[arg(long, default_value = "target/demo")]
     pub out: PathBuf,
     /// Device personality of both NICs.
-    #[arg(long, value_enum, default_value = "igb")]
+    #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
 }
 
 /// The guest driver that binds a personality.
 pub fn guest_driver(p: PersonalityKind) -> &'static str {
-    match p {
-        PersonalityKind::Igb => "igb",
-        PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => "virtio_net",
-    }
+    p.guest_driver()
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -15,7 +15,7 @@ pub struct ServeArgs {
     #[arg(long = "socket", required = true, num_args = 1)]
     pub sockets: Vec<PathBuf>,
     /// Device personality.
-    #[arg(long, value_enum, default_value = "igb")]
+    #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
     /// Where each port's wire goes: wire (the two ports back to back; the default with two
     /// sockets), none (the default with one), stream:connect=PATH, stream:listen=PATH, tap:NAME.

@@ -48,10 +48,7 @@ fn goodput_band(speed: LinkSpeed) -> Option<std::ops::RangeInclusive<f64>> {
 /// 1000; virtio-net reports any speed.
 fn reported_speed_mbps(speed: LinkSpeed, personality: PersonalityKind) -> u64 {
     let mbps = speed.bits_per_second() / 1_000_000;
-    match personality {
-        PersonalityKind::Igb => mbps.min(1000),
-        _ => mbps,
-    }
+    mbps.min(personality.max_speed_mbps())
 }
 
 /// `1 Gb/s`, `100 Mb/s`.
@@ -75,7 +72,7 @@ pub struct TimingCheckArgs {
     #[arg(long, default_value = "auto")]
     pub accel: AccelArg,
     /// Device personality of both NICs.
-    #[arg(long, value_enum, default_value = "igb")]
+    #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
 }
 
