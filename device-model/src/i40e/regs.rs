@@ -138,6 +138,7 @@ pub const PFHMC_PDINV: u32 = 0x000C_0300;
 pub const GLHMC_LANTXOBJSZ: u32 = 0x000C_2004;
 pub const GLHMC_LANQMAX: u32 = 0x000C_2008;
 pub const GLHMC_LANRXOBJSZ: u32 = 0x000C_200C;
+pub const GLHMC_FCOEFMAX: u32 = 0x000C_20D0;
 pub const GLHMC_LANTXBASE: u32 = 0x000C_6200;
 pub const GLHMC_LANTXCNT: u32 = 0x000C_6300;
 pub const GLHMC_LANRXBASE: u32 = 0x000C_6400;
@@ -248,6 +249,7 @@ pub const TABLE: &[Reg] = &[
     reg("GLHMC_LANTXOBJSZ", GLHMC_LANTXOBJSZ, 7, ReadOnly, "Tx queue context size 2^7 = 128 bytes"),
     reg("GLHMC_LANQMAX", GLHMC_LANQMAX, QUEUES as u32, ReadOnly, "LAN queue contexts the HMC holds"),
     reg("GLHMC_LANRXOBJSZ", GLHMC_LANRXOBJSZ, 5, ReadOnly, "Rx queue context size 2^5 = 32 bytes"),
+    reg("GLHMC_FCOEFMAX", GLHMC_FCOEFMAX, 0x1000, ReadOnly, "FCoE filter capacity: room for the driver's default PF queue filter settings (1K hash + 512 contexts)"),
     reg("GLHMC_LANTXBASE", GLHMC_LANTXBASE, 0, None, "Tx context area, in 512-byte units of FPM space"),
     reg("GLHMC_LANTXCNT", GLHMC_LANTXCNT, 0, None, "Tx contexts in the area"),
     reg("GLHMC_LANRXBASE", GLHMC_LANRXBASE, 0, None, "Rx context area, in 512-byte units"),

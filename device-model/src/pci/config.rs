@@ -129,7 +129,7 @@ impl ConfigSpace {
     /// Puts the next capability at `off` (dword aligned, past the last one), for
     /// devices whose drivers expect capabilities at the silicon's fixed offsets.
     pub fn place_next_cap(&mut self, off: usize) {
-        if off >= self.next_cap && off % 4 == 0 && off < 0x100 {
+        if off >= self.next_cap && off.is_multiple_of(4) && off < 0x100 {
             self.next_cap = off;
         }
     }

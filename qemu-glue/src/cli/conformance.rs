@@ -272,10 +272,27 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The guest helper, built beside this binary (`cargo build -p qemu-glue --bins`).
+/// The guest helper, built beside this binary. Under `cargo run` a missing one is
+/// built with the same profile, so the README's commands work on a fresh clone.
 pub fn guest_tool() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let tool = exe.with_file_name("tunic-guest");
+    if let (false, Some(cargo)) = (tool.exists(), std::env::var_os("CARGO")) {
+        let release = exe
+            .parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n == "release");
+        eprintln!("[tunic] building the guest helper tunic-guest");
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "qemu-glue", "--bin", "tunic-guest"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status()?;
+        if !status.success() {
+            anyhow::bail!("building tunic-guest failed ({status})");
+        }
+    }
     if !tool.exists() {
         anyhow::bail!(
             "{} is missing: build it with `cargo build --release -p qemu-glue --bins`",
