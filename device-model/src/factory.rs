@@ -29,7 +29,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Igb, Kind::VirtioNet, Kind::VirtioNetPacked, Kind::I40e];
+    pub const ALL: [Kind; 4] = [
+        Kind::Igb,
+        Kind::VirtioNet,
+        Kind::VirtioNetPacked,
+        Kind::I40e,
+    ];
 
     /// The name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -169,7 +174,10 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(k.name().parse::<Kind>(), Ok(k));
         }
-        assert!(matches!("e1000".parse::<Kind>(), Err(FactoryError::Unknown(_))));
+        assert!(matches!(
+            "e1000".parse::<Kind>(),
+            Err(FactoryError::Unknown(_))
+        ));
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub const KEY_LEN: usize = 40;
 #[derive(Clone)]
 pub struct Toeplitz {
     /// `tables[i][b]`: the hash contribution of byte value `b` at input position `i`.
-    tables: Box<[[u32; 256]; KEY_LEN]>,
+    /// One table per key byte: input bytes past the key's length add nothing.
+    tables: Box<[[u32; 256]]>,
 }
 
 impl core::fmt::Debug for Toeplitz {
@@ -26,7 +27,15 @@ impl core::fmt::Debug for Toeplitz {
 
 impl Toeplitz {
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        let mut tables = Box::new([[0u32; 256]; KEY_LEN]);
+        Self::with_key(key)
+    }
+
+    /// A key of any length (the X710's is 52 bytes). Hashing n input bytes uses key
+    /// bytes up to n+4; a key of k bytes therefore hashes inputs of up to k-4 bytes
+    /// exactly, and key bits past its end count as zero (as for [`Toeplitz::new`]).
+    /// An input byte at position k or later adds nothing.
+    pub fn with_key(key: &[u8]) -> Self {
+        let mut tables = vec![[0u32; 256]; key.len()].into_boxed_slice();
         for (i, table) in tables.iter_mut().enumerate() {
             // The 40 key bits starting at bit 8*i; key bits past the end are zero
             // (the key shifts left with zero fill).
@@ -45,7 +54,8 @@ impl Toeplitz {
         Self { tables }
     }
 
-    /// Hashes `input`; bytes beyond the 40th see an all-zero key window and add nothing.
+    /// Hashes `input`; bytes beyond the key's length see an all-zero key window and add
+    /// nothing.
     pub fn hash(&self, input: &[u8]) -> u32 {
         input
             .iter()
@@ -240,5 +250,52 @@ pub fn indirect(hash: u32, table: &[u8]) -> u8 {
     match table.len() {
         0 => 0,
         n => table[(hash as usize) & (n - 1)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Microsoft's RSS verification key and its first IPv4 row.
+    const MS_KEY: [u8; KEY_LEN] = [
+        0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f,
+        0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+        0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+    ];
+    const V4_4TUPLE: [u8; 12] = [66, 9, 149, 187, 161, 142, 100, 80, 0x0a, 0xea, 0x06, 0xe6];
+
+    #[test]
+    fn a_longer_key_keeps_the_40_byte_results() {
+        let mut long = [0u8; 52];
+        long[..KEY_LEN].copy_from_slice(&MS_KEY);
+        long[KEY_LEN..].fill(0xA5);
+        let short = Toeplitz::new(&MS_KEY);
+        let wide = Toeplitz::with_key(&long);
+        assert_eq!(short.hash(&V4_4TUPLE), 0x51cc_c178);
+        assert_eq!(wide.hash(&V4_4TUPLE), 0x51cc_c178);
+        assert_eq!(Toeplitz::with_key(&MS_KEY).hash(&V4_4TUPLE), 0x51cc_c178);
+        // Input bytes 37..40 reach key bytes 40..44, which only the long key has.
+        let input = [0x11u8; 40];
+        assert_ne!(short.hash(&input), wide.hash(&input));
+        assert_eq!(short.hash(&input[..36]), wide.hash(&input[..36]));
+    }
+
+    #[test]
+    fn bit_serial_definition_agrees_with_the_tables() {
+        let key: Vec<u8> = (0..52u32).map(|i| (i * 37 + 11) as u8).collect();
+        let input: Vec<u8> = (0..48u32).map(|i| (i * 101 + 7) as u8).collect();
+        // Definition: for every set input bit j, XOR in key bits j..j+31.
+        let bit = |n: usize| {
+            key.get(n / 8)
+                .map_or(0u32, |b| u32::from(b >> (7 - n % 8)) & 1)
+        };
+        let mut want = 0u32;
+        for j in 0..input.len() * 8 {
+            if input[j / 8] >> (7 - j % 8) & 1 != 0 {
+                want ^= (0..32).fold(0u32, |acc, k| (acc << 1) | bit(j + k));
+            }
+        }
+        assert_eq!(Toeplitz::with_key(&key).hash(&input), want);
     }
 }

@@ -138,7 +138,12 @@ impl I40e {
         let mut head = self.get(PF_ATQH);
         if head >= n || tail >= n {
             self.aq.errors += 1;
-            tracing::warn!(head, tail, n, "ATQ head or tail beyond the ring: commands not run");
+            tracing::warn!(
+                head,
+                tail,
+                n,
+                "ATQ head or tail beyond the ring: commands not run"
+            );
             return;
         }
         // At most one ring's worth per doorbell.
@@ -228,7 +233,12 @@ impl I40e {
             let posted_desc = AqDesc(raw);
             let room = usize::from(posted_desc.datalen()).min(MAX_BUFFER);
             let n_data = ev.data.len().min(room);
-            if n_data > 0 && self.dma.write(posted_desc.buffer_addr(), &ev.data[..n_data]).is_err() {
+            if n_data > 0
+                && self
+                    .dma
+                    .write(posted_desc.buffer_addr(), &ev.data[..n_data])
+                    .is_err()
+            {
                 self.aq.errors += 1;
             }
             let mut d = posted_desc;

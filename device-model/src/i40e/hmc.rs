@@ -53,7 +53,10 @@ impl Hmc {
             self.reset();
         }
         let Some(e) = self.sd.get_mut(i) else {
-            tracing::debug!(index = i, "segment descriptor index beyond the table ignored");
+            tracing::debug!(
+                index = i,
+                "segment descriptor index beyond the table ignored"
+            );
             return;
         };
         *e = SdEntry {

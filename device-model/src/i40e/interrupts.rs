@@ -94,7 +94,12 @@ impl I40e {
             }
         }
         if new & DYN_CTL_INTENA != 0
-            && self.intr.pending.get(usize::from(v)).copied().unwrap_or(false)
+            && self
+                .intr
+                .pending
+                .get(usize::from(v))
+                .copied()
+                .unwrap_or(false)
         {
             self.signal(v);
         }

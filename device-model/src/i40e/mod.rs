@@ -15,6 +15,7 @@ pub mod counters;
 pub mod hmc;
 pub mod interrupts;
 pub mod nvm;
+pub mod ptype;
 pub mod regs;
 pub mod rx;
 pub mod stats;
@@ -187,8 +188,12 @@ impl I40e {
         self.intr.reset();
         self.switch.reset();
         self.stats = stats::Stats::default();
-        self.txq.iter_mut().for_each(|q| *q = tx::TxQueue::default());
-        self.rxq.iter_mut().for_each(|q| *q = rx::RxQueue::default());
+        self.txq
+            .iter_mut()
+            .for_each(|q| *q = tx::TxQueue::default());
+        self.rxq
+            .iter_mut()
+            .for_each(|q| *q = rx::RxQueue::default());
     }
 
     pub(crate) fn get(&self, off: u32) -> u32 {
@@ -262,10 +267,7 @@ impl I40e {
                     0
                 }
             }
-            o => self
-                .stats
-                .read(o)
-                .unwrap_or_else(|| self.get(o)),
+            o => self.stats.read(o).unwrap_or_else(|| self.get(o)),
         }
     }
 

@@ -62,7 +62,9 @@ impl ShadowRam {
     }
 
     pub fn checksum_valid(&self) -> bool {
-        self.sum_without_checksum().wrapping_add(self.words[CHECKSUM_WORD]) == NVM_CHECKSUM_TARGET
+        self.sum_without_checksum()
+            .wrapping_add(self.words[CHECKSUM_WORD])
+            == NVM_CHECKSUM_TARGET
     }
 }
 

@@ -35,7 +35,13 @@ pub struct Reg {
     pub doc: &'static str,
 }
 
-const fn reg(name: &'static str, offset: u32, reset: u32, effect: Effect, doc: &'static str) -> Reg {
+const fn reg(
+    name: &'static str,
+    offset: u32,
+    reset: u32,
+    effect: Effect,
+    doc: &'static str,
+) -> Reg {
     Reg {
         name,
         offset,

@@ -72,7 +72,10 @@ fn config_space_puts_capabilities_where_the_drivers_look() {
         found.push((h[0], at));
         at = usize::from(h[1]);
     }
-    assert_eq!(found, vec![(0x01, 0x40), (0x05, 0x50), (0x11, 0x70), (0x10, 0xA0)]);
+    assert_eq!(
+        found,
+        vec![(0x01, 0x40), (0x05, 0x50), (0x11, 0x70), (0x10, 0xA0)]
+    );
     let mut rev = [0u8; 1];
     dev.config_read(8, &mut rev);
     assert!(rev[0] >= 1, "revision 0 makes Linux trigger a CORER");
@@ -165,18 +168,33 @@ fn queue_enable_reads_the_context_from_the_hmc() {
 fn software_interrupt_on_vector_0_sets_swint_and_auto_masks() {
     let (mut dev, _, irq) = device();
     // The ethtool interrupt test: INTENA | SWINT_TRIG | ITR_INDX.
-    wr(&mut dev, PFINT_DYN_CTL0, DYN_CTL_INTENA | DYN_CTL_SWINT_TRIG | (3 << 3));
+    wr(
+        &mut dev,
+        PFINT_DYN_CTL0,
+        DYN_CTL_INTENA | DYN_CTL_SWINT_TRIG | (3 << 3),
+    );
     assert_eq!(irq.fired[0].load(Ordering::SeqCst), 1);
     let icr = rd(&mut dev, PFINT_ICR0);
-    assert_eq!(icr & (ICR0_SWINT | ICR0_INTEVENT), ICR0_SWINT | ICR0_INTEVENT);
+    assert_eq!(
+        icr & (ICR0_SWINT | ICR0_INTEVENT),
+        ICR0_SWINT | ICR0_INTEVENT
+    );
     assert_eq!(rd(&mut dev, PFINT_ICR0), 0, "read to clear");
-    assert_eq!(rd(&mut dev, PFINT_DYN_CTL0) & DYN_CTL_INTENA, 0, "auto-masked");
+    assert_eq!(
+        rd(&mut dev, PFINT_DYN_CTL0) & DYN_CTL_INTENA,
+        0,
+        "auto-masked"
+    );
     // A cause while masked waits for INTENA.
     wr(&mut dev, PFINT_ICR0_ENA, ICR0_ADMINQ);
     dev.raise_misc(ICR0_ADMINQ);
     assert_eq!(irq.fired[0].load(Ordering::SeqCst), 1);
     // INTENA_MSK leaves INTENA alone.
-    wr(&mut dev, PFINT_DYN_CTL0, DYN_CTL0_INTENA_MSK | DYN_CTL_INTENA);
+    wr(
+        &mut dev,
+        PFINT_DYN_CTL0,
+        DYN_CTL0_INTENA_MSK | DYN_CTL_INTENA,
+    );
     assert_eq!(irq.fired[0].load(Ordering::SeqCst), 1);
     wr(&mut dev, PFINT_DYN_CTL0, DYN_CTL_INTENA);
     assert_eq!(irq.fired[0].load(Ordering::SeqCst), 2);
@@ -200,7 +218,10 @@ fn queue_causes_route_by_msix_index() {
 fn the_register_map_doc_is_generated_from_the_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/register-map.md");
     let doc = std::fs::read_to_string(path).unwrap();
-    let (begin, end) = ("<!-- i40e-registers:begin -->\n", "<!-- i40e-registers:end -->");
+    let (begin, end) = (
+        "<!-- i40e-registers:begin -->\n",
+        "<!-- i40e-registers:end -->",
+    );
     let want = register_map_markdown();
     let a = doc.find(begin).map(|i| i + begin.len());
     let b = doc.find(end);

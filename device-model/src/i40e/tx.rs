@@ -273,6 +273,8 @@ pub struct TxCounters {
     pub tso_segments: u64,
     /// GRE/NVGRE TSO done in the device: the conformance evidence for tunnel LSO.
     pub tso_tunnel_packets: u64,
+    /// Of `tso_packets`, UDP segmentation (L4T = UDP): Linux's USO.
+    pub tso_udp: u64,
     /// TSO packets refused (bad parameters, unsupported tunnel, engine refusal): dropped.
     pub tso_errors: u64,
     /// Of `tso_errors`: UDP-tunnel or IP-in-IP TSO, which tunic does not segment.
@@ -327,6 +329,9 @@ type Patch<'p> = &'p mut dyn FnMut(&mut [u8]);
 struct Wire<'a> {
     sink: &'a mut dyn FrameSink,
     counters: &'a mut TxCounters,
+    stats: &'a mut super::stats::Stats,
+    /// Statistics index of the VSI that owns the queue.
+    vsi: u16,
     buf: &'a mut Vec<u8>,
     /// (TPID, TCI) of the tags to insert after the MAC addresses, outermost first.
     tags: [Option<(u16, u16)>; 2],
@@ -376,9 +381,7 @@ impl Wire<'_> {
             self.counters.tx_link_down_drops += 1;
             return;
         }
-        // TODO(stats): call `Stats::tx_frame(out)` here once it exists: add
-        // `stats: &'a mut super::stats::Stats` to `Wire` and `stats: &mut self.stats` where
-        // `tx_packet_inner` builds it.
+        self.stats.tx_vsi_frame(self.vsi, out);
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += out.len() as u64;
         self.sink.transmit(out);
@@ -689,9 +692,19 @@ impl I40e {
             tags[1] = Some((TPID_8021Q, d.l2tag1));
         }
         let mut segmenter = std::mem::take(&mut self.segmenter);
+        // QTX_CTL: a VM queue (PFVF_Q = 1) belongs to the VSI in VFVM_INDX, any
+        // other to the PF's main VSI; statistics index = VSI number.
+        let qtx_ctl = self.get(QTX_CTL + 4 * q as u32);
+        let vsi = if qtx_ctl & 3 == 1 {
+            ((qtx_ctl >> 7) & 0x1FF) as u16
+        } else {
+            0
+        };
         let mut wire = Wire {
             sink: &mut *self.wire,
             counters: &mut self.counters.tx,
+            stats: &mut self.stats,
+            vsi,
             buf,
             tags,
             link_up: self.link_up,
@@ -706,6 +719,8 @@ impl I40e {
                 wire.counters.tso_segments += s.segments as u64;
                 if c.tunnelled() {
                     wire.counters.tso_tunnel_packets += 1;
+                } else if d.l4t() == L4T_UDP {
+                    wire.counters.tso_udp += 1;
                 }
                 tlen_mismatch = frame.len().checked_sub(*hdr) != Some(c.tlen as usize);
                 if tlen_mismatch {

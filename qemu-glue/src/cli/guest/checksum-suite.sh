@@ -1,10 +1,11 @@
 # Rx checksum offload with fault injection: tunic corrupts every 10th TCP/UDP
 # frame arriving at B (switched on and off by marker frames). B's NIC must flag
-# each of them (L4E), igb must count it (rx_queue_N_csum_err), and the stack,
+# each of them (L4E), the driver must count it (igb: rx_queue_N_csum_err, i40e: port.rx_csum_bad), and the stack,
 # verifying in software, must see exactly those as bad (InCsumErrors). The host
 # then checks the count against what tunic corrupted.
 
-csum_err_sum() { in_peer ethtool -S $B | awk '/rx_queue_[0-9]+_csum_err:/ { s += $2 } END { print s + 0 }'; }
+# igb counts per queue (rx_queue_N_csum_err), i40e per port (port.rx_csum_bad).
+csum_err_sum() { in_peer ethtool -S $B | awk '/rx_queue_[0-9]+_csum_err:|port.rx_csum_bad:/ { s += $2 } END { print s + 0 }'; }
 
 c0=$(csum_err_sum); e0=$(csum_errors peer)
 /tunic/bin/tunic-guest mark $A inject=corrupt-l4-10
