@@ -459,7 +459,7 @@ fn host_checks(
         checks.push(CaseResult {
             name: "nvgre-tso-in-device".into(),
             passed: tunnel > 0,
-            evidence: format!("{tunnel} TSO contexts with tunnel-length headers (IPLEN > 60) of {tso} TSO packets; a case that fell back to software segmentation leaves this at 0"),
+            evidence: format!("{tunnel} tunnel TSO packets segmented by the NIC (igb: contexts with IPLEN > 60; X710: context descriptors with a GRE tunnelling word) of {tso} TSO packets; a case that fell back to software segmentation leaves this at 0"),
         });
     }
     checks

@@ -21,7 +21,7 @@ fi
 
 # The driver's own offline self-test (registers, EEPROM, interrupts, loopback, link);
 # virtio_net has none.
-if [ $TUNIC_DRIVER = igb ]; then
+if [ $TUNIC_DRIVER = igb ] || [ $TUNIC_DRIVER = i40e ]; then
     out=$(ethtool -t $A offline 2>&1)
     case "$out" in
         *"result is PASS"*) result ethtool-selftest pass "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
