@@ -57,8 +57,12 @@ pub struct PortSpec {
     pub personality: PersonalityKind,
     pub mac: [u8; 6],
     pub pcap: Option<PcapSpec>,
-    /// Corrupt every Nth received TCP/UDP frame from the start (markers can change it).
+    /// Corrupt every Nth received TCP/UDP frame from the start.
     pub inject_every: Option<u32>,
+    /// Test hooks: `inject=` marker frames from the wire switch fault injection. Off
+    /// unless asked for (the conformance harness does): a wire peer must not be able to
+    /// turn on corruption of a production port's traffic.
+    pub test_hooks: bool,
 }
 
 /// A running port.
@@ -174,6 +178,7 @@ impl Port {
             device: d2,
             pcap: p2,
             injector: i2,
+            test_hooks: spec.test_hooks,
             clock,
         };
         threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
@@ -248,6 +253,7 @@ struct RxWorker {
     device: Arc<Mutex<dyn Personality>>,
     pcap: Option<PcapRecorder>,
     injector: Arc<Mutex<Injector>>,
+    test_hooks: bool,
     clock: Option<ModelEpoch>,
 }
 
@@ -333,7 +339,7 @@ impl RxWorker {
         while let Some(mut f) = next {
             {
                 let mut inj = self.injector.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(("inject", v)) = marker::parse(&f) {
+                if let Some(("inject", v)) = marker::parse(&f).filter(|_| self.test_hooks) {
                     match inject::parse_spec(v) {
                         Ok(every) => inj.set(every),
                         Err(e) => tracing::warn!(error = %e, "bad inject marker ignored"),
@@ -383,4 +389,45 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
         ));
     }
     Ok(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(test_hooks: bool) -> RxWorker {
+        let device = device_model::factory::build(
+            PersonalityKind::Igb,
+            device_model::factory::PortConfig {
+                mac: [2, 0, 0, 0, 0, 1],
+                speed_mbps: 1000,
+                timing: TimingConfig::default(),
+            },
+            Arc::new(DmaSpace::new()),
+            Arc::new(device_model::NoIrq),
+            Box::new(device_model::NullSink),
+        )
+        .unwrap();
+        RxWorker {
+            device,
+            pcap: None,
+            injector: Arc::new(Mutex::new(Injector::new(None))),
+            test_hooks,
+            clock: None,
+        }
+    }
+
+    /// A wire peer's marker frame switches fault injection only on a port whose
+    /// command line asked for test hooks.
+    #[test]
+    fn inject_markers_act_only_with_test_hooks() {
+        let (_tx, rx) = rx_channel();
+        for hooks in [false, true] {
+            let w = worker(hooks);
+            w.deliver(marker::frame("inject=corrupt-l4-1"), &rx);
+            let mut frame = inject::tests_support::udp_frame();
+            let corrupted = w.injector.lock().unwrap().apply(&mut frame);
+            assert_eq!(corrupted, hooks, "test hooks {hooks}");
+        }
+    }
 }

@@ -84,11 +84,11 @@ impl Injector {
     }
 }
 
+/// Frames for tests elsewhere in the crate.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn udp_frame() -> Vec<u8> {
+pub(crate) mod tests_support {
+    /// A minimal UDP/IPv4 frame the injector can corrupt.
+    pub fn udp_frame() -> Vec<u8> {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
         f.extend_from_slice(&[
@@ -98,6 +98,12 @@ mod tests {
         f.extend_from_slice(&[0xaa; 20]);
         f
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::udp_frame;
+    use super::*;
 
     #[test]
     fn corrupts_every_nth_l4_frame_only() {

@@ -97,6 +97,8 @@ impl WiredPair {
             },
             pcap_windows: (pcaps == Pcaps::Windows).then(|| dir.to_path_buf()),
             inject: None,
+            // The conformance suite (case windows) switches fault injection with markers.
+            test_hooks: pcaps == Pcaps::Windows,
             timing,
             stats_file: None,
         };

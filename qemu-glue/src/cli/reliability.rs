@@ -115,6 +115,7 @@ impl Rig {
                 mac: [0x52, 0x54, 0x00, 0x74, 0x76, i as u8 + 1],
                 pcap: None,
                 inject_every: None,
+                test_hooks: false,
             };
             ports.push(Port::start(
                 spec,

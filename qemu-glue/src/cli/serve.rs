@@ -31,9 +31,13 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "pcaps")]
     pub pcap_windows: Option<PathBuf>,
     /// Receive fault injection on every port: corrupt-l4=N corrupts the TCP/UDP payload of
-    /// every Nth frame received, so the NIC must report a bad checksum (markers can switch it).
+    /// every Nth frame received, so the NIC must report a bad checksum.
     #[arg(long, value_parser = parse_inject)]
     pub inject: Option<u32>,
+    /// Let `inject=` marker frames from the wire switch fault injection on and off (what
+    /// the conformance suite does). Off by default: no wire peer can switch it on.
+    #[arg(long)]
+    pub test_hooks: bool,
     #[command(flatten)]
     pub timing: TimingArgs,
     /// Rewrite FILE every second (and at exit) with every port's counters and, when
@@ -126,6 +130,7 @@ pub fn start_ports(
             personality: a.personality,
             mac: a.macs.get(i).copied().unwrap_or(default_mac(i)),
             inject_every: a.inject,
+            test_hooks: a.test_hooks,
             pcap: match &a.pcap_windows {
                 Some(dir) => Some(PcapSpec::Windows {
                     dir: dir.clone(),
