@@ -27,6 +27,8 @@ use crate::igb::regs::*;
 use crate::igb::{Igb, IgbConfig, BAR0_SIZE};
 use crate::irq::IrqSink;
 
+/// The same hostile guest for the X710 (i40e) personality.
+pub mod i40e;
 /// The same hostile guest for the virtio-net personality.
 pub mod virtio;
 

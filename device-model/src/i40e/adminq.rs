@@ -182,9 +182,19 @@ impl I40e {
                 status = AqStatus::Eio;
             }
         }
+        let (p0, p1) = (desc.param_u32(0), desc.param_u32(4));
+        let head: [u8; 8] = std::array::from_fn(|i| buf.get(i).copied().unwrap_or(0));
         if status == AqStatus::Ok {
             status = self.aq_execute(desc, &mut buf);
         }
+        tracing::trace!(
+            opcode = format_args!("{:#06x}", desc.opcode()),
+            p0 = format_args!("{p0:#010x}"),
+            p1 = format_args!("{p1:#010x}"),
+            buf = format_args!("{head:02x?}"),
+            ?status,
+            "admin command"
+        );
         if has_buf && !buf.is_empty() {
             let n = buf.len().min(len);
             if self.dma.write(buf_addr, &buf[..n]).is_err() {

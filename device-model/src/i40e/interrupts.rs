@@ -55,6 +55,11 @@ impl I40e {
     }
 
     fn signal(&mut self, v: u16) {
+        // PFINT_DYN_CTLN has 512 instances, but the PF has MSIX_VECTORS vectors:
+        // a software interrupt on one past the MSI-X table goes nowhere.
+        if v >= MSIX_VECTORS {
+            return;
+        }
         let reg = dyn_ctl_reg(v);
         let ctl = self.get(reg);
         if ctl & DYN_CTL_INTENA == 0 {

@@ -89,7 +89,7 @@ impl I40e {
     ) -> Self {
         let (config, pcie_cap) = Self::build_config();
         let mut dev = Self {
-            regs: vec![0u32; REG_WORDS].into_boxed_slice(),
+            regs: Box::default(),
             config,
             pcie_cap,
             mac: cfg.mac,
@@ -177,7 +177,9 @@ impl I40e {
     /// A PF reset (PFGEN_CTRL.PFSWR, CORER, FLR): registers to their reset
     /// values, admin queue, HMC, VSIs and filters to power-on state.
     fn reset_registers(&mut self) {
-        self.regs.fill(0);
+        // A fresh zeroed allocation rather than a fill: the allocator hands back
+        // untouched zero pages, so a reset costs the pages the table writes, not 8 MiB.
+        self.regs = vec![0u32; REG_WORDS].into_boxed_slice();
         for r in TABLE {
             for i in 0..r.count {
                 self.set(r.offset + i * r.stride, r.reset);

@@ -164,6 +164,9 @@ pub struct RxCounters {
     pub rx_vlan_stripped: u64,
     /// Frames delivered per absolute queue (queues that received any).
     pub rx_queue_frames: BTreeMap<u16, u64>,
+    /// Frames delivered per VSI number (VSIs that received any): macvlan offload
+    /// puts each macvlan's traffic on its own VSI.
+    pub rx_vsi_frames: BTreeMap<u16, u64>,
     #[serde(skip)]
     pub state: RxState,
 }
@@ -309,6 +312,7 @@ impl I40e {
                 c.rx_frames += 1;
                 c.rx_bytes += frame.len() as u64;
                 *c.rx_queue_frames.entry(q as u16).or_default() += 1;
+                *c.rx_vsi_frames.entry(target.vsi).or_default() += 1;
                 if hash.is_some() {
                     c.rx_rss_hashed += 1;
                 }

@@ -23,7 +23,7 @@ struct Suite {
 
 /// The guest suites, run in this order in one boot. The driver suite always runs:
 /// it builds the two-NIC topology the others use.
-const SUITES: [Suite; 7] = [
+const SUITES: [Suite; 8] = [
     Suite {
         script: include_str!("guest/driver-suite.sh"),
         cases: &[
@@ -79,6 +79,13 @@ const SUITES: [Suite; 7] = [
         script: include_str!("guest/rss-suite.sh"),
         cases: &["rss-"],
         only: &[],
+    },
+    Suite {
+        script: include_str!("guest/macvlan-suite.sh"),
+        cases: &["macvlan-"],
+        // Host check: macvlan-vsi-steering.
+        // Macvlan offload (l2-fwd-offload) is an i40e driver feature.
+        only: &[PersonalityKind::I40e],
     },
     Suite {
         script: include_str!("guest/lifecycle-suite.sh"),
@@ -204,6 +211,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         console_log: Some(out.join("console.log")),
         echo_console: a.console,
         extra_files: vec![("tunic/bin/tunic-guest".into(), guest_tool()?)],
+        cpus: guest_cpus(a.personality),
         ..Default::default()
     };
     let mut run = harness::boot(&assets, &spec)?;
@@ -271,6 +279,16 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// vCPUs of the conformance guest. Linux i40e gives the PF one queue pair per online
+/// CPU and splits the MSI-X vectors between the PF and macvlan channels by the same
+/// count: four CPUs give RSS over four queues and three offloaded macvlans.
+fn guest_cpus(p: PersonalityKind) -> u32 {
+    match p {
+        PersonalityKind::I40e => 4,
+        _ => GuestSpec::default().cpus,
+    }
 }
 
 /// The guest helper, built beside this binary. Under `cargo run` a missing one is
@@ -460,6 +478,24 @@ fn host_checks(
             name: "nvgre-tso-in-device".into(),
             passed: tunnel > 0,
             evidence: format!("{tunnel} tunnel TSO packets segmented by the NIC (igb: contexts with IPLEN > 60; X710: context descriptors with a GRE tunnelling word) of {tso} TSO packets; a case that fell back to software segmentation leaves this at 0"),
+        });
+    }
+    // Macvlan offload: B's frames for each macvlan reached a VSI of its own.
+    if guest.iter().any(|c| c.name == "macvlan-offload") {
+        let vsis: Vec<(String, u64)> = counters
+            .get(1)
+            .and_then(|c| c["rx_vsi_frames"].as_object())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let own = vsis.iter().filter(|(k, n)| k != "0" && *n >= 20).count();
+        checks.push(CaseResult {
+            name: "macvlan-vsi-steering".into(),
+            passed: own >= 3,
+            evidence: format!("frames per VSI at B's NIC: {vsis:?}; {own} VSIs besides the main one took at least the 20 pings of a macvlan (3 needed)"),
         });
     }
     checks

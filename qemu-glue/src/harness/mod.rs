@@ -91,7 +91,15 @@ pub struct ProvisionOptions {
 }
 
 /// Modules always put in the initramfs and loaded by `/init`.
-pub const DEFAULT_MODULES: &[&str] = &["igb", "virtio_net", "i40e", "ip_gre", "ip6_gre", "veth"];
+pub const DEFAULT_MODULES: &[&str] = &[
+    "igb",
+    "virtio_net",
+    "i40e",
+    "ip_gre",
+    "ip6_gre",
+    "veth",
+    "macvlan",
+];
 
 /// Provisions (or finds in the cache) QEMU, the guest kernel and the base
 /// initramfs. Idempotent; safe to call from several processes at once.

@@ -1,0 +1,427 @@
+//! The device under test, its wire and interrupt sinks, and the invariants checked
+//! after every step.
+//!
+//! A step is one thing the guest or the port does to the device (an MMIO or config
+//! access, a received frame, a reset, a link change). Guest memory writes the
+//! harness makes as the guest's CPU are not steps: their DMA records are dropped, so
+//! every recorded access is the device's own.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use dma::DmaSpace;
+
+use super::super::{
+    check_access, find_pcie_devctl, map, toggle_high_ram, VectorCheck, Wire, RAM_HIGH, RAM_LOW,
+};
+use super::driver::Driver;
+use super::{I40eOp, I40eReport, Reg};
+use crate::i40e::regs::*;
+use crate::i40e::rx::MAX_CHAIN;
+use crate::i40e::tx::MAX_TX_PACKET;
+use crate::i40e::{Counters, I40e, I40eConfig, BAR0_SIZE};
+use crate::wire::FrameSink;
+
+pub(super) const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x57];
+/// The longest frame the MAC sends: a 9728-byte frame and two inserted tags. Stated
+/// here rather than taken from the device, so the harness checks the device's limit.
+const LONGEST_FRAME: usize = 9728 + 2 * 4;
+/// ATQLEN/ARQLEN hold 10 bits: one doorbell runs at most 1023 commands.
+const AQ_RING_MAX: u64 = 0x3FF;
+/// A Tx queue context holds a 13-bit length: one doorbell fetches at most 8191
+/// descriptors.
+const TX_RING_MAX: u64 = 0x1FFF;
+/// Frames one Tx descriptor can end as: a packet of at most MAX_TX_PACKET bytes cut
+/// into segments of at least 64 payload bytes (smaller MSS values are refused).
+const MAX_SEGMENTS: u64 = (MAX_TX_PACKET / 64) as u64 + 1;
+/// Vectors 0..129 exist (the misc vector and 128 queue vectors).
+const VECTORS: u64 = MSIX_VECTORS as u64;
+
+/// What one step may do: the doorbells it rings and the frames it hands in.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Budget {
+    /// Register dwords an MMIO write touched (each can be one ATQT or QTX_TAIL).
+    pub doorbells: u64,
+    /// Frames received from the wire.
+    pub frames: u64,
+}
+
+impl Budget {
+    pub const NONE: Self = Self {
+        doorbells: 0,
+        frames: 0,
+    };
+
+    pub fn mmio(off: u64, len: usize) -> Self {
+        let first = off & !3;
+        let end = off.saturating_add(len as u64);
+        Self {
+            doorbells: end.saturating_sub(first).div_ceil(4),
+            frames: 0,
+        }
+    }
+}
+
+/// The counters the per-step bounds look at.
+#[derive(Clone, Copy)]
+struct Work {
+    aq: u64,
+    tx_descs: u64,
+    tx_frames: u64,
+    rx_descs: u64,
+    rx_frames: u64,
+}
+
+impl Work {
+    fn of(c: &Counters) -> Self {
+        Self {
+            aq: c.aq_commands,
+            tx_descs: c.tx.tx_descriptors,
+            tx_frames: c.tx.tx_frames,
+            rx_descs: c.rx.rx_descriptors,
+            rx_frames: c.rx.rx_frames,
+        }
+    }
+}
+
+/// Counters by name, map entries as `name.key`.
+fn by_name(c: &Counters) -> BTreeMap<String, u64> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, u64>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&name, x, out);
+                }
+            }
+            x => {
+                out.insert(prefix.to_string(), x.as_u64().unwrap_or(0));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", &serde_json::to_value(c).unwrap_or_default(), &mut out);
+    out
+}
+
+pub(super) struct Harness {
+    pub(super) dev: I40e,
+    /// What the device put on the wire, and the vectors it raised.
+    sinks: (Arc<Mutex<Wire>>, Arc<VectorCheck>),
+    pub(super) dma: Arc<DmaSpace>,
+    high_mapped: bool,
+    pub(super) drv: Driver,
+    counters: BTreeMap<String, u64>,
+    /// The counters serialized at the last change, and a buffer for the next.
+    last_json: Vec<u8>,
+    json: Vec<u8>,
+    allowed: u64,
+    refused: u64,
+}
+
+/// The wire as the device sees it: every frame is counted and measured.
+struct Tap(Arc<Mutex<Wire>>);
+
+impl FrameSink for Tap {
+    fn transmit(&mut self, frame: &[u8]) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        w.frames += 1;
+        w.longest = w.longest.max(frame.len());
+    }
+}
+
+impl Harness {
+    pub(super) fn new() -> Self {
+        let ram = DmaSpace::new();
+        for region in [RAM_LOW, RAM_HIGH] {
+            map(&ram, region);
+        }
+        ram.start_recording();
+        let dma = Arc::new(ram);
+        let (wire, irq) = (Arc::default(), Arc::new(VectorCheck::default()));
+        let cfg = I40eConfig {
+            mac: MAC,
+            timing: Default::default(),
+        };
+        let dev = I40e::new(
+            cfg,
+            dma.clone(),
+            irq.clone(),
+            Box::new(Tap(Arc::clone(&wire))),
+        );
+        Self {
+            counters: by_name(&dev.counters()),
+            dev,
+            sinks: (wire, irq),
+            dma,
+            high_mapped: true,
+            drv: Driver::default(),
+            last_json: Vec::new(),
+            json: Vec::new(),
+            allowed: 0,
+            refused: 0,
+        }
+    }
+
+    /// Guest memory accessed by the guest's CPU, not by the device: the records
+    /// of what `f` does are dropped.
+    fn cpu<R>(&self, f: impl FnOnce(&DmaSpace) -> R) -> R {
+        let r = f(&self.dma);
+        self.dma.take_accesses();
+        r
+    }
+
+    /// Guest memory written by the guest's CPU (refusals ignored).
+    pub(super) fn poke(&self, addr: u64, data: &[u8]) {
+        let _ = self.cpu(|m| m.write(addr, data));
+    }
+
+    /// Guest memory read by the guest's CPU (zeros where unmapped).
+    pub(super) fn peek(&self, addr: u64, out: &mut [u8]) {
+        if self.cpu(|m| m.read(addr, out)).is_err() {
+            out.fill(0);
+        }
+    }
+
+    /// A register as the driver reads it (a step: some reads have side effects).
+    pub(super) fn reg(&mut self, off: u32) -> u32 {
+        let mut b = [0u8; 4];
+        self.step(Budget::NONE, |d| d.mmio_read(u64::from(off), &mut b));
+        u32::from_le_bytes(b)
+    }
+
+    pub(super) fn write(&mut self, off: u32, v: u32) {
+        let off = u64::from(off);
+        self.step(Budget::mmio(off, 4), |d| {
+            d.mmio_write(off, &v.to_le_bytes())
+        });
+    }
+
+    /// Runs `f` (the device doing something) and checks every invariant after it.
+    pub(super) fn step(&mut self, budget: Budget, f: impl FnOnce(&mut I40e)) {
+        let c0 = Work::of(&self.dev.counters());
+        let wire0 = self.wire_frames();
+        f(&mut self.dev);
+        let now = self.dev.counters();
+        let c = Work::of(&now);
+        let aq = c.aq - c0.aq;
+        assert!(
+            aq <= budget.doorbells * AQ_RING_MAX,
+            "one step ran {aq} admin commands with {} doorbells",
+            budget.doorbells
+        );
+        let tx = c.tx_descs - c0.tx_descs;
+        let tails = budget.doorbells + aq;
+        assert!(
+            tx <= tails * TX_RING_MAX,
+            "one step fetched {tx} Tx descriptors; {tails} tail writes allow {}",
+            tails * TX_RING_MAX
+        );
+        let rx = c.rx_descs - c0.rx_descs;
+        let rx_frames = c.rx_frames - c0.rx_frames;
+        assert!(
+            rx <= budget.frames * MAX_CHAIN as u64 && rx_frames <= budget.frames,
+            "{} frames in, but {rx_frames} delivered over {rx} Rx descriptors",
+            budget.frames
+        );
+        let wired = self.wire_frames() - wire0;
+        let sent = c.tx_frames - c0.tx_frames;
+        assert_eq!(
+            wired, sent,
+            "{wired} frames reached the wire in one step, {sent} counted as sent"
+        );
+        assert!(
+            wired <= tx * MAX_SEGMENTS,
+            "{wired} frames from {tx} Tx descriptors"
+        );
+        self.check_memory(&now);
+    }
+
+    fn wire_frames(&self) -> u64 {
+        self.sinks
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .frames
+    }
+
+    /// The invariants that hold between any two steps; `now` is the device's
+    /// counters at this point.
+    fn check_memory(&mut self, now: &Counters) {
+        for a in self.dma.take_accesses() {
+            if check_access(&self.dma, &a) {
+                self.allowed += 1;
+            } else {
+                self.refused += 1;
+            }
+        }
+        self.check_counters(now);
+        let longest = self
+            .sinks
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .longest;
+        assert!(
+            longest <= LONGEST_FRAME,
+            "a {longest}-byte frame reached the wire"
+        );
+        let highest = self.sinks.1.highest.load(Ordering::Relaxed);
+        assert!(
+            highest <= VECTORS,
+            "MSI-X vector {} raised; the function has {VECTORS}",
+            highest - 1
+        );
+    }
+
+    /// No counter went back since the last check. Most steps change none, and
+    /// comparing the serialized counters is much cheaper than comparing names.
+    fn check_counters(&mut self, now: &Counters) {
+        self.json.clear();
+        serde_json::to_writer(&mut self.json, now).unwrap_or_default();
+        if self.json == self.last_json {
+            return;
+        }
+        std::mem::swap(&mut self.json, &mut self.last_json);
+        let named = by_name(now);
+        for (name, old) in &self.counters {
+            let new = named.get(name).copied().unwrap_or(0);
+            assert!(new >= *old, "counter {name} went back from {old} to {new}");
+        }
+        self.counters = named;
+    }
+
+    /// Offset of an interesting register (`reg` modulo the table, instance `index`),
+    /// or past the table a raw dword anywhere in BAR0.
+    fn reg_offset(r: Reg) -> u32 {
+        match INTERESTING.get(usize::from(r.table)) {
+            Some(&(off, count, stride)) => off + stride * (u32::from(r.index) % count),
+            None => ((u32::from(r.table) << 15) | (u32::from(r.index) << 7)) % BAR0_SIZE as u32,
+        }
+    }
+
+    pub(super) fn apply(&mut self, op: &I40eOp) {
+        match op {
+            I40eOp::Write { reg, value } => self.write(Self::reg_offset(*reg), *value),
+            I40eOp::Read(reg) => {
+                self.reg(Self::reg_offset(*reg));
+            }
+            I40eOp::RawWrite { offset, data } => {
+                let off = u64::from(*offset) % (BAR0_SIZE + 16);
+                self.step(Budget::mmio(off, data.len()), |d| d.mmio_write(off, data));
+            }
+            I40eOp::RawRead { offset, len } => {
+                let off = u64::from(*offset) % (BAR0_SIZE + 16);
+                let mut b = [0u8; 8];
+                let len = usize::from(*len).min(8);
+                self.step(Budget::NONE, |d| d.mmio_read(off, &mut b[..len]));
+            }
+            I40eOp::Memory {
+                target,
+                offset,
+                data,
+            } => self.poke(Driver::address(*target, *offset), data),
+            I40eOp::AdminCommand { cmd, buf, data } => {
+                let buf = buf.map(|(t, o)| (Driver::address(t, o), data.as_slice()));
+                self.admin_command(cmd.bytes(), buf);
+            }
+            I40eOp::BringUp { pairs, flags } => self.bring_up(*pairs, *flags),
+            I40eOp::TxDescs { queue, kick, descs } => self.tx_descs(*queue, *kick, descs),
+            I40eOp::Send(t) => self.send(t),
+            I40eOp::Receive { frame } => self.receive(frame),
+            I40eOp::ReceivePacket(r) => {
+                let frame = Driver::rx_frame(r);
+                self.receive(&frame);
+            }
+            I40eOp::Refill { ring } => self.refill(*ring),
+            I40eOp::Config { offset, data } => {
+                self.step(Budget::NONE, |d| d.config_write(u64::from(*offset), data))
+            }
+            I40eOp::Reset { kind } => match kind % 4 {
+                0 => self.write(PFGEN_CTRL, PFGEN_CTRL_PFSWR),
+                1 => self.write(GLGEN_RTRIG, 1),
+                2 => {
+                    let devctl = find_pcie_devctl(|off, b| self.dev.config_read(off, b));
+                    self.step(Budget::NONE, |d| {
+                        d.config_write(devctl, &(1u16 << 15).to_le_bytes())
+                    });
+                }
+                _ => self.step(Budget::NONE, |d| d.reset()),
+            },
+            I40eOp::ToggleHighRam => toggle_high_ram(&self.dma, &mut self.high_mapped),
+            I40eOp::Link { up } => self.step(Budget::NONE, |d| d.set_link(*up)),
+        }
+    }
+
+    pub(super) fn receive(&mut self, frame: &[u8]) {
+        let budget = Budget {
+            doorbells: 0,
+            frames: 1,
+        };
+        self.step(budget, |d| d.receive(frame));
+    }
+
+    pub(super) fn report(mut self, ops: usize) -> I40eReport {
+        let now = self.dev.counters();
+        self.check_memory(&now);
+        I40eReport {
+            ops,
+            dma_allowed: self.allowed,
+            dma_refused: self.refused,
+            wire_frames: self.wire_frames(),
+            interrupts: self.sinks.1.raised.load(Ordering::Relaxed),
+            counters: self.counters.clone().into_iter().collect(),
+        }
+    }
+}
+
+/// Registers a hostile guest pokes first: (offset, instances, stride).
+pub const INTERESTING: &[(u32, u32, u32)] = &[
+    (PF_ATQBAL, 1, 4),
+    (PF_ATQBAH, 1, 4),
+    (PF_ATQLEN, 1, 4),
+    (PF_ATQH, 1, 4),
+    (PF_ATQT, 1, 4),
+    (PF_ARQBAL, 1, 4),
+    (PF_ARQBAH, 1, 4),
+    (PF_ARQLEN, 1, 4),
+    (PF_ARQH, 1, 4),
+    (PF_ARQT, 1, 4),
+    (PFGEN_CTRL, 1, 4),
+    (GLGEN_RTRIG, 1, 4),
+    (GLNVM_SRCTL, 1, 4),
+    (GLNVM_SRDATA, 1, 4),
+    (PFHMC_SDCMD, 1, 4),
+    (PFHMC_SDDATALOW, 1, 4),
+    (PFHMC_SDDATAHIGH, 1, 4),
+    (GLHMC_LANTXBASE, 1, 4),
+    (GLHMC_LANRXBASE, 1, 4),
+    (QTX_ENA, QUEUES as u32, 4),
+    (QRX_ENA, QUEUES as u32, 4),
+    (QTX_TAIL, QUEUES as u32, 4),
+    (QRX_TAIL, QUEUES as u32, 4),
+    (QTX_HEAD, QUEUES as u32, 4),
+    (QTX_CTL, QUEUES as u32, 4),
+    (QINT_RQCTL, QUEUES as u32, 4),
+    (QINT_TQCTL, QUEUES as u32, 4),
+    (PFINT_DYN_CTL0, 1, 4),
+    (PFINT_DYN_CTLN, 512, 4),
+    (PFINT_ICR0, 1, 4),
+    (PFINT_ICR0_ENA, 1, 4),
+    (PFQF_HKEY, 13, 0x80),
+    (PFQF_HLUT, 128, 0x80),
+    (PFQF_HENA0, 1, 4),
+    (PFQF_HENA1, 1, 4),
+    (PFQF_CTL_0, 1, 4),
+    (GLLAN_TSOMSK_F, 1, 4),
+    (GLLAN_TSOMSK_M, 1, 4),
+    (GLLAN_TSOMSK_L, 1, 4),
+    (PRTGL_SAH, 1, 4),
+    (PRTMAC_LINKSTA, 1, 4),
+    (GLVFGEN_TIMER, 1, 4),
+];
