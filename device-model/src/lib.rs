@@ -7,6 +7,7 @@ pub mod fuzzing;
 pub mod i40e;
 pub mod igb;
 pub mod irq;
+mod mmio;
 pub mod pci;
 pub mod personality;
 pub mod timing;

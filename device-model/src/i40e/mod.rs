@@ -225,37 +225,12 @@ impl I40e {
     /// A guest read of BAR0: any size; registers are 32-bit, 64-bit reads of
     /// statistics return the register pair.
     pub fn mmio_read(&mut self, off: u64, data: &mut [u8]) {
-        let mut done = 0;
-        while done < data.len() {
-            let addr = off.saturating_add(done as u64);
-            let word_off = addr & !3;
-            let skip = (addr - word_off) as usize;
-            let n = (4 - skip).min(data.len() - done);
-            let v = if word_off < BAR0_SIZE {
-                self.read32(word_off as u32)
-            } else {
-                0
-            };
-            data[done..done + n].copy_from_slice(&v.to_le_bytes()[skip..skip + n]);
-            done += n;
-        }
+        crate::mmio::read(self, off, data);
     }
 
     /// A guest write to BAR0. Partial writes merge into the stored register.
     pub fn mmio_write(&mut self, off: u64, data: &[u8]) {
-        let mut done = 0;
-        while done < data.len() {
-            let addr = off.saturating_add(done as u64);
-            let word_off = addr & !3;
-            let skip = (addr - word_off) as usize;
-            let n = (4 - skip).min(data.len() - done);
-            if word_off < BAR0_SIZE {
-                let mut bytes = self.get(word_off as u32).to_le_bytes();
-                bytes[skip..skip + n].copy_from_slice(&data[done..done + n]);
-                self.write32(word_off as u32, u32::from_le_bytes(bytes));
-            }
-            done += n;
-        }
+        crate::mmio::write(self, off, data);
     }
 
     fn read32(&mut self, off: u32) -> u32 {
@@ -437,6 +412,19 @@ impl I40e {
             self.post_event(ev);
         }
         self.raise_misc(ICR0_LINK_STAT_CHANGE);
+    }
+}
+
+impl crate::mmio::DwordRegisters for I40e {
+    const BAR_SIZE: u64 = BAR0_SIZE;
+    fn read_dword(&mut self, off: u32) -> u32 {
+        self.read32(off)
+    }
+    fn peek_dword(&self, off: u32) -> u32 {
+        self.get(off)
+    }
+    fn write_dword(&mut self, off: u32, v: u32) {
+        self.write32(off, v)
     }
 }
 
