@@ -10,6 +10,7 @@ pub mod irq;
 mod mmio;
 pub mod pci;
 pub mod personality;
+pub mod ratelimit;
 pub mod timing;
 pub mod virtio_net;
 pub mod wire;

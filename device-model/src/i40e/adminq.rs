@@ -107,6 +107,8 @@ pub struct AqEvent {
 #[derive(Debug, Default)]
 pub struct AdminQueue {
     pending: VecDeque<AqEvent>,
+    /// Log lines about a broken send queue (bad ring, descriptor outside memory).
+    log_limit: crate::ratelimit::RateLimit,
     pub events_dropped: u64,
     pub commands: u64,
     pub errors: u64,
@@ -138,12 +140,15 @@ impl I40e {
         let mut head = self.get(PF_ATQH);
         if head >= n || tail >= n {
             self.aq.errors += 1;
-            tracing::warn!(
-                head,
-                tail,
-                n,
-                "ATQ head or tail beyond the ring: commands not run"
-            );
+            if let Some(suppressed) = self.aq.log_limit.allow() {
+                tracing::warn!(
+                    head,
+                    tail,
+                    n,
+                    suppressed,
+                    "ATQ head or tail beyond the ring: commands not run"
+                );
+            }
             return;
         }
         // At most one ring's worth per doorbell.
@@ -155,7 +160,13 @@ impl I40e {
             let mut raw = [0u8; DESC_LEN];
             if self.dma.read(addr, &mut raw).is_err() {
                 self.aq.errors += 1;
-                tracing::warn!(addr, "ATQ descriptor outside guest memory: queue stopped");
+                if let Some(suppressed) = self.aq.log_limit.allow() {
+                    tracing::warn!(
+                        addr,
+                        suppressed,
+                        "ATQ descriptor outside guest memory: queue stopped"
+                    );
+                }
                 return;
             }
             let mut desc = AqDesc(raw);

@@ -78,6 +78,10 @@ pub struct I40e {
     segmenter: Segmenter,
     scratch: Vec<u8>,
     epoch: Instant,
+    /// Log lines about resets and unreadable queue contexts: a guest can cause
+    /// both in a loop.
+    reset_log: crate::ratelimit::RateLimit,
+    context_log: crate::ratelimit::RateLimit,
 }
 
 impl I40e {
@@ -109,6 +113,8 @@ impl I40e {
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
             epoch: Instant::now(),
+            reset_log: Default::default(),
+            context_log: Default::default(),
         };
         dev.reset_registers();
         dev
@@ -277,14 +283,18 @@ impl I40e {
         match reg.offset {
             PFGEN_CTRL => {
                 if v & PFGEN_CTRL_PFSWR != 0 {
-                    tracing::info!("PF software reset");
+                    if let Some(suppressed) = self.reset_log.allow() {
+                        tracing::info!(suppressed, "PF software reset");
+                    }
                     self.counters.resets += 1;
                     self.reset_registers();
                 }
             }
             GLGEN_RTRIG => {
                 if v & 0x3 != 0 {
-                    tracing::info!("core/global reset");
+                    if let Some(suppressed) = self.reset_log.allow() {
+                        tracing::info!(suppressed, "core/global reset");
+                    }
                     self.counters.resets += 1;
                     self.reset_registers();
                 }
@@ -367,7 +377,9 @@ impl I40e {
             }
             Err(e) => {
                 self.counters.hmc_errors += 1;
-                tracing::warn!(queue = q, error = %e, "Tx queue context unreadable: queue stays disabled");
+                if let Some(suppressed) = self.context_log.allow() {
+                    tracing::warn!(queue = q, error = %e, suppressed, "Tx queue context unreadable: queue stays disabled");
+                }
                 self.set(off, QENA_REQ);
             }
         }
@@ -390,7 +402,9 @@ impl I40e {
             }
             Err(e) => {
                 self.counters.hmc_errors += 1;
-                tracing::warn!(queue = q, error = %e, "Rx queue context unreadable: queue stays disabled");
+                if let Some(suppressed) = self.context_log.allow() {
+                    tracing::warn!(queue = q, error = %e, suppressed, "Rx queue context unreadable: queue stays disabled");
+                }
                 self.set(off, QENA_REQ);
             }
         }
