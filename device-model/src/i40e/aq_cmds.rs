@@ -922,6 +922,7 @@ mod tests {
 
     use super::super::adminq::{FLAG_BUF, FLAG_CMP, FLAG_DD, FLAG_ERR, FLAG_RD};
     use super::super::switch::{MAC_SEID, MAIN_VSI_SEID, VSI_SEID_BASE};
+    use super::super::test_support::{rd, wr};
     use super::super::I40eConfig;
     use super::*;
 
@@ -962,16 +963,6 @@ mod tests {
         params(&mut d);
         let st = dev.aq_execute(&mut d, &mut buf);
         (st, d, buf)
-    }
-
-    fn wr(dev: &mut I40e, off: u32, v: u32) {
-        dev.mmio_write(u64::from(off), &v.to_le_bytes());
-    }
-
-    fn rd(dev: &mut I40e, off: u32) -> u32 {
-        let mut b = [0u8; 4];
-        dev.mmio_read(u64::from(off), &mut b);
-        u32::from_le_bytes(b)
     }
 
     #[test]

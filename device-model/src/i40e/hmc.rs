@@ -160,18 +160,8 @@ impl RxContext {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::set_bits;
     use super::*;
-
-    fn set_bits(c: &mut [u8], lsb: usize, width: usize, v: u64) {
-        for k in 0..width {
-            let b = lsb + k;
-            if (v >> k) & 1 != 0 {
-                c[b / 8] |= 1 << (b % 8);
-            } else {
-                c[b / 8] &= !(1 << (b % 8));
-            }
-        }
-    }
 
     #[test]
     fn tx_context_fields_sit_where_the_driver_puts_them() {

@@ -443,4 +443,6 @@ impl crate::mmio::DwordRegisters for I40e {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

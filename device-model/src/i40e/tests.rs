@@ -7,6 +7,7 @@ use std::sync::Arc;
 use dma::DmaSpace;
 
 use super::regs::*;
+use super::test_support::{rd, wr};
 use super::*;
 use crate::irq::IrqSink;
 
@@ -44,16 +45,6 @@ fn device() -> (I40e, Arc<DmaSpace>, Arc<CountingIrq>) {
         Box::new(crate::NullSink),
     );
     (dev, dma, irq)
-}
-
-fn rd(dev: &mut I40e, off: u32) -> u32 {
-    let mut b = [0u8; 4];
-    dev.mmio_read(u64::from(off), &mut b);
-    u32::from_le_bytes(b)
-}
-
-fn wr(dev: &mut I40e, off: u32, v: u32) {
-    dev.mmio_write(u64::from(off), &v.to_le_bytes());
 }
 
 #[test]

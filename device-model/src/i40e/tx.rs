@@ -975,6 +975,7 @@ mod tests {
     use offload_engines::checksum::{fold, pseudo_ipv4, pseudo_ipv6, sum};
     use offload_engines::rxcsum;
 
+    use super::super::test_support::{rd, set_bits, wr};
     use super::super::I40eConfig;
     use super::*;
 
@@ -992,27 +993,6 @@ mod tests {
         frames: Frames,
         tail: u32,
         next_buf: u64,
-    }
-
-    fn wr(dev: &mut I40e, off: u32, v: u32) {
-        dev.mmio_write(u64::from(off), &v.to_le_bytes());
-    }
-
-    fn rd(dev: &mut I40e, off: u32) -> u32 {
-        let mut b = [0u8; 4];
-        dev.mmio_read(u64::from(off), &mut b);
-        u32::from_le_bytes(b)
-    }
-
-    fn set_bits(c: &mut [u8], lsb: usize, width: usize, v: u64) {
-        for k in 0..width {
-            let b = lsb + k;
-            if (v >> k) & 1 != 0 {
-                c[b / 8] |= 1 << (b % 8);
-            } else {
-                c[b / 8] &= !(1 << (b % 8));
-            }
-        }
     }
 
     /// A device with Tx queue 0 enabled the way Linux does it (HMC, QTX_ENA), with
