@@ -29,7 +29,10 @@ rss_round() { # rss_round <case> <port base>
     rxq_counts >/tmp/rss-after.txt
     /tunic/bin/tunic-guest rss-predict /tmp/rss-x.txt $TUNIC_IP4_A $TUNIC_IP4_B 400 $2 9 >/tmp/rss-pred.txt ||
         { result $1 fail "prediction failed: $(/tunic/bin/tunic-guest rss-predict /tmp/rss-x.txt $TUNIC_IP4_A $TUNIC_IP4_B 1 $2 9 2>&1 | tail -n 1)"; return; }
-    # Observed = after - before; a few extra frames (neighbour protocols) are tolerated, none missing.
+    # Observed = after - before; a few extra frames are tolerated, none missing: the
+    # neighbour protocols (ARP and ND reachability probes, router solicitations, MLD)
+    # land a handful of frames on B's queues during the window, 4 of them seen once
+    # on igb; 8 is 2% of the 400 flows.
     verdict=$(awk '
         FILENAME == ARGV[1] { b[$1] = $2; next }
         FILENAME == ARGV[2] { a[$1] = $2; next }
@@ -41,7 +44,7 @@ rss_round() { # rss_round <case> <port base>
                 if (p[q] > 0) used++
                 if (d < p[q]) ok = 0; else extra += d - p[q]
             }
-            if (extra > 3 || used < 2) ok = 0
+            if (extra > 8 || used < 2) ok = 0
             print (ok ? "pass" : "fail"), "observed/predicted:" s, "extra=" extra
         }' /tmp/rss-before.txt /tmp/rss-after.txt /tmp/rss-pred.txt)
     result $1 ${verdict%% *} "${verdict#* }"
