@@ -923,23 +923,12 @@ mod tests {
     use super::super::adminq::{FLAG_BUF, FLAG_CMP, FLAG_DD, FLAG_ERR, FLAG_RD};
     use super::super::switch::{MAC_SEID, MAIN_VSI_SEID, VSI_SEID_BASE};
     use super::super::test_support::{rd, wr};
-    use super::super::I40eConfig;
     use super::*;
 
     const MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
 
     fn device() -> (I40e, Arc<DmaSpace>) {
-        let dma = Arc::new(DmaSpace::new());
-        let dev = I40e::new(
-            I40eConfig {
-                mac: MAC,
-                timing: Default::default(),
-            },
-            dma.clone(),
-            Arc::new(crate::NoIrq),
-            Box::new(crate::NullSink),
-        );
-        (dev, dma)
+        super::super::test_support::device(MAC)
     }
 
     fn desc(opcode: u16, flags: u16, datalen: u16) -> AqDesc {

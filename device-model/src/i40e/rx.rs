@@ -612,7 +612,6 @@ mod tests {
     use offload_engines::checksum::{checksum, fold, pseudo_ipv4, pseudo_ipv6, sum};
 
     use super::super::switch::{props, MAIN_VSI_SEID};
-    use super::super::I40eConfig;
     use super::*;
 
     const MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
@@ -654,17 +653,8 @@ mod tests {
     );
 
     fn device() -> (I40e, Arc<DmaSpace>) {
-        let dma = Arc::new(DmaSpace::new());
+        let (dev, dma) = super::super::test_support::device(MAC);
         dma.map_anonymous(0, 16 << 20).unwrap();
-        let dev = I40e::new(
-            I40eConfig {
-                mac: MAC,
-                timing: Default::default(),
-            },
-            dma.clone(),
-            Arc::new(crate::NoIrq),
-            Box::new(crate::NullSink),
-        );
         (dev, dma)
     }
 

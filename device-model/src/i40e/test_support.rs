@@ -1,6 +1,25 @@
 //! Helpers the X710's unit tests share.
 
-use super::I40e;
+use std::sync::Arc;
+
+use dma::DmaSpace;
+
+use super::{I40e, I40eConfig};
+
+/// A device with MAC `mac`, no interrupts and no wire, over empty guest memory.
+pub fn device(mac: [u8; 6]) -> (I40e, Arc<DmaSpace>) {
+    let dma = Arc::new(DmaSpace::new());
+    let dev = I40e::new(
+        I40eConfig {
+            mac,
+            timing: Default::default(),
+        },
+        dma.clone(),
+        Arc::new(crate::NoIrq),
+        Box::new(crate::NullSink),
+    );
+    (dev, dma)
+}
 
 /// A guest write of the dword at `off`.
 pub fn wr(dev: &mut I40e, off: u32, v: u32) {
