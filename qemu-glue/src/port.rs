@@ -14,6 +14,7 @@ pub use device_model::Personality;
 use dma::DmaSpace;
 
 use crate::backend::inject::{self, Injector};
+use crate::backend::ledger::MarkSender;
 use crate::backend::marker;
 use crate::backend::pacer;
 use crate::backend::pcap::{model_timestamp, wall_now, PcapRecorder, RecordingSink};
@@ -57,12 +58,15 @@ pub struct PortSpec {
     pub personality: PersonalityKind,
     pub mac: [u8; 6],
     pub pcap: Option<PcapSpec>,
-    /// Corrupt every Nth received TCP/UDP frame from the start.
-    pub inject_every: Option<u32>,
+    /// Corrupt every Nth received TCP/UDP (or NVGRE inner TCP/UDP) frame from the start.
+    pub inject_every: Option<inject::Spec>,
     /// Test hooks: `inject=` marker frames from the wire switch fault injection. Off
     /// unless asked for (the conformance harness does): a wire peer must not be able to
     /// turn on corruption of a production port's traffic.
     pub test_hooks: bool,
+    /// Test hooks: where `pcap=` window marks go, so the case ledger can snapshot
+    /// every port's counters at case boundaries.
+    pub case_marks: Option<MarkSender>,
 }
 
 /// A running port.
@@ -179,6 +183,7 @@ impl Port {
             pcap: p2,
             injector: i2,
             test_hooks: spec.test_hooks,
+            case_marks: spec.case_marks.filter(|_| spec.test_hooks),
             clock,
         };
         threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
@@ -254,6 +259,7 @@ struct RxWorker {
     pcap: Option<PcapRecorder>,
     injector: Arc<Mutex<Injector>>,
     test_hooks: bool,
+    case_marks: Option<MarkSender>,
     clock: Option<ModelEpoch>,
 }
 
@@ -339,11 +345,17 @@ impl RxWorker {
         while let Some(mut f) = next {
             {
                 let mut inj = self.injector.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(("inject", v)) = marker::parse(&f).filter(|_| self.test_hooks) {
-                    match inject::parse_spec(v) {
+                match marker::parse(&f).filter(|_| self.test_hooks) {
+                    Some(("inject", v)) => match inject::parse_spec(v) {
                         Ok(every) => inj.set(every),
                         Err(e) => tracing::warn!(error = %e, "bad inject marker ignored"),
+                    },
+                    Some(("pcap", v)) => {
+                        if let Some(l) = &self.case_marks {
+                            l.mark(v);
+                        }
                     }
+                    _ => {}
                 }
                 inj.apply(&mut f);
             }
@@ -413,6 +425,7 @@ mod tests {
             pcap: None,
             injector: Arc::new(Mutex::new(Injector::new(None))),
             test_hooks,
+            case_marks: None,
             clock: None,
         }
     }

@@ -14,6 +14,7 @@
 
 pub mod channel;
 pub mod inject;
+pub mod ledger;
 pub mod marker;
 pub mod pacer;
 pub mod pcap;

@@ -12,6 +12,7 @@ use qemu_glue::port::PersonalityKind;
 use qemu_glue::timing::TimingArgs;
 
 use super::serve::{start_ports, ServeArgs};
+use qemu_glue::backend::ledger::CaseLedger;
 
 const DEMO_SCRIPT: &str = include_str!("guest/demo.sh");
 
@@ -69,6 +70,8 @@ pub enum Pcaps {
 /// Two tunic ports wired together, served from this process, sockets in `dir`.
 pub struct WiredPair {
     pub ports: Vec<qemu_glue::port::Port>,
+    /// With case windows: both ports' counters at every window mark.
+    pub ledger: Option<CaseLedger>,
     stop: Arc<AtomicBool>,
 }
 
@@ -103,8 +106,19 @@ impl WiredPair {
             stats_file: None,
         };
         let stop = Arc::new(AtomicBool::new(false));
-        let ports = start_ports(&args, &BackendSpec::Wire, &stop)?;
-        Ok(Self { ports, stop })
+        let ledger = (pcaps == Pcaps::Windows).then(CaseLedger::default);
+        let ports = start_ports(&args, &BackendSpec::Wire, &stop, ledger.as_ref())?;
+        if let Some(l) = &ledger {
+            l.start(
+                ports.iter().map(|p| p.device.clone()).collect(),
+                stop.clone(),
+            )?;
+        }
+        Ok(Self {
+            ports,
+            ledger,
+            stop,
+        })
     }
 
     pub fn nics(&self) -> Vec<Nic> {

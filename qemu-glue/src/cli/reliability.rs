@@ -116,6 +116,7 @@ impl Rig {
                 pcap: None,
                 inject_every: None,
                 test_hooks: false,
+                case_marks: None,
             };
             ports.push(Port::start(
                 spec,

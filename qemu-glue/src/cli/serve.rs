@@ -5,6 +5,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use qemu_glue::backend::channel::{ChannelSink, WireCounters};
+use qemu_glue::backend::inject::Spec;
+use qemu_glue::backend::ledger::CaseLedger;
 use qemu_glue::backend::{stream, tap, BackendSpec};
 use qemu_glue::port::{parse_mac, rx_channel, PcapSpec, PersonalityKind, Port, PortSpec};
 use qemu_glue::timing::{TimingArg, TimingArgs};
@@ -31,9 +33,10 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "pcaps")]
     pub pcap_windows: Option<PathBuf>,
     /// Receive fault injection on every port: corrupt-l4=N corrupts the TCP/UDP payload of
-    /// every Nth frame received, so the NIC must report a bad checksum.
+    /// every Nth frame received, so the NIC must report a bad checksum; corrupt-inner-l4=N
+    /// does it to the inner TCP/UDP of every Nth NVGRE frame.
     #[arg(long, value_parser = parse_inject)]
-    pub inject: Option<u32>,
+    pub inject: Option<Spec>,
     /// Let `inject=` marker frames from the wire switch fault injection on and off (what
     /// the conformance suite does). Off by default: no wire peer can switch it on.
     #[arg(long)]
@@ -46,9 +49,9 @@ pub struct ServeArgs {
     pub stats_file: Option<PathBuf>,
 }
 
-fn parse_inject(s: &str) -> Result<u32, String> {
+fn parse_inject(s: &str) -> Result<Spec, String> {
     qemu_glue::backend::inject::parse_spec(s)?
-        .ok_or_else(|| "use corrupt-l4=N; omit --inject for none".to_string())
+        .ok_or_else(|| "use corrupt-l4=N or corrupt-inner-l4=N; omit --inject for none".to_string())
 }
 
 pub fn default_mac(i: usize) -> [u8; 6] {
@@ -78,7 +81,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     }
     let signals = block_signals();
     let stop = Arc::new(AtomicBool::new(false));
-    let ports = Arc::new(start_ports(&a, &backend, &stop)?);
+    let ports = Arc::new(start_ports(&a, &backend, &stop, None)?);
     print_qemu_usage(&ports);
     if let Some(path) = &a.stats_file {
         super::stats::write_every_second(path.clone(), ports.clone())?;
@@ -100,6 +103,7 @@ pub fn start_ports(
     a: &ServeArgs,
     backend: &BackendSpec,
     stop: &Arc<AtomicBool>,
+    ledger: Option<&CaseLedger>,
 ) -> anyhow::Result<Vec<Port>> {
     let n = a.sockets.len();
     if a.timing.timing == TimingArg::Off
@@ -131,6 +135,7 @@ pub fn start_ports(
             mac: a.macs.get(i).copied().unwrap_or(default_mac(i)),
             inject_every: a.inject,
             test_hooks: a.test_hooks,
+            case_marks: ledger.map(CaseLedger::sender),
             pcap: match &a.pcap_windows {
                 Some(dir) => Some(PcapSpec::Windows {
                     dir: dir.clone(),

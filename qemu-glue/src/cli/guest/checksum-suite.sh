@@ -22,3 +22,27 @@ if [ "$dc" -gt 0 ] && [ "$de" -gt 0 ] && [ "$de" -le "$dc" ]; then
 else
     result rx-csum-fault fail "csum_err=+$dc InCsumErrors=+$de"
 fi
+
+# The inner layer (X710 only: it checks the inner TCP/UDP of NVGRE frames, igb only the
+# outer). tunic corrupts every 10th NVGRE frame's inner UDP/TCP payload arriving at B;
+# the outer headers stay valid. B's NIC must flag each (L4E on a MAC-in-GRE packet
+# type), the driver count it, and the stack, decapsulating and verifying in software,
+# see them as bad.
+if [ "$TUNIC_DRIVER" = i40e ]; then
+    ip link add nvc0 type gretap local $TUNIC_IP4_A remote $TUNIC_IP4_B key $KEY
+    in_peer ip link add nvc0 type gretap local $TUNIC_IP4_B remote $TUNIC_IP4_A key $KEY
+    ip addr add 198.19.1.1/24 dev nvc0; in_peer ip addr add 198.19.1.2/24 dev nvc0
+    ip link set nvc0 up; in_peer ip link set nvc0 up
+    c0=$(csum_err_sum); e0=$(csum_errors peer)
+    /tunic/bin/tunic-guest mark $A inject=corrupt-inner-l4-10
+    iperf_once -u -c 198.19.1.2 -b 20M -n 1M -l 1000
+    /tunic/bin/tunic-guest mark $A inject=off
+    sleep 1
+    dc=$(( $(csum_err_sum) - c0 )); de=$(( $(csum_errors peer) - e0 ))
+    if [ "$dc" -gt 0 ] && [ "$de" -gt 0 ] && [ "$de" -le "$dc" ]; then
+        result rx-csum-fault-nvgre-inner pass "csum_err=+$dc InCsumErrors=+$de (inner UDP/TCP of NVGRE key $KEY)"
+    else
+        result rx-csum-fault-nvgre-inner fail "csum_err=+$dc InCsumErrors=+$de (inner UDP/TCP of NVGRE key $KEY)"
+    fi
+    ip link del nvc0; in_peer ip link del nvc0
+fi

@@ -20,17 +20,36 @@ if [ $TUNIC_DRIVER = virtio_net ]; then
 fi
 
 # The driver's own offline self-test (registers, EEPROM, interrupts, loopback, link);
-# virtio_net has none. i40e's interrupt test waits only 1-2 ms for the software
-# interrupt, which a 4-vCPU TCG guest on 2 host cores sometimes misses (3 passes in 4
-# CI runs), so for i40e it is not in the CI suite yet; the device-level test
-# software_interrupt_on_vector_0_sets_swint_and_auto_masks covers the device side.
-if [ $TUNIC_DRIVER = igb ]; then
+# virtio_net has none. i40e's interrupt test raises a software interrupt and waits
+# only 1-2 ms for it. Under TCG that window holds the whole path (tunic's eventfd,
+# QEMU's main loop, the vCPU thread), and with four vCPU threads on two host cores
+# it was missed in 1 of 4 CI runs. So the extra vCPUs are taken offline for the test
+# (their threads then sleep), and a failed run is repeated up to twice; every
+# attempt is reported. A device that never raises the interrupt still fails.
+selftest_once() {
     out=$(ethtool -t $A offline 2>&1)
+    case "$out" in *"result is PASS"*) return 0 ;; esac
+    return 1
+}
+if [ $TUNIC_DRIVER = igb ] || [ $TUNIC_DRIVER = i40e ]; then
+    cpus_off=""
+    if [ $TUNIC_DRIVER = i40e ]; then
+        for c in /sys/devices/system/cpu/cpu[1-9]*/online; do
+            [ -w "$c" ] && echo 0 >"$c" 2>/dev/null && cpus_off="$cpus_off $c"
+        done
+    fi
+    attempts=1
+    if [ $TUNIC_DRIVER = i40e ]; then max=3; else max=1; fi
+    until selftest_once || [ $attempts -ge $max ]; do
+        wait_link $A 15
+        attempts=$((attempts + 1))
+    done
+    for c in $cpus_off; do echo 1 >"$c"; done
+    summary="attempt $attempts of $max: $(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')"
     case "$out" in
-        *"result is PASS"*) result ethtool-selftest pass "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
-        *) result ethtool-selftest fail "$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')" ;;
+        *"result is PASS"*) result ethtool-selftest pass "$summary" ;;
+        *) result ethtool-selftest fail "$summary" ;;
     esac
     wait_link $A 15
     check after-selftest ping -c 3 -W 2 $TUNIC_IP4_B
 fi
-
