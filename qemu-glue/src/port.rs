@@ -13,6 +13,7 @@ use device_model::FrameSink;
 pub use device_model::Personality;
 use dma::DmaSpace;
 
+use crate::backend::channel::WireCounters;
 use crate::backend::inject::{self, Injector};
 use crate::backend::ledger::MarkSender;
 use crate::backend::marker;
@@ -78,7 +79,12 @@ pub struct Port {
     pcap: Option<PcapRecorder>,
     injector: Arc<Mutex<Injector>>,
     trace: Option<TraceWriter>,
+    /// Frames this port transmitted that its wire dropped (in-process wire only).
+    wire: Option<Arc<WireCounters>>,
 }
+
+/// Reads a port's counters as JSON; what the case ledger snapshots.
+pub type CounterSource = Box<dyn Fn() -> String + Send>;
 
 /// The receive side of a port's wire, created before the port so peers can be cross-wired.
 pub fn rx_channel() -> (Sender<Frame>, Receiver<Frame>) {
@@ -200,32 +206,32 @@ impl Port {
             pcap,
             injector,
             trace: timing.trace.clone(),
+            wire: None,
         })
+    }
+
+    /// Reports the drops of the wire this port transmits into as `wire_tx_dropped`.
+    pub fn set_wire_counters(&mut self, wire: Arc<WireCounters>) {
+        self.wire = Some(wire);
+    }
+
+    /// A reader of [`Port::counters_json`] that does not borrow the port.
+    pub fn counter_source(&self) -> CounterSource {
+        let (device, injector, wire) = (
+            self.device.clone(),
+            self.injector.clone(),
+            self.wire.clone(),
+        );
+        Box::new(move || port_counters(&device, &injector, wire.as_deref()))
     }
 
     pub fn socket(&self) -> &Path {
         &self.socket
     }
 
-    /// The device's counters plus the port's own (fault injection).
+    /// The device's counters plus the port's own (fault injection, wire drops).
     pub fn counters_json(&self) -> String {
-        let device = self
-            .device
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .counters_json();
-        let injected = self
-            .injector
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .corrupted;
-        match serde_json::from_str::<serde_json::Value>(&device) {
-            Ok(serde_json::Value::Object(mut m)) => {
-                m.insert("rx_injected_l4_corruptions".into(), injected.into());
-                serde_json::Value::Object(m).to_string()
-            }
-            _ => device,
-        }
+        port_counters(&self.device, &self.injector, self.wire.as_deref())
     }
 
     pub fn flush(&self) {
@@ -242,6 +248,29 @@ impl Port {
     pub fn detach(self) {
         self.flush();
         drop(self.threads);
+    }
+}
+
+fn port_counters(
+    device: &Mutex<dyn Personality>,
+    injector: &Mutex<Injector>,
+    wire: Option<&WireCounters>,
+) -> String {
+    let device = device
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .counters_json();
+    let injected = injector.lock().unwrap_or_else(|e| e.into_inner()).corrupted;
+    match serde_json::from_str::<serde_json::Value>(&device) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.insert("rx_injected_l4_corruptions".into(), injected.into());
+            if let Some(w) = wire {
+                let dropped = w.dropped.load(Ordering::Relaxed);
+                m.insert("wire_tx_dropped".into(), dropped.into());
+            }
+            serde_json::Value::Object(m).to_string()
+        }
+        _ => device,
     }
 }
 

@@ -114,11 +114,23 @@ const CAP_RSS: u16 = 0x0040;
 const CAP_RXQ: u16 = 0x0041;
 const CAP_TXQ: u16 = 0x0042;
 const CAP_MSIX: u16 = 0x0043;
+const CAP_DCB: u16 = 0x0018;
+const CAP_FLOW_DIRECTOR: u16 = 0x0045;
 
 /// (id, number, logical_id, phys_id). No flow director, DCB, VMDq or SR-IOV:
 /// each would send the drivers down paths tunic does not model.
-const CAPABILITIES: [(u16, u32, u32, u32); 6] = [
+const CAPABILITIES: [(u16, u32, u32, u32); 8] = [
     (CAP_FUNCTIONS_VALID, 0x1, 0, 0),
+    // DCB capable with TC0 enabled (logical_id: the enabled TC map; phys_id: max TCs).
+    // DPDK's PMD needs TC0 in the map to set up its main VSI (validate_tcmap_parameter);
+    // the firmware's LLDP agent is stopped (LLDP_GET_MIB answers EPERM), so both drivers
+    // leave DCB off and run one traffic class.
+    (CAP_DCB, 1, 0x1, 1),
+    // Flow Director: 512 guaranteed and 7168 best-effort filters (the X710's 8K split).
+    // DPDK sizes its filter pool from these and fails probe on 0. Linux then turns on
+    // ATR and sideband filters; their programming descriptors (DTYPE 8) are counted and
+    // skipped by Tx: tunic does not match Flow Director filters.
+    (CAP_FLOW_DIRECTOR, 512, 7168, 0),
     (CAP_VSI, switch::MAX_VSIS as u32, 0, 0),
     // RSS: table size 512, entry width 6 bits.
     (CAP_RSS, 512, 6, 0),
@@ -968,11 +980,11 @@ mod tests {
         let (mut dev, _) = device();
         let (st, d, _) = run(&mut dev, opc::LIST_FUNC_CAPABILITIES, |_| {}, vec![0; 64]);
         assert_eq!(st, AqStatus::Enomem);
-        assert_eq!(usize::from(d.datalen()), 6 * CAP_RECORD_LEN);
+        assert_eq!(usize::from(d.datalen()), 8 * CAP_RECORD_LEN);
         let (st, d, buf) = run(&mut dev, opc::LIST_FUNC_CAPABILITIES, |_| {}, vec![0; 1280]);
         assert_eq!(st, AqStatus::Ok);
         let count = d.param_u32(4) as usize;
-        assert_eq!(count, 6);
+        assert_eq!(count, 8);
         let mut seen = std::collections::HashMap::new();
         for r in buf.chunks_exact(CAP_RECORD_LEN).take(count) {
             seen.insert(
@@ -986,7 +998,10 @@ mod tests {
         assert_eq!(seen[&CAP_MSIX].0, 129);
         assert_eq!(seen[&CAP_VSI].0, 384);
         assert_eq!(seen[&CAP_FUNCTIONS_VALID].0, 1);
-        for absent in [0x45u16, 0x18, 0x14, 0x12, 0x13] {
+        // DCB capable, TC0 enabled: the map DPDK checks its main VSI's TCs against.
+        assert_eq!(seen[&CAP_DCB], (1, 0x1));
+        assert_eq!(seen[&CAP_FLOW_DIRECTOR].0, 512);
+        for absent in [0x14u16, 0x12, 0x13] {
             assert!(!seen.contains_key(&absent), "capability {absent:#x}");
         }
         // The device capability list answers the same way.
@@ -1118,7 +1133,10 @@ mod tests {
         let (seid, number) = (d.param_u16(0), d.param_u16(2));
         assert_eq!((seid, number), (VSI_SEID_BASE + 1, 1));
         assert_eq!((d.param_u16(4), d.param_u16(6)), (2, 382));
-        assert_eq!(rd16(&out, switch::props::STAT_COUNTER_IDX), 1);
+        assert_eq!(
+            rd16(&out, switch::props::STAT_COUNTER_IDX),
+            super::super::stats::stat_index(1)
+        );
         // 0x0407 hands out the TC0 queue set handle.
         let mut bw = vec![0u8; 32];
         bw[0] = 1;

@@ -142,6 +142,12 @@ impl I40e {
         c.place_next_cap(0xA0);
         // 8 GT/s x8, as an X710 in a Gen3 x8 slot: no bandwidth warning at probe.
         let pcie = c.add_pcie_endpoint(3, 8, 512);
+        // No legacy INTx (Interrupt Pin 0), as the X710's NVM may configure it per PF:
+        // Linux flags every X710 "broken INTx masking" (a PCI quirk), so
+        // uio_pci_generic, the binding DPDK has without an IOMMU, refuses a function
+        // that has a pin, and binds one without (the PMD then polls, with its alarm,
+        // for link and admin-queue events). Both drivers use MSI-X.
+        c.set8(0x3d, 0);
         (c, pcie)
     }
 

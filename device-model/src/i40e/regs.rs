@@ -203,7 +203,9 @@ pub const TABLE: &[Reg] = &[
     reg("GL_FWSTS", GL_FWSTS, 0, ReadOnly, "firmware status: FWS1B 0 (no recovery mode, no EMP reset)"),
     reg("PFGEN_PORTNUM", PFGEN_PORTNUM, 0, ReadOnly, "port number 0"),
     reg("GLPCI_CAPSUP", GLPCI_CAPSUP, 0, ReadOnly, "no ARI"),
-    reg("GLPCI_CNF2", GLPCI_CNF2, (MSIX_VECTORS as u32) << 2, ReadOnly, "MSI_X_PF_N: MSI-X vectors of the PF"),
+    // MSI_X_VF_N as the NVM sets it on SR-IOV capable parts: DPDK's base code loops
+    // `num_vf_int - 2` times in unsigned arithmetic (i40e_clear_hw), so 0 runs it off the BAR.
+    reg("GLPCI_CNF2", GLPCI_CNF2, (MSIX_VECTORS as u32) << 2 | 5 << 13, ReadOnly, "MSI_X_PF_N: MSI-X vectors of the PF; MSI_X_VF_N 5 per VF (no VFs are enabled)"),
     reg("PF_FUNC_RID", PF_FUNC_RID, 0, ReadOnly, "requester ID: PF 0"),
     reg("PFLAN_QALLOC", PFLAN_QALLOC, ((QUEUES as u32 - 1) << 16) | (1 << 31), ReadOnly, "queues 0..127 belong to the PF (FIRSTQ, LASTQ, VALID)"),
     reg("PF_VT_PFALLOC", PF_VT_PFALLOC, 0, ReadOnly, "no VFs"),

@@ -863,9 +863,12 @@ mod tests {
         assert_eq!(dev.intr.fired[1], 1, "queue interrupt on vector 1");
         // Statistics: port and main VSI saw one unicast frame.
         assert_eq!(dev.stats.read(super::super::stats::port::UPRCL), Some(1));
-        assert_eq!(dev.stats.read(super::super::stats::vsi::UPRCL), Some(1));
         assert_eq!(
-            dev.stats.read(super::super::stats::vsi::GORCL),
+            dev.stats.read(super::super::stats::vsi::UPRCL + 32),
+            Some(1)
+        );
+        assert_eq!(
+            dev.stats.read(super::super::stats::vsi::GORCL + 32),
             Some(f.len() as u32 + 4)
         );
     }
@@ -1138,7 +1141,8 @@ mod tests {
         assert_eq!((c.rx_frames, c.rx_no_descriptor_drops), (2, 2));
         let (_, qw1) = desc(&dma, &ctx, 2);
         assert_eq!(qw1, 0, "the descriptor at the tail is not touched");
-        assert_eq!(dev.stats.read(super::super::stats::vsi::RDPC), Some(2));
+        // The main VSI (number 0) counts in statistics block 4.
+        assert_eq!(dev.stats.read(super::super::stats::vsi::RDPC + 32), Some(2));
         assert_eq!(dev.stats.read(super::super::stats::port::UPRCL), Some(4));
         // The driver posts more: delivery resumes.
         dev.write32(QRX_TAIL, 5);

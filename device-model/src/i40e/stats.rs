@@ -161,12 +161,25 @@ pub struct Stats {
     pub tx_dropped_link_down: u64,
     /// GL_RXERR1 of the PF: Rx discards other than "no descriptor".
     pub rx_discards_other: u64,
-    /// By stat_counter_idx; only indices below [`vsi::COUNT`] are kept.
+    /// By stat_counter_idx ([`stat_index`]); only indices below [`vsi::COUNT`] are kept.
     pub vsi: BTreeMap<u16, EthCounters>,
 }
 
+/// Statistics blocks 0..3 of GLV_* belong to the four ports' internal switch VSIs:
+/// DPDK reads GLV_*(port) as the port's internal traffic and subtracts it from the
+/// GLPRT_* counters. So VSI `n` counts in block `n + 4`, the stat_counter_idx its
+/// parameters report; a VSI past block 383 has no statistics.
+pub const STAT_INDEX_BASE: u16 = 4;
+
+/// The GLV_* block of VSI number `vsi`.
+pub fn stat_index(vsi: u16) -> u16 {
+    vsi.saturating_add(STAT_INDEX_BASE)
+}
+
 impl Stats {
-    fn vsi_mut(&mut self, idx: u16) -> Option<&mut EthCounters> {
+    /// The counters of VSI number `vsi`.
+    fn vsi_mut(&mut self, vsi: u16) -> Option<&mut EthCounters> {
+        let idx = stat_index(vsi);
         (u32::from(idx) < vsi::COUNT).then(|| self.vsi.entry(idx).or_default())
     }
 
@@ -177,7 +190,7 @@ impl Stats {
         *b = b.wrapping_add(1);
     }
 
-    /// A frame the switch gave to the VSI with statistics index `idx`.
+    /// A frame the switch gave to VSI number `idx`.
     pub fn rx_vsi_frame(&mut self, idx: u16, frame: &[u8]) {
         if let Some(v) = self.vsi_mut(idx) {
             v.rx(frame);
@@ -212,7 +225,7 @@ impl Stats {
         self.tx_vsi_frame(0, frame);
     }
 
-    /// A frame (no FCS) put on the wire by the VSI with statistics index `idx`.
+    /// A frame (no FCS) put on the wire by VSI number `idx`.
     pub fn tx_vsi_frame(&mut self, idx: u16, frame: &[u8]) {
         self.port.tx(frame);
         let b = &mut self.tx_size[bucket(frame.len())];
@@ -385,9 +398,11 @@ mod tests {
         assert_eq!(rd64(&s, port::UPRCL), 1);
         assert_eq!(rd64(&s, port::PRC64L), 1);
         assert_eq!(rd64(&s, port::PRC64L + 5 * port::SIZE_STRIDE), 1);
-        assert_eq!(rd64(&s, vsi::UPRCL), 1);
-        assert_eq!(rd64(&s, vsi::MPRCL + 8 * 3), 1);
-        assert_eq!(s.read(vsi::RDPC + 8 * 3), Some(1));
+        // VSI n counts in block n + 4; blocks 0..3 (the ports' internal VSIs) stay 0.
+        assert_eq!(rd64(&s, vsi::UPRCL + 8 * 4), 1);
+        assert_eq!(rd64(&s, vsi::UPRCL), 0);
+        assert_eq!(rd64(&s, vsi::MPRCL + 8 * 7), 1);
+        assert_eq!(s.read(vsi::RDPC + 8 * 7), Some(1));
         assert_eq!(s.read(vsi::RDPC + 8 * 383), Some(0));
         assert_eq!(s.read(port::RDPC), Some(0));
         // Port 1 and unknown port counters read zero, offsets outside are not stats.
@@ -411,8 +426,8 @@ mod tests {
         assert_eq!(rd64(&s, port::GOTCL), 64 + 204);
         assert_eq!(rd64(&s, port::MPTCL), 1);
         assert_eq!(rd64(&s, port::UPTCL), 1);
-        assert_eq!(rd64(&s, vsi::MPTCL), 1);
-        assert_eq!(rd64(&s, vsi::GOTCL + 16), 204);
+        assert_eq!(rd64(&s, vsi::MPTCL + 8 * 4), 1);
+        assert_eq!(rd64(&s, vsi::GOTCL + 8 * 6), 204);
         assert_eq!(rd64(&s, port::PTC64L + 2 * port::SIZE_STRIDE), 1);
     }
 }

@@ -297,8 +297,8 @@ impl Vsi {
     }
 
     /// The last 32 bytes, which the firmware owns: the TC0 queue set handle
-    /// (the VSI number; the others invalid), the statistics index (also the VSI
-    /// number) and scheduler id 0.
+    /// (the VSI number; the others invalid), the statistics index
+    /// ([`super::stats::stat_index`]) and scheduler id 0.
     fn fill_fw_part(p: &mut [u8; VSI_PROPS_LEN], number: u16) {
         p[props::FW_WRITTEN..].fill(0);
         for tc in 0..8 {
@@ -309,7 +309,7 @@ impl Vsi {
             };
             wr16(p, props::QS_HANDLE + 2 * tc, h);
         }
-        wr16(p, props::STAT_COUNTER_IDX, number);
+        wr16(p, props::STAT_COUNTER_IDX, super::stats::stat_index(number));
         wr16(p, props::SCHED_ID, 0);
     }
 

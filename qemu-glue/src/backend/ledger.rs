@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::port::CounterSource;
 use crossbeam_channel::{Receiver, Sender};
-use device_model::Personality;
 
 /// Marks that may wait for the ledger thread.
 const PENDING_MARKS: usize = 64;
@@ -40,7 +40,7 @@ pub struct CaseLedger {
     marks: Sender<String>,
     pending: Receiver<String>,
     snapshots: Arc<Mutex<Vec<Snapshot>>>,
-    devices: Arc<Mutex<Vec<Arc<Mutex<dyn Personality>>>>>,
+    devices: Arc<Mutex<Vec<CounterSource>>>,
     /// Marks lost to a full channel or a full ledger.
     pub dropped: Arc<AtomicU64>,
 }
@@ -92,12 +92,9 @@ impl CaseLedger {
         }
     }
 
-    /// Starts recording for `devices` (port order) until `stop` is set.
-    pub fn start(
-        &self,
-        devices: Vec<Arc<Mutex<dyn Personality>>>,
-        stop: Arc<AtomicBool>,
-    ) -> std::io::Result<()> {
+    /// Starts recording the ports' counters (`devices`, in port order) until
+    /// `stop` is set.
+    pub fn start(&self, devices: Vec<CounterSource>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
         *self.devices.lock().unwrap_or_else(|e| e.into_inner()) = devices;
         let pending = self.pending.clone();
         let snapshots = self.snapshots.clone();
@@ -145,12 +142,9 @@ impl CaseLedger {
     }
 }
 
-fn snapshot(devices: &Mutex<Vec<Arc<Mutex<dyn Personality>>>>) -> Vec<Counters> {
-    let devices = devices.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    devices
-        .iter()
-        .map(|d| numeric(&d.lock().unwrap_or_else(|e| e.into_inner()).counters_json()))
-        .collect()
+fn snapshot(devices: &Mutex<Vec<CounterSource>>) -> Vec<Counters> {
+    let devices = devices.lock().unwrap_or_else(|e| e.into_inner());
+    devices.iter().map(|read| numeric(&read())).collect()
 }
 
 fn window_deltas(s: &[Snapshot]) -> WindowDeltas {

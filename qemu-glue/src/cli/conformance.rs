@@ -118,7 +118,8 @@ fn wanted(filters: &[String], name: &str) -> bool {
 
 /// The suites to run for the requested cases; an error names a case no suite has.
 fn select_suites(filters: &[String], personality: PersonalityKind) -> anyhow::Result<String> {
-    for f in filters {
+    // DPDK cases run in their own boot (`super::dpdk`).
+    for f in filters.iter().filter(|f| !f.starts_with("dpdk")) {
         let known = SUITES.iter().any(|s| {
             s.cases
                 .iter()
@@ -173,6 +174,10 @@ pub struct ConformanceArgs {
     /// (after reviewing the `.txt.new` files a failing run left).
     #[arg(long)]
     pub accept_snapshots: bool,
+    /// Leave out the DPDK suite (a second boot, into the full Debian guest image,
+    /// which is built and cached on first use).
+    #[arg(long)]
+    pub no_dpdk: bool,
 }
 
 #[derive(Serialize)]
@@ -189,14 +194,101 @@ struct Report<'a> {
 }
 
 pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
+    // `--case dpdk-...` alone needs only the DPDK boot; any other case the first one.
+    let dpdk_case = |f: &String| f.starts_with("dpdk");
+    let want_dpdk = !a.no_dpdk && (a.cases.is_empty() || a.cases.iter().any(dpdk_case));
+    let want_kernel = a.cases.is_empty() || !a.cases.iter().all(dpdk_case);
     let assets = harness::provision(&ProvisionOptions {
         progress: true,
         kernel_package: a.kernel.clone(),
+        full_image: want_dpdk,
         ..Default::default()
     })?;
     let out = std::path::absolute(&a.out)?;
     std::fs::create_dir_all(&out)?;
-    let pair = WiredPair::start_as(&out, Pcaps::Windows, Default::default(), a.personality)?;
+    let mut boot = match want_kernel {
+        true => kernel_boot(&a, &assets, &out)?,
+        false => KernelBoot {
+            completed: true,
+            ..Default::default()
+        },
+    };
+    if want_dpdk {
+        boot.results.extend(super::dpdk::run_suite(
+            &assets,
+            &out,
+            a.personality,
+            a.accel,
+            a.console,
+        )?);
+    }
+    boot.results.retain(|c| wanted(&a.cases, &c.name));
+    let passed =
+        boot.completed && !boot.results.is_empty() && boot.results.iter().all(|r| r.passed);
+    let report = Report {
+        kernel: &assets.kernel_release,
+        accel: boot.accel.clone(),
+        boot_seconds: boot.boot_seconds,
+        total_seconds: boot.total_seconds,
+        passed,
+        cases: &boot.results,
+        device_counters: boot.counters.clone(),
+        window_counter_deltas: &boot.window_deltas,
+    };
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(
+        out.join("junit.xml"),
+        junit(&assets.kernel_release, &boot.results, boot.total_seconds),
+    )?;
+    println!();
+    println!("{:<22} {:<7} evidence", "case", "verdict");
+    for r in &boot.results {
+        println!(
+            "{:<22} {:<7} {}",
+            r.name,
+            if r.passed { "pass" } else { "FAIL" },
+            r.evidence
+        );
+    }
+    let failed = boot.results.iter().filter(|r| !r.passed).count();
+    println!();
+    println!(
+        "conformance: {} passed, {} failed",
+        boot.results.len() - failed,
+        failed
+    );
+    println!("report: {}", out.join("report.json").display());
+    if !passed {
+        anyhow::bail!("conformance failed; console tail:\n{}", boot.console_tail);
+    }
+    Ok(())
+}
+
+/// What the kernel-driver boot produced.
+#[derive(Default)]
+struct KernelBoot {
+    results: Vec<CaseResult>,
+    /// The guest ran to its end (true when that boot was not asked for).
+    completed: bool,
+    counters: Vec<serde_json::Value>,
+    window_deltas: WindowDeltas,
+    accel: String,
+    boot_seconds: f64,
+    total_seconds: f64,
+    console_tail: String,
+}
+
+/// The first boot: the guest's in-tree driver on two wired tunic ports, every
+/// suite that applies, then the host-side checks and oracles.
+fn kernel_boot(
+    a: &ConformanceArgs,
+    assets: &harness::Assets,
+    out: &std::path::Path,
+) -> anyhow::Result<KernelBoot> {
+    let pair = WiredPair::start_as(out, Pcaps::Windows, Default::default(), a.personality)?;
     eprintln!(
         "[tunic] conformance on {} ({}), output in {}",
         assets.kernel_release,
@@ -219,7 +311,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         cpus: guest_cpus(a.personality),
         ..Default::default()
     };
-    let mut run = harness::boot(&assets, &spec)?;
+    let mut run = harness::boot(assets, &spec)?;
     // The host-side checks read the devices' counters, over the boot and per case window.
     let window_deltas = pair.ledger.as_ref().map(|l| l.deltas()).unwrap_or_default();
     let host = host_checks(&pair, &window_deltas, &run.results, a.personality);
@@ -231,61 +323,26 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         .collect();
     // Stopping the ports flushes the captures the checksum oracle reads.
     drop(pair);
-    run.results.extend(tshark_checks(&out)?);
+    run.results.extend(tshark_checks(out)?);
     let repo = std::env::current_dir()?;
     run.results.extend(super::differential::check(
-        &out,
+        out,
         &super::serve::default_mac(0),
         &repo,
         a.accept_snapshots,
         // Same device, same wire output: one set of snapshots per family.
         a.personality.family(),
     )?);
-    run.results.retain(|c| wanted(&a.cases, &c.name));
-    let passed = run.passed();
-    let report = Report {
-        kernel: &assets.kernel_release,
+    Ok(KernelBoot {
+        completed: run.exit == harness::GuestExit::Completed,
+        results: run.results.clone(),
+        counters,
+        window_deltas,
         accel: format!("{:?}", run.accel_used.kind),
         boot_seconds: run.boot_seconds,
         total_seconds: run.total_seconds,
-        passed,
-        cases: &run.results,
-        device_counters: counters,
-        window_counter_deltas: &window_deltas,
-    };
-    std::fs::write(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    std::fs::write(
-        out.join("junit.xml"),
-        junit(&assets.kernel_release, &run.results, run.total_seconds),
-    )?;
-    println!();
-    println!("{:<22} {:<7} evidence", "case", "verdict");
-    for r in &run.results {
-        println!(
-            "{:<22} {:<7} {}",
-            r.name,
-            if r.passed { "pass" } else { "FAIL" },
-            r.evidence
-        );
-    }
-    let failed = run.results.iter().filter(|r| !r.passed).count();
-    println!();
-    println!(
-        "conformance: {} passed, {} failed",
-        run.results.len() - failed,
-        failed
-    );
-    println!("report: {}", out.join("report.json").display());
-    if !passed {
-        anyhow::bail!(
-            "conformance failed; console tail:\n{}",
-            run.console_tail(25)
-        );
-    }
-    Ok(())
+        console_tail: run.console_tail(25),
+    })
 }
 
 /// vCPUs of the conformance guest. Linux i40e gives the PF one queue pair per online

@@ -110,7 +110,7 @@ impl WiredPair {
         let ports = start_ports(&args, &BackendSpec::Wire, &stop, ledger.as_ref())?;
         if let Some(l) = &ledger {
             l.start(
-                ports.iter().map(|p| p.device.clone()).collect(),
+                ports.iter().map(|p| p.counter_source()).collect(),
                 stop.clone(),
             )?;
         }

@@ -5,6 +5,7 @@ pub mod bench_timing;
 pub mod conformance;
 pub mod demo;
 pub mod differential;
+pub mod dpdk;
 pub mod evidence;
 pub mod offline;
 pub mod reliability;

@@ -115,14 +115,15 @@ pub fn start_ports(
     }
     let timing = a.timing.port_timing()?;
     let channels: Vec<_> = (0..n).map(|_| rx_channel()).collect();
-    let counters = Arc::new(WireCounters::default());
+    // One per direction: port i's frames its peer's queue could not take.
+    let wires: Vec<Arc<WireCounters>> = (0..n).map(|_| Arc::default()).collect();
     let mut ports = Vec::new();
     for (i, socket) in a.sockets.iter().enumerate() {
         let (_, rx) = channels[i].clone();
         let sink: Box<dyn device_model::FrameSink> = match backend {
             BackendSpec::Wire => Box::new(ChannelSink::new(
                 channels[1 - i].0.clone(),
-                counters.clone(),
+                wires[i].clone(),
             )),
             BackendSpec::None => Box::new(device_model::NullSink),
             BackendSpec::StreamConnect(p) => stream::connect(p, channels[i].0.clone())?,
@@ -144,7 +145,11 @@ pub fn start_ports(
                 None => a.pcaps.get(i).cloned().map(PcapSpec::File),
             },
         };
-        ports.push(Port::start_timed(spec, &timing, sink, rx, stop.clone())?);
+        let mut port = Port::start_timed(spec, &timing, sink, rx, stop.clone())?;
+        if *backend == BackendSpec::Wire {
+            port.set_wire_counters(wires[i].clone());
+        }
+        ports.push(port);
     }
     Ok(ports)
 }

@@ -65,6 +65,9 @@ pub struct GuestSpec {
     pub extra_qemu_args: Vec<String>,
     /// Host files copied into the guest as executables: (guest path, host path).
     pub extra_files: Vec<(String, PathBuf)>,
+    /// Run the script chrooted into this ext4 image (the full Debian guest), on a
+    /// virtio disk with `snapshot=on`; `/tunic` is bind-mounted into it.
+    pub disk: Option<PathBuf>,
 }
 
 impl Default for GuestSpec {
@@ -81,6 +84,7 @@ impl Default for GuestSpec {
             extra_kernel_args: Vec::new(),
             extra_qemu_args: Vec::new(),
             extra_files: Vec::new(),
+            disk: None,
         }
     }
 }
@@ -308,6 +312,9 @@ fn qemu_args(
     .into_iter()
     .map(str::to_string)
     .collect::<Vec<_>>();
+    if spec.disk.is_some() {
+        cmdline.push("tunic.root=/dev/vda".into());
+    }
     cmdline.extend(spec.extra_kernel_args.iter().cloned());
 
     let mut a: Vec<String> = Vec::new();
@@ -386,6 +393,14 @@ fn qemu_args(
                 ]);
             }
         }
+    }
+    if let Some(disk) = &spec.disk {
+        // snapshot=on: the guest's writes go to a temporary overlay, never the cache.
+        let drive = format!(
+            "file={},if=virtio,format=raw,snapshot=on,cache=unsafe",
+            disk.to_string_lossy().replace(',', ",,")
+        );
+        a.extend(["-drive".to_string(), drive]);
     }
     a.extend(spec.extra_qemu_args.iter().cloned());
     Ok(a)

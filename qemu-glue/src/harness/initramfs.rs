@@ -219,13 +219,18 @@ fn add_modules(
 
     let mut files = BTreeSet::new();
     for m in boot_modules {
+        // `NAME?`: only where this kernel has it (module names change between kernels).
+        let (m, optional) = match m.strip_suffix('?') {
+            Some(m) => (m, true),
+            None => (m.as_str(), false),
+        };
         let name = module_name(m);
         match deps.get(&name) {
             Some((path, dependencies)) => {
                 files.insert(path.clone());
                 files.extend(dependencies.iter().cloned());
             }
-            None if builtin.contains(&name) => {}
+            None if builtin.contains(&name) || optional => {}
             None => bail!("kernel {} has no module {m}", kernel.release),
         }
     }

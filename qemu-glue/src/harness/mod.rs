@@ -19,6 +19,8 @@
 //!      `/bin/sh`, busybox applets, `ip`, `tc`, `ethtool`, `iperf3`,
 //!      `tcpdump`, their libraries, and the NIC/tunnel kernel modules
 //!      (decompressed, with their own `modules.dep`).
+//!    - `images/full-*.ext4` (only when asked for): a whole Debian trixie root
+//!      with DPDK and python3, see [`image`].
 //! 2. [`spawn`] (or [`boot`], which spawns and waits) appends a second small
 //!    archive holding `/init`, the guest shell library `/tunic/lib.sh` and the
 //!    caller's `/tunic/script.sh` to a copy of the base archive, and starts
@@ -39,6 +41,7 @@
 mod accel;
 mod boot;
 mod guest_script;
+mod image;
 mod initramfs;
 mod kernel;
 mod mirror;
@@ -72,6 +75,8 @@ pub struct Assets {
     pub kernel_package: String,
     /// Modules `/init` loads at boot (dependencies are resolved by modprobe).
     pub boot_modules: Vec<String>,
+    /// The full Debian guest image (ext4), when asked for: see [`image`].
+    pub full_image: Option<PathBuf>,
 }
 
 /// Options for [`provision`].
@@ -88,6 +93,9 @@ pub struct ProvisionOptions {
     /// Kernel modules to add (with their dependencies) and load at boot,
     /// on top of [`DEFAULT_MODULES`].
     pub extra_modules: Vec<String>,
+    /// Also provide the full Debian guest image (DPDK, python3), and the modules
+    /// to mount it; a guest boots into it with [`GuestSpec::disk`].
+    pub full_image: bool,
 }
 
 /// Modules always put in the initramfs and loaded by `/init`.
@@ -118,6 +126,7 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
         (cache_dir.clone(), "root.building-"),
         (cache_dir.clone(), "root.old-"),
         (cache_dir.join("initramfs"), ".base-"),
+        (cache_dir.join("images"), ".full-"),
         (cache_dir.join("root/tmp"), "tunic-kernel-"),
         (cache_dir.join("root/tmp"), "tunic-initramfs-"),
     ] {
@@ -132,13 +141,24 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
         &progress,
     )?;
     let mut boot_modules: Vec<String> = DEFAULT_MODULES.iter().map(|m| m.to_string()).collect();
-    for m in &opts.extra_modules {
+    let image_modules = image::MODULES.iter().map(|m| m.to_string());
+    let wanted: Vec<String> = opts
+        .extra_modules
+        .iter()
+        .cloned()
+        .chain(image_modules.filter(|_| opts.full_image))
+        .collect();
+    for m in &wanted {
         if !boot_modules.contains(m) {
             boot_modules.push(m.clone());
         }
     }
     let initramfs =
         initramfs::ensure_base(&qemu_root, &cache_dir, &kernel, &boot_modules, &progress)?;
+    let full_image = match opts.full_image {
+        true => Some(image::ensure_full_image(&cache_dir, &progress)?),
+        false => None,
+    };
     Ok(Assets {
         cache_dir,
         qemu_root,
@@ -147,6 +167,7 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
         kernel_release: kernel.release,
         kernel_package: kernel.package,
         boot_modules,
+        full_image,
     })
 }
 

@@ -18,14 +18,40 @@ echo "TUNIC-BOOTED $(cut -d' ' -f1 /proc/uptime) $(uname -r)"
 ip link set lo up
 while read -r m; do
     [ -n "$m" ] || continue
+    # NAME?: a module not every kernel has.
+    case "$m" in *"?") modprobe -q "${m%?}" 2>/dev/null; continue ;; esac
     if ! modprobe "$m"; then
         echo "TUNIC-WARN modprobe $m failed"
     fi
 done </etc/tunic/modules
 
-# A child shell (dash), so that `exit` in the script cannot end init (which would
-# panic the kernel).
-/bin/sh -c '. /tunic/lib.sh && . /tunic/script.sh'
+# The full Debian guest (tunic.root=DEV): mount its image, give it the pseudo
+# filesystems and /tunic, and run the script chrooted into it.
+run_root=""
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in tunic.root=*) run_root=${arg#tunic.root=} ;; esac
+done
+if [ -n "$run_root" ]; then
+    mkdir -p /newroot
+    # The disk's node appears once virtio_blk has probed it.
+    n=100
+    while [ ! -b "$run_root" ] && [ $n -gt 0 ]; do usleep 100000; n=$((n - 1)); done
+    if mount -t ext4 "$run_root" /newroot; then
+        # DPDK's 2 MiB pages.
+        mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages
+        for d in proc sys dev dev/pts dev/shm dev/hugepages run tunic; do
+            mkdir -p /newroot/$d && mount --bind /$d /newroot/$d
+        done
+        chroot /newroot /bin/sh -c '. /tunic/lib.sh && . /tunic/script.sh'
+    else
+        echo "TUNIC-WARN cannot mount the full guest image $run_root: $(ls -l $run_root 2>&1) $(grep ext4 /proc/filesystems | tr '\n\t' '  ') $(dmesg | tail -n 5 | tr '\n' ' ')"
+        false
+    fi
+else
+    # A child shell (dash), so that `exit` in the script cannot end init (which would
+    # panic the kernel).
+    /bin/sh -c '. /tunic/lib.sh && . /tunic/script.sh'
+fi
 echo "TUNIC-SCRIPT-EXIT $?"
 echo "TUNIC-DONE"
 sync

@@ -18,6 +18,9 @@
 # real ip, tc, ss, bridge, ethtool, iperf3 and tcpdump win, busybox applets
 # (ping, ping6, awk, usleep, ...) fill the gaps, also inside `sh -c`.
 
+# The full Debian guest has no busybox applet links: the one applet used here.
+command -v usleep >/dev/null 2>&1 || usleep() { busybox usleep "$@"; }
+
 TUNIC_NS=peer
 TUNIC_IP4_A=198.18.0.1
 TUNIC_IP4_B=198.18.0.2

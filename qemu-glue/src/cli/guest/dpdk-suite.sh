@@ -1,0 +1,142 @@
+# DPDK in the guest: the NIC under test (A) is bound to uio_pci_generic and driven
+# by testpmd's PMD; the peer NIC (B) stays on its kernel driver in netns "peer".
+# Runs chrooted in the full Debian guest (dpdk-testpmd from Debian's dpdk package).
+# Every case reads testpmd's own counters and the peer kernel's netdev counters.
+
+set -- $(nics_by_driver $TUNIC_DRIVER)
+if [ $# -ne 2 ]; then
+    result dpdk-probe fail "expected 2 $TUNIC_DRIVER NICs, found: $*"
+    exit 1
+fi
+A=$1; B=$2
+AMAC=$(cat /sys/class/net/$A/address); BMAC=$(cat /sys/class/net/$B/address)
+BDF=$(basename "$(readlink -f /sys/class/net/$A/device)")
+
+mkdir -p /run/netns; ip netns add peer
+ip link set $B netns peer
+in_peer ip link set lo up
+in_peer ip link set $B mtu 1500
+in_peer ip addr add $TUNIC_IP4_B/24 dev $B
+in_peer ip link set $B up
+wait_link $B 15 peer
+peer_stat() { in_peer cat /sys/class/net/$B/statistics/$1; }
+
+# 2 MiB pages for DPDK (mounted by /init), and A handed to uio_pci_generic.
+echo 256 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+echo uio_pci_generic >/sys/bus/pci/devices/$BDF/driver_override
+echo $BDF >/sys/bus/pci/devices/$BDF/driver/unbind
+echo $BDF >/sys/bus/pci/drivers_probe
+bound=$(basename "$(readlink /sys/bus/pci/devices/$BDF/driver)")
+if [ "$bound" != uio_pci_generic ]; then
+    result dpdk-probe fail "$BDF is bound to '$bound', not uio_pci_generic: $(lsmod | grep -c uio) uio modules; $(dmesg | tail -n 6 | tr '\n' ' ')"
+    exit 1
+fi
+
+# testpmd as a session: commands go in through a FIFO, output (unbuffered) to a log.
+# tp CMD... sends one command; tp_stats waits for a fresh "show port stats" block.
+mkfifo /tmp/tp.in
+stdbuf -o0 -e0 dpdk-testpmd -l 0-1 -n 1 -a $BDF --file-prefix=tunic --huge-unlink \
+    -- -i --rxq=1 --txq=1 --nb-cores=1 </tmp/tp.in >/tmp/tp.log 2>&1 &
+TP_PID=$!
+exec 3>/tmp/tp.in
+tp() { echo "$*" >&3; }
+tp_count() { grep -c "$1" /tmp/tp.log 2>/dev/null; }
+tp_wait() { # tp_wait PATTERN COUNT SECONDS: until PATTERN was printed COUNT times
+    _n=$(($3 * 10))
+    while [ $_n -gt 0 ]; do
+        [ "$(tp_count "$1")" -ge "$2" ] && return 0
+        kill -0 $TP_PID 2>/dev/null || return 1
+        sleep 0.1; _n=$((_n - 1))
+    done
+    return 1
+}
+# tp_stats: RX-packets RX-errors TX-packets TX-errors RX-missed of port 0, now.
+TP_STATS=0
+tp_stats() {
+    TP_STATS=$((TP_STATS + 1))
+    tp show port stats 0
+    tp_wait "NIC statistics for port 0" $TP_STATS 30 || { echo "0 0 0 0 0"; return; }
+    sleep 0.3
+    awk '/NIC statistics for port 0/ { rp = re = tp = te = rm = "" }
+        /RX-packets:/ { rp = $2; rm = $4 } /RX-errors:/ { re = $2 } /TX-packets:/ { tp = $2; te = $4 }
+        END { print rp, re, tp, te, rm }' /tmp/tp.log
+}
+
+case $TUNIC_DRIVER in
+    i40e) PMD=net_i40e ;;
+    igb) PMD=net_e1000_igb ;;
+    *) PMD=net_virtio ;;
+esac
+
+# Probe: the PMD takes the port and reads the MAC the device was given.
+tp show port info 0
+if tp_wait "Driver name" 1 180; then
+    sleep 0.5
+    name=$(awk '/Driver name:/ { print $3; exit }' /tmp/tp.log)
+    mac=$(awk '/^MAC address:/ { print tolower($3); exit }' /tmp/tp.log)
+    if [ "$name" = $PMD ] && [ "$mac" = "$AMAC" ]; then
+        result dpdk-probe pass "testpmd port 0 on $BDF: driver $name, MAC $mac"
+    else
+        result dpdk-probe fail "driver '$name' (want $PMD), MAC '$mac' (want $AMAC)"
+    fi
+else
+    result dpdk-probe fail "testpmd did not come up: $(tail -n 8 /tmp/tp.log | tr '\n' ' ')"
+    wait $TP_PID; echo "TUNIC-TESTPMD-EXIT $?"
+    echo "TUNIC-TESTPMD-LOG-BEGIN"; tail -n 60 /tmp/tp.log; grep -i huge /proc/meminfo; dmesg | tail -n 8; echo "TUNIC-TESTPMD-LOG-END"
+    exit 1
+fi
+link=$(awk '/^Link status:/ { s = $3 } /^Link speed:/ { v = $3 " " $4 } END { print s, v }' /tmp/tp.log)
+case "$link" in
+    up*) result dpdk-link pass "link $link" ;;
+    *) result dpdk-link fail "link '$link'" ;;
+esac
+
+# macswap: B sends to A's MAC, testpmd returns each frame with the MACs swapped, so
+# B's NIC receives every one (they are addressed to it; the stack then drops them).
+in_peer ip neigh replace 198.18.0.99 lladdr $AMAC dev $B nud permanent
+tp set fwd macswap
+tp start
+sleep 1
+s0=$(tp_stats); r0=$(peer_stat rx_packets)
+in_peer ping -c 200 -i 0.01 -W 1 198.18.0.99 >/dev/null 2>&1
+sleep 1
+s1=$(tp_stats); r1=$(peer_stat rx_packets)
+tp stop
+set -- $s0; rp0=$1; tx0=$3
+set -- $s1; rp1=$1; re1=$2; tx1=$3; te1=$4
+drx=$((rp1 - rp0)); dtx=$((tx1 - tx0)); dpeer=$((r1 - r0))
+if [ $drx -ge 200 ] && [ $dtx -eq $drx ] && [ $dpeer -ge 200 ] && [ "$re1" = 0 ] && [ "$te1" = 0 ]; then
+    result dpdk-macswap pass "testpmd rx +$drx tx +$dtx, errors rx $re1 tx $te1; peer rx +$dpeer of 200 pings"
+else
+    result dpdk-macswap fail "testpmd rx +$drx tx +$dtx, errors rx $re1 tx $te1; peer rx +$dpeer of 200 pings"
+fi
+
+# txonly: testpmd generates UDP frames to B's MAC as fast as it can; B's NIC receives
+# them. The generator outruns an emulated guest, so frames are also dropped: by B's
+# NIC (its missed counter) and by the wire into it (tunic's wire_tx_dropped). The
+# host check dpdk-txonly-accounted adds those up against testpmd's count, over the
+# case window B marks.
+tp set eth-peer 0 $BMAC
+tp set fwd txonly
+in_peer /tunic/bin/tunic-guest mark $B pcap=dpdk-txonly
+sleep 0.5
+s0=$(tp_stats); r0=$(peer_stat rx_packets); m0=$(peer_stat rx_missed_errors); d0=$(peer_stat rx_dropped)
+tp start
+sleep 3
+tp stop
+sleep 1
+s1=$(tp_stats); r1=$(peer_stat rx_packets); m1=$(peer_stat rx_missed_errors); d1=$(peer_stat rx_dropped)
+in_peer /tunic/bin/tunic-guest mark $B pcap=off
+set -- $s0; tx0=$3
+set -- $s1; tx1=$3; te1=$4
+dtx=$((tx1 - tx0)); dpeer=$((r1 - r0)); dlost=$((m1 - m0 + d1 - d0))
+if [ $dtx -gt 0 ] && [ "$te1" = 0 ] && [ $dpeer -gt 0 ]; then
+    result dpdk-txonly pass "tx=$dtx tx_errors=$te1 peer_rx=$dpeer peer_lost=$dlost"
+else
+    result dpdk-txonly fail "tx=$dtx tx_errors=$te1 peer_rx=$dpeer peer_lost=$dlost"
+fi
+
+tp quit
+exec 3>&-
+wait $TP_PID
+echo "TUNIC-TESTPMD-LOG-BEGIN"; tail -n 40 /tmp/tp.log; echo "TUNIC-TESTPMD-LOG-END"
