@@ -214,13 +214,10 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         },
     };
     if want_dpdk {
-        boot.results.extend(super::dpdk::run_suite(
-            &assets,
-            &out,
-            a.personality,
-            a.accel,
-            a.console,
-        )?);
+        let (results, deltas) =
+            super::dpdk::run_suite(&assets, &out, a.personality, a.accel, a.console)?;
+        boot.results.extend(results);
+        boot.window_deltas.extend(deltas);
     }
     boot.results.retain(|c| wanted(&a.cases, &c.name));
     let passed =
