@@ -32,9 +32,10 @@ pub struct ServeArgs {
     /// Instead of --pcap: record case windows opened by marker frames into DIR/portN-NAME.pcap.
     #[arg(long, conflicts_with = "pcaps")]
     pub pcap_windows: Option<PathBuf>,
-    /// Receive fault injection on every port: corrupt-l4=N corrupts the TCP/UDP payload of
-    /// every Nth frame received, so the NIC must report a bad checksum; corrupt-inner-l4=N
-    /// does it to the inner TCP/UDP of every Nth NVGRE frame.
+    /// Receive fault injection on every port: corrupt-l4=N flips a TCP/UDP payload bit of
+    /// every Nth frame received, so the NIC must report a bad checksum; corrupt-ip=N an
+    /// IPv4 header checksum bit; corrupt-inner-l4=N, corrupt-inner-ip=N and
+    /// corrupt-outer-ip=N the same in the layers of NVGRE frames.
     #[arg(long, value_parser = parse_inject)]
     pub inject: Option<Spec>,
     /// Let `inject=` marker frames from the wire switch fault injection on and off (what
@@ -51,7 +52,7 @@ pub struct ServeArgs {
 
 fn parse_inject(s: &str) -> Result<Spec, String> {
     qemu_glue::backend::inject::parse_spec(s)?
-        .ok_or_else(|| "use corrupt-l4=N or corrupt-inner-l4=N; omit --inject for none".to_string())
+        .ok_or_else(|| "use LAYER=N (corrupt-l4, corrupt-ip, corrupt-inner-l4, corrupt-inner-ip, corrupt-outer-ip); omit --inject for none".to_string())
 }
 
 pub fn default_mac(i: usize) -> [u8; 6] {

@@ -142,6 +142,72 @@ else
     result dpdk-txonly fail "tx=$dtx tx_errors=$te1 peer_rx=$dpeer peer_lost=$dlost"
 fi
 
+# Per-layer Rx checksum flags. testpmd's rxonly engine prints every packet's ol_flags
+# (set verbose 1). B sends 20 UDP datagrams while tunic corrupts one layer of every
+# 2nd on its way into A (switched by B's marker frames); the PMD must flag exactly
+# those 10 bad in that layer and the other 10 good. The X710 checks the outer IPv4,
+# the inner IPv4 and the inner L4 of NVGRE separately; igb reports IPv4 and L4;
+# virtio-net reports only a verified L4 checksum (DATA_VALID), so its bad frames
+# must come without the good flag (the PMD shows RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN).
+G=/tunic/bin/tunic-guest
+VSID=$((0x00c0de)); FLOWID=$((0x2a)); KEY=$(( (VSID << 8) | FLOWID ))
+tp port stop 0
+for o in ipv4_cksum udp_cksum tcp_cksum outer_ipv4_cksum; do tp port config 0 rx_offload $o on; done
+tp port start 0
+tp set fwd rxonly
+tp set verbose 1
+tp start
+tp_stats >/dev/null
+sleep 1
+rx_flags_case() { # NAME INJECT MATCH BAD GOOD DST
+    _l0=$(wc -l </tmp/tp.log)
+    in_peer $G mark $B inject=$2
+    _i=0
+    while [ $_i -lt 20 ]; do
+        echo tunic-$_i | in_peer socat -u - UDP-SENDTO:$6:9
+        _i=$((_i + 1))
+    done
+    sleep 1
+    in_peer $G mark $B inject=off
+    tp_stats >/dev/null
+    _counts=$(tail -n +$((_l0 + 1)) /tmp/tp.log | awk -v m="$3" -v bad="$4" -v good="$5" '
+        /sw ptype:/ { want = index($0, m) > 0; next }
+        /ol_flags:/ {
+            if (want) {
+                n++; isbad = 0; isgood = 0
+                for (i = 2; i <= NF; i++) { if ($i == bad) isbad = 1; if ($i == good) isgood = 1 }
+                if (isbad) b++; else if (isgood) g++
+            }
+            want = 0
+        }
+        END { print n + 0, b + 0, g + 0 }')
+    set -- "$1" "$2" "$4" "$5" $_counts
+    if [ "$5" = 20 ] && [ "$6" = 10 ] && [ "$7" = 10 ]; then
+        result $1 pass "$2: of $5 UDP packets, $6 with $3, $7 with $4"
+    else
+        result $1 fail "$2: of $5 UDP packets (20 sent), $6 with $3 (10 corrupted), $7 with $4 (10 good)"
+    fi
+}
+case $TUNIC_DRIVER in
+    virtio_net) l4_bad=RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN ;;
+    *) l4_bad=RTE_MBUF_F_RX_L4_CKSUM_BAD ;;
+esac
+rx_flags_case dpdk-rx-csum-l4 corrupt-l4-2 L4_UDP $l4_bad RTE_MBUF_F_RX_L4_CKSUM_GOOD 198.18.0.99
+if [ $TUNIC_DRIVER != virtio_net ]; then
+    rx_flags_case dpdk-rx-csum-ip corrupt-ip-2 L4_UDP RTE_MBUF_F_RX_IP_CKSUM_BAD RTE_MBUF_F_RX_IP_CKSUM_GOOD 198.18.0.99
+fi
+if [ $TUNIC_DRIVER = i40e ]; then
+    # NVGRE from B: outer frames to A's MAC, inner UDP to a static neighbour.
+    in_peer ip link add nvx0 type gretap local $TUNIC_IP4_B remote 198.18.0.99 key $KEY
+    in_peer ip addr add 198.19.2.2/24 dev nvx0
+    in_peer ip link set nvx0 up
+    in_peer ip neigh replace 198.19.2.1 lladdr 02:00:00:00:00:99 dev nvx0 nud permanent
+    rx_flags_case dpdk-rx-csum-nvgre-inner-l4 corrupt-inner-l4-2 INNER_L4_UDP RTE_MBUF_F_RX_L4_CKSUM_BAD RTE_MBUF_F_RX_L4_CKSUM_GOOD 198.19.2.1
+    rx_flags_case dpdk-rx-csum-nvgre-inner-ip corrupt-inner-ip-2 INNER_L4_UDP RTE_MBUF_F_RX_IP_CKSUM_BAD RTE_MBUF_F_RX_IP_CKSUM_GOOD 198.19.2.1
+    rx_flags_case dpdk-rx-csum-nvgre-outer-ip corrupt-outer-ip-2 INNER_L4_UDP RTE_MBUF_F_RX_OUTER_IP_CKSUM_BAD RTE_MBUF_F_RX_IP_CKSUM_GOOD 198.19.2.1
+fi
+tp stop
+
 tp quit
 exec 3>&-
 wait $TP_PID
