@@ -16,6 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::mirror::debian_mirror;
+use super::qemu_root::mmdebstrap;
 use super::util::{fnv1a, run, unique_suffix, Progress};
 
 /// Packages of the full guest. DPDK (testpmd and the PMDs of tunic's personalities); python3 and
@@ -77,7 +78,7 @@ pub(crate) fn ensure_full_image(cache: &Path, progress: &Progress) -> Result<Pat
         }
     }
     progress.say(format!(
-        "building the full Debian guest image ({}) from {mirror} (about 2-5 min, once)...",
+        "building the full Debian guest image ({}) from {mirror} (about 1-3 min, once)...",
         PACKAGES.join(" ")
     ));
     let started = Instant::now();
@@ -86,10 +87,7 @@ pub(crate) fn ensure_full_image(cache: &Path, progress: &Progress) -> Result<Pat
     let tmp = dir.join(format!(".full-{}.ext4", unique_suffix()));
     let result = (|| {
         run(
-            Command::new("mmdebstrap")
-                .arg("--quiet")
-                .arg("--variant=apt")
-                .arg(format!("--include={}", PACKAGES.join(",")))
+            mmdebstrap(PACKAGES)
                 // Documentation and apt's lists are of no use in a test guest.
                 .arg("--dpkgopt=path-exclude=/usr/share/doc/*")
                 .arg("--dpkgopt=path-exclude=/usr/share/man/*")

@@ -60,10 +60,7 @@ pub(crate) fn ensure_root(cache: &Path, progress: &Progress) -> Result<PathBuf> 
     let building = cache.join(format!("root.building-{}", unique_suffix()));
     let result = (|| {
         run(
-            Command::new("mmdebstrap")
-                .arg("--quiet")
-                .arg("--variant=apt")
-                .arg(format!("--include={}", PACKAGES.join(",")))
+            mmdebstrap(PACKAGES)
                 .arg("trixie")
                 .arg(&building)
                 .arg(format!("deb {mirror} trixie main"))
@@ -93,6 +90,16 @@ pub(crate) fn ensure_root(cache: &Path, progress: &Progress) -> Result<PathBuf> 
         started.elapsed().as_secs_f64()
     ));
     Ok(root)
+}
+
+/// `mmdebstrap` making a minimal (apt variant) trixie root with `packages`; the
+/// caller adds the suite, the target and the sources.
+pub(crate) fn mmdebstrap(packages: &[&str]) -> Command {
+    let mut cmd = Command::new("mmdebstrap");
+    cmd.arg("--quiet")
+        .arg("--variant=apt")
+        .arg(format!("--include={}", packages.join(",")));
+    cmd
 }
 
 /// `ld.so`-based invocation of a binary of the root, without chroot: the
