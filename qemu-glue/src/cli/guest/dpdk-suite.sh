@@ -55,12 +55,13 @@ tp_wait() { # tp_wait PATTERN COUNT SECONDS: until PATTERN was printed COUNT tim
     done
     return 1
 }
-# tp_stats: RX-packets RX-errors TX-packets TX-errors RX-missed of port 0, now.
-TP_STATS=0
+# tp_stats: RX-packets RX-errors TX-packets TX-errors RX-missed of port 0, now. It
+# waits for the block its own command prints (counted in the log, so that it also
+# works in a command substitution's subshell).
 tp_stats() {
-    TP_STATS=$((TP_STATS + 1))
+    _blocks=$(tp_count "NIC statistics for port 0")
     tp show port stats 0
-    tp_wait "NIC statistics for port 0" $TP_STATS 30 || { echo "0 0 0 0 0"; return; }
+    tp_wait "NIC statistics for port 0" $((_blocks + 1)) 30 || { echo "0 0 0 0 0"; return; }
     sleep 0.3
     awk '/NIC statistics for port 0/ { rp = re = tp = te = rm = "" }
         /RX-packets:/ { rp = $2; rm = $4 } /RX-errors:/ { re = $2 } /TX-packets:/ { tp = $2; te = $4 }
