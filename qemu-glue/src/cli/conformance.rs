@@ -399,7 +399,7 @@ fn tshark_checks(dir: &std::path::Path) -> anyhow::Result<Vec<CaseResult>> {
         return Ok(vec![CaseResult {
             name: "tshark-checksums".into(),
             passed: false,
-            evidence: "tshark is not installed (scripts/setup-host installs it)".into(),
+            evidence: TSHARK_MISSING.into(),
         }]);
     }
     let mut results = Vec::new();
@@ -408,68 +408,100 @@ fn tshark_checks(dir: &std::path::Path) -> anyhow::Result<Vec<CaseResult>> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        // One pass per capture: the checksum status fields of every frame (0 bad,
-        // 1 good, 2 unverified; a field repeats per layer, e.g. outer and inner IPv4).
-        let out = std::process::Command::new("tshark")
-            .args(["-r"])
-            .arg(&p)
-            .args([
-                "-o",
-                "ip.check_checksum:TRUE",
-                "-o",
-                "tcp.check_checksum:TRUE",
-                "-o",
-                "udp.check_checksum:TRUE",
-            ])
-            .args([
-                "-T",
-                "fields",
-                "-E",
-                "separator=;",
-                "-E",
-                "occurrence=a",
-                "-E",
-                "aggregator=,",
-            ])
-            .args([
-                "-e",
-                "ip.checksum.status",
-                "-e",
-                "tcp.checksum.status",
-                "-e",
-                "udp.checksum.status",
-            ])
-            .output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (mut total, mut bad, mut good_l4) = (0usize, 0usize, 0usize);
-        for line in text.lines() {
-            total += 1;
-            let fields: Vec<&str> = line.split(';').collect();
-            let statuses = |i: usize| {
-                fields.get(i).map_or(Vec::new(), |f| {
-                    f.split(',').filter(|v| !v.is_empty()).collect::<Vec<_>>()
-                })
-            };
-            if (0..3).any(|i| statuses(i).contains(&"0")) {
-                bad += 1;
-            }
-            if (1..3).any(|i| statuses(i).contains(&"1")) {
-                good_l4 += 1;
-            }
-        }
+        let t = tshark_tally(&p)?;
         results.push(CaseResult {
             name: format!("tshark-{stem}"),
-            passed: total > 0 && bad == 0 && good_l4 > 0,
-            evidence: format!(
-                "{total} frames, {good_l4} with a verified TCP/UDP checksum, {bad} bad (tshark {})",
-                p.display()
-            ),
+            passed: t.passed(),
+            evidence: format!("{t} (tshark {})", p.display()),
         });
     }
     Ok(results)
 }
 
-fn which(cmd: &str) -> Option<PathBuf> {
+pub(super) const TSHARK_MISSING: &str = "tshark is not installed (scripts/setup-host installs it)";
+
+/// What tshark made of one capture's checksums.
+pub(super) struct TsharkTally {
+    pub total: usize,
+    pub bad: usize,
+    pub good_l4: usize,
+}
+
+impl TsharkTally {
+    /// Frames, none bad, and at least one TCP/UDP checksum tshark could verify.
+    pub fn passed(&self) -> bool {
+        self.total > 0 && self.bad == 0 && self.good_l4 > 0
+    }
+}
+
+impl std::fmt::Display for TsharkTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} frames, {} with a verified TCP/UDP checksum, {} bad",
+            self.total, self.good_l4, self.bad
+        )
+    }
+}
+
+/// One tshark pass over a capture: the checksum status fields of every frame (0 bad,
+/// 1 good, 2 unverified; a field repeats per layer, e.g. outer and inner IPv4).
+pub(super) fn tshark_tally(p: &std::path::Path) -> anyhow::Result<TsharkTally> {
+    let out = std::process::Command::new("tshark")
+        .args(["-r"])
+        .arg(p)
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=,",
+        ])
+        .args([
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "udp.checksum.status",
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut t = TsharkTally {
+        total: 0,
+        bad: 0,
+        good_l4: 0,
+    };
+    for line in text.lines() {
+        t.total += 1;
+        let fields: Vec<&str> = line.split(';').collect();
+        let statuses = |i: usize| {
+            fields.get(i).map_or(Vec::new(), |f| {
+                f.split(',').filter(|v| !v.is_empty()).collect::<Vec<_>>()
+            })
+        };
+        if (0..3).any(|i| statuses(i).contains(&"0")) {
+            t.bad += 1;
+        }
+        if (1..3).any(|i| statuses(i).contains(&"1")) {
+            t.good_l4 += 1;
+        }
+    }
+    Ok(t)
+}
+
+pub(super) fn which(cmd: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')

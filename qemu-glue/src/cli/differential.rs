@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use offload_engines::parse::{parse_frame, IpVersion};
+use offload_engines::parse::{parse_frame, IpVersion, Parsed};
 use offload_engines::rxcsum;
 use pcap_file::pcap::PcapReader;
 use qemu_glue::harness::CaseResult;
@@ -25,7 +25,7 @@ use qemu_glue::harness::CaseResult;
 /// Where the decoded-header snapshots of the offload runs live.
 pub const SNAPSHOT_DIR: &str = "testvectors/conformance";
 
-fn read_frames(path: &Path, src_mac: &[u8; 6]) -> anyhow::Result<Vec<Vec<u8>>> {
+pub(super) fn read_frames(path: &Path, src_mac: &[u8; 6]) -> anyhow::Result<Vec<Vec<u8>>> {
     let f = std::fs::File::open(path)?;
     let mut r = PcapReader::new(f)?;
     let mut out = Vec::new();
@@ -42,7 +42,7 @@ fn read_frames(path: &Path, src_mac: &[u8; 6]) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 /// gso-send's flows: source ports 40000-40099 to port 9.
-fn is_case_segment(f: &[u8]) -> bool {
+pub(super) fn is_case_segment(f: &[u8]) -> bool {
     let Ok(p) = parse_frame(f) else { return false };
     p.innermost().l4.as_ref().is_some_and(|t| {
         t.transport == offload_engines::parse::Transport::Tcp
@@ -80,9 +80,21 @@ fn normalize(f: &[u8], tunnel: bool) -> Vec<u8> {
     n
 }
 
-fn all_checksums_ok(f: &[u8]) -> bool {
+pub(super) fn all_checksums_ok(f: &[u8]) -> bool {
     let c = rxcsum::validate(f);
     c.ip_ok() != Some(false) && c.l4_ok().is_some_and(|(_, ok)| ok) && c.gre != Some(false)
+}
+
+/// The innermost TCP header's sequence number and the payload bytes after it.
+pub(super) fn tcp_seq_and_payload(f: &[u8], p: &Parsed) -> Option<(u32, usize)> {
+    let l = p.innermost();
+    let t = l.l4.as_ref()?;
+    let seq = f.get(t.offset + 4..t.offset + 8)?;
+    let end = l.ip.as_ref().map_or(f.len(), |ip| ip.end);
+    Some((
+        u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]),
+        end.saturating_sub(t.offset + t.header_len),
+    ))
 }
 
 /// Where the previous frame of a capture left off: its outer IPv4 ID and the
@@ -103,16 +115,10 @@ fn decode(f: &[u8], cur: &mut Cursor) -> String {
         return format!("len={} unparseable", f.len());
     };
     let mut s = format!("len={}", f.len());
-    let l = p.innermost();
-    let tcp = l.l4.as_ref().map(|t| {
-        let o = t.offset;
-        let seq = u32::from_be_bytes([f[o + 4], f[o + 5], f[o + 6], f[o + 7]]);
-        let flags = u16::from_be_bytes([f[o + 12], f[o + 13]]) & 0x0fff;
-        let payload =
-            l.ip.as_ref()
-                .map_or(f.len(), |ip| ip.end)
-                .saturating_sub(o + t.header_len);
-        (seq, flags, t.header_len, payload)
+    let tcp = p.innermost().l4.as_ref().and_then(|t| {
+        let (seq, payload) = tcp_seq_and_payload(f, &p)?;
+        let flags = u16::from_be_bytes([f[t.offset + 12], f[t.offset + 13]]) & 0x0fff;
+        Some((seq, flags, t.header_len, payload))
     });
     let continues = matches!((tcp, cur.next_seq), (Some((seq, ..)), Some(n)) if seq == n);
     let ip_fields = |s: &mut String, inner: bool, cur: &mut Cursor| {

@@ -15,7 +15,7 @@ use super::demo::{AccelArg, Pcaps, WiredPair};
 
 /// The cases the DPDK suite must report for a personality; one that does not
 /// report fails as "did not run".
-pub fn cases(p: PersonalityKind) -> Vec<&'static str> {
+pub fn cases(p: PersonalityKind) -> Vec<String> {
     let mut c = vec![
         "dpdk-probe",
         "dpdk-link",
@@ -36,7 +36,12 @@ pub fn cases(p: PersonalityKind) -> Vec<&'static str> {
             "dpdk-rx-csum-nvgre-inner-l4",
             "dpdk-rx-csum-nvgre-inner-ip",
             "dpdk-rx-csum-nvgre-outer-ip",
+            "dpdk-lso-sent",
         ]);
+    }
+    let mut c: Vec<String> = c.into_iter().map(str::to_string).collect();
+    if p == PersonalityKind::I40e {
+        c.extend(super::dpdk_lso::case_names());
     }
     c
 }
@@ -95,10 +100,20 @@ pub fn run_suite(
     if let Some(c) = txonly_accounted(&results, &deltas) {
         results.push(c);
     }
+    // Stopping the ports flushes the captures the LSO oracles read.
+    drop(pair);
+    if personality == PersonalityKind::I40e {
+        results.extend(super::dpdk_lso::check(
+            &dir,
+            &super::serve::default_mac(0),
+            &super::serve::default_mac(1),
+            &deltas,
+        ));
+    }
     for c in cases(personality) {
         if !results.iter().any(|r| r.name == c) {
             results.push(CaseResult {
-                name: c.to_string(),
+                name: c,
                 passed: false,
                 evidence: format!(
                     "did not run (guest ended {:?}); console tail: {}",
@@ -108,7 +123,6 @@ pub fn run_suite(
             });
         }
     }
-    drop(pair);
     Ok((results, deltas))
 }
 

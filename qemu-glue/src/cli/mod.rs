@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod demo;
 pub mod differential;
 pub mod dpdk;
+pub mod dpdk_lso;
 pub mod evidence;
 pub mod offline;
 pub mod reliability;

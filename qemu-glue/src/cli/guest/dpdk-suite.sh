@@ -209,6 +209,68 @@ if [ $TUNIC_DRIVER = i40e ]; then
 fi
 tp stop
 
+# Native NVGRE large send (i40e). B sends NVGRE TCP packets of one MTU each, with its
+# offloads off; testpmd's csum engine returns each to B (MACs swapped) asking the X710
+# for tunnel TSO: inner IPv4 and TCP, and outer IPv4 checksums in hardware, the outer
+# length left at the whole packet's. The host compares the segments with two oracles:
+# the same packets segmented by B's kernel (software GSO, sent with the same MSS), and
+# for IPv4 in IPv4, the only mix DPDK's GSO library segments, by testpmd's own software
+# GSO ("set port 0 gso on"). Windows: dpdk-lso-MIX-mMSS-{kernel,hw,sw}.
+# LSO_MSS and the mixes must match `cli/dpdk_lso.rs`.
+if [ $TUNIC_DRIVER = i40e ]; then
+    LSO_MSS="300 536 1000"
+    tp set verbose 0
+    in_peer ethtool -K $B tx off >/dev/null 2>&1
+    in_peer ip -6 addr add $TUNIC_IP6_B/64 dev $B nodad
+    in_peer ip -6 neigh replace 2001:2::99 lladdr $AMAC dev $B nud permanent
+    in_peer ip link add nvx6 type ip6gretap local $TUNIC_IP6_B remote 2001:2::99 key $KEY encaplimit none
+    in_peer ip link set nvx6 up
+    lso_send() { # lso_send WINDOW MIX MSS SPORT: two packets through B's tunnel device
+        case $2 in *-in-v4) _dev=nvx0 ;; *) _dev=nvx6 ;; esac
+        case $2 in
+            v4-*) _src=198.19.0.1; _dst=198.19.0.2; _hl=40 ;;
+            *) _src=2001:2:0:1::1; _dst=2001:2:0:1::2; _hl=60 ;;
+        esac
+        _payload=$(( $(in_peer cat /sys/class/net/$_dev/mtu) - _hl - 7 ))
+        in_peer $G mark $B pcap=$1
+        sleep 0.3
+        in_peer $G gso-send $_dev 02:00:00:00:00:99 $_src $_dst $4 9 $_payload $3 nots 77 2 ||
+            result $1 fail "gso-send failed"
+        sleep 0.5
+        in_peer $G mark $B pcap=off
+        sleep 0.2
+    }
+    lso_config() { # lso_config TSO_MSS GSO_SEGSZ: testpmd's csum engine, hardware or software segmentation
+        tp stop
+        tp port stop 0
+        for l in ip tcp outer-ip; do tp csum set $l hw 0; done
+        tp csum parse-tunnel on 0
+        tp tunnel_tso set $1 0
+        tp port start 0
+        if [ "$2" != 0 ]; then tp set gso segsz $2; tp set port 0 gso on; else tp set port 0 gso off; fi
+        tp set fwd csum
+        tp start
+        tp_stats >/dev/null
+    }
+    for m in $LSO_MSS; do
+        lso_config $m 0
+        sport=40020
+        for mix in v4-in-v4 v6-in-v4 v4-in-v6 v6-in-v6; do
+            lso_send dpdk-lso-$mix-m$m-kernel $mix $m $sport
+            # MSS 9000: B sends each packet whole; testpmd asks for segments of $m.
+            lso_send dpdk-lso-$mix-m$m-hw $mix 9000 $sport
+            sport=$((sport + 1))
+        done
+        # DPDK's GSO counts the whole segment: Ethernet, outer IPv4, GRE with key,
+        # inner Ethernet, IPv4 and TCP (96 bytes) before the MSS.
+        lso_config 0 $((96 + m))
+        lso_send dpdk-lso-v4-in-v4-m$m-sw v4-in-v4 9000 40020
+    done
+    tp stop
+    tp set port 0 gso off
+    result dpdk-lso-sent pass "NVGRE TCP in 4 IP mixes x MSS $LSO_MSS: kernel GSO, X710 tunnel TSO, DPDK GSO (v4 in v4)"
+fi
+
 tp quit
 exec 3>&-
 wait $TP_PID
