@@ -36,7 +36,14 @@ pub fn cases(p: PersonalityKind) -> Vec<String> {
             "dpdk-rx-csum-nvgre-inner-l4",
             "dpdk-rx-csum-nvgre-inner-ip",
             "dpdk-rx-csum-nvgre-outer-ip",
+            "dpdk-rss-key",
             "dpdk-lso-sent",
+            "dpdk-vsid-steer-match",
+            "dpdk-vsid-steer-match-mac",
+            "dpdk-vsid-steer-match-vsid",
+            "dpdk-vsid-steer-other-vsid",
+            "dpdk-vsid-steer-other-mac",
+            "dpdk-vsid-steer-unknown-vsid",
         ]);
     }
     let mut c: Vec<String> = c.into_iter().map(str::to_string).collect();

@@ -4,13 +4,15 @@
 //! tunic's recorder which case the following traffic belongs to, open many UDP
 //! flows at once, hand the kernel TCP super-packets through a virtio-net
 //! header (the differential TSO oracle's input), and predict from the guest's own RSS key and indirection table
-//! (as `ethtool -x` prints them) which receive queue each flow must land on, and
+//! (as `ethtool -x` prints them) which receive queue each flow must land on,
+//! compute the RSS hash of a 4-tuple under any key from its definition, and
 //! read per-queue receive counts where `ethtool -S` has none (netdev netlink).
 
 mod gso_send;
 mod qstats;
 mod raw;
 mod rss_predict;
+mod toeplitz;
 mod udp_gso;
 
 use std::process::ExitCode;
@@ -21,6 +23,7 @@ fn usage() -> ExitCode {
          tunic-guest rss-predict ETHTOOL_X_FILE SRC_IP DST_IP COUNT PORT_BASE DST_PORT\n  \
          tunic-guest gso-send IFACE DST_MAC SRC DST SPORT DPORT PAYLOAD MSS ts|nots IP_ID COUNT\n  \
          tunic-guest rxq-packets IFACE\n  \
+         tunic-guest toeplitz KEY_HEX SRC_IP DST_IP DST_PORT SRC_PORT...\n  \
          tunic-guest udp-gso SRC_IP DST_IP DST_PORT BYTES SEGMENT COUNT"
     );
     ExitCode::from(2)
@@ -36,6 +39,9 @@ fn main() -> ExitCode {
             rss_predict::run(file, src, dst, count, base, dport)
         }
         ["rxq-packets", iface] => qstats::run(iface),
+        ["toeplitz", key, src, dst, dport, sports @ ..] if !sports.is_empty() => {
+            toeplitz::run(key, src, dst, dport, sports)
+        }
         ["udp-gso", src, dst, dport, total, seg, count] => match (
             num(dport),
             total.parse::<usize>(),

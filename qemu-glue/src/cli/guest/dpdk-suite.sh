@@ -37,11 +37,15 @@ if [ "$bound" != uio_pci_generic ]; then
     exit 1
 fi
 
+# Queues: four on the X710, for the steering and RSS cases.
+NQ=1
+[ $TUNIC_DRIVER = i40e ] && NQ=4
+
 # testpmd as a session: commands go in through a FIFO, output (unbuffered) to a log.
 # tp CMD... sends one command; tp_stats waits for a fresh "show port stats" block.
 mkfifo /tmp/tp.in
 stdbuf -o0 -e0 dpdk-testpmd -l 0-1 -n 1 -a $BDF --file-prefix=tunic --huge-unlink \
-    -- -i --rxq=1 --txq=1 --nb-cores=1 </tmp/tp.in >/tmp/tp.log 2>&1 &
+    -- -i --rxq=$NQ --txq=$NQ --nb-cores=1 </tmp/tp.in >/tmp/tp.log 2>&1 &
 TP_PID=$!
 exec 3>/tmp/tp.in
 tp() { echo "$*" >&3; }
@@ -207,6 +211,53 @@ if [ $TUNIC_DRIVER = i40e ]; then
     rx_flags_case dpdk-rx-csum-nvgre-inner-ip corrupt-inner-ip-2 INNER_L4_UDP RTE_MBUF_F_RX_IP_CKSUM_BAD RTE_MBUF_F_RX_IP_CKSUM_GOOD 198.19.2.1
     rx_flags_case dpdk-rx-csum-nvgre-outer-ip corrupt-outer-ip-2 INNER_L4_UDP RTE_MBUF_F_RX_OUTER_IP_CKSUM_BAD RTE_MBUF_F_RX_IP_CKSUM_GOOD 198.19.2.1
 fi
+
+# RSS with a key set by testpmd (i40e): "port config all rss udp" and a 52-byte key
+# of our own; B sends 16 UDP flows (flow k with a payload of 20 + k bytes, so its
+# frame is 62 + k long). The hash the PMD reports for each must be the Toeplitz hash
+# of its 4-tuple under that key (tunic-guest toeplitz, from the definition), and its
+# queue the PMD's indirection table entry for it (entry i is queue i mod 4).
+if [ $TUNIC_DRIVER = i40e ]; then
+    RSS_KEY=$(awk 'BEGIN { for (i = 0; i < 52; i++) printf "%02x", (i * 37 + 11) % 256 }')
+    tp port config all rss udp
+    tp port config 0 rss-hash-key ipv4-udp $RSS_KEY
+    tp_stats >/dev/null
+    _l0=$(wc -l </tmp/tp.log)
+    k=0
+    while [ $k -lt 16 ]; do
+        head -c $((20 + k)) /dev/zero | in_peer socat -u - UDP-SENDTO:198.18.0.99:9,sourceport=$((5000 + k))
+        k=$((k + 1))
+    done
+    sleep 1
+    tp_stats >/dev/null
+    tail -n +$((_l0 + 1)) /tmp/tp.log | awk '/sw ptype:/ && / L4_UDP/ && !/INNER/ {
+        l = ""; h = ""; q = ""
+        for (i = 1; i <= NF; i++) {
+            if ($i ~ /^length=/) l = substr($i, 8)
+            if ($i ~ /^hash=/) h = substr($i, 6)
+            if ($i ~ /^queue=/) q = substr($i, 7)
+        }
+        print l, h, q }' >/tmp/rss-seen.txt
+    $G toeplitz $RSS_KEY $TUNIC_IP4_B 198.18.0.99 9 $(seq 5000 5015) >/tmp/rss-want.txt
+    ok=0; queues=; bad=
+    k=0
+    while [ $k -lt 16 ]; do
+        want=$(awk -v p=$((5000 + k)) '$1 == p { print $2 }' /tmp/rss-want.txt)
+        set -- $(awk -v l=$((62 + k)) '$1 == l { print $2, $3; exit }' /tmp/rss-seen.txt)
+        if [ -n "$1" ] && [ -n "$want" ] && [ $(($1)) -eq $((want)) ] && [ $(($2)) -eq $(( ($1 & 511) % 4 )) ]; then
+            ok=$((ok + 1)); queues="$queues $(($2))"
+        else
+            bad="$bad sport $((5000 + k)): hash ${1:-none} queue ${2:-none}, want $want;"
+        fi
+        k=$((k + 1))
+    done
+    nq=$(echo $queues | tr ' ' '\n' | sort -u | grep -c .)
+    if [ $ok = 16 ] && [ $nq -gt 1 ]; then
+        result dpdk-rss-key pass "16 of 16 UDP flows: the reported hash is Toeplitz under testpmd's key, the queue the table's; $nq queues used"
+    else
+        result dpdk-rss-key fail "$ok of 16 flows right, $nq queues used;$bad"
+    fi
+fi
 tp stop
 
 # Native NVGRE large send (i40e). B sends NVGRE TCP packets of one MTU each, with its
@@ -269,6 +320,72 @@ if [ $TUNIC_DRIVER = i40e ]; then
     tp stop
     tp set port 0 gso off
     result dpdk-lso-sent pass "NVGRE TCP in 4 IP mixes x MSS $LSO_MSS: kernel GSO, X710 tunnel TSO, DPDK GSO (v4 in v4)"
+
+    # VSID steering (i40e): rte_flow's NVGRE item with a tenant ID and an inner
+    # destination MAC becomes an admin-queue cloud filter (NDIS VMQ on NVGRE); matching
+    # frames must land on the rule's queue, everything else on the default queue
+    # (RSS is off, so that is queue 0). B sends through one gretap device per VSID, to
+    # inner addresses whose neighbour entries give the inner MACs.
+    flow_errors=
+    tp set fwd rxonly
+    tp set verbose 1
+    # The PMD cannot switch RSS off on a started port; an RSS rule that spreads over
+    # queue 0 alone makes it the default queue.
+    _n=$(tp_count "Flow rule #")
+    tp flow create 0 ingress pattern end actions rss queues 0 end / end
+    tp_wait "Flow rule #" $((_n + 1)) 20 || flow_errors=" [the RSS rule for queue 0 failed: $(tail -n 3 /tmp/tp.log | tr '\n' ' ')]"
+    M1=02:00:00:00:00:99; M2=02:00:00:00:01:23; M3=02:00:00:00:00:77; M4=02:00:00:00:00:55
+    V1=$VSID; V2=$((0x000123)); V3=$((0x000456))
+    vsid_dev() { # vsid_dev NAME VSID SUBNET: a gretap device on B for one tenant
+        in_peer ip link add $1 type gretap local $TUNIC_IP4_B remote 198.18.0.99 key $(( ($2 << 8) | FLOWID ))
+        in_peer ip addr add $3.2/24 dev $1
+        in_peer ip link set $1 up
+    }
+    vsid_dev nvs2 $V2 198.19.3
+    vsid_dev nvs3 $V3 198.19.4
+    flows=0
+    for rule in "$V1 $M1 1" "$V1 $M3 3" "$V2 $M2 2"; do
+        set -- $rule
+        _n=$(tp_count "Flow rule #"); _l=$(wc -l </tmp/tp.log)
+        # The PMD's tunnel parser wants the PF action before the queue.
+        tp flow create 0 ingress pattern eth / ipv4 / nvgre tni is $1 / eth dst is $2 / end actions pf / queue index $3 / end
+        if tp_wait "Flow rule #" $((_n + 1)) 20; then
+            flows=$((flows + 1))
+        else
+            flow_errors="$flow_errors [$(tail -n +$_l /tmp/tp.log | grep -v '^testpmd> *$' | head -n 4 | tr '\n' ' ')]"
+        fi
+    done
+    tp start
+    tp_stats >/dev/null
+    steer_probe() { # steer_probe CASE DEV INNER_IP INNER_MAC WANT_QUEUE WHAT
+        in_peer ip neigh replace $3 lladdr $4 dev $2 nud permanent
+        _l0=$(wc -l </tmp/tp.log)
+        _i=0
+        while [ $_i -lt 8 ]; do
+            echo tunic-$_i | in_peer socat -u - UDP-SENDTO:$3:9
+            _i=$((_i + 1))
+        done
+        sleep 1
+        tp_stats >/dev/null
+        # Each packet line follows the "port 0/queue N: received K packets" line of its
+        # burst; only the probe's NVGRE UDP packets count.
+        _got=$(tail -n +$((_l0 + 1)) /tmp/tp.log | awk '
+            match($0, /port 0\/queue [0-9]+: received/) { q = substr($0, RSTART + 13) + 0 }
+            /sw ptype:/ && /INNER_L4_UDP/ { n[q]++ }
+            END { for (i = 0; i < 4; i++) printf "q%d=%d ", i, n[i] + 0 }')
+        if [ "$(echo $_got | tr ' ' '\n' | grep -c '=[1-9]')" = 1 ] && echo "$_got" | grep -q "q$5=8 "; then
+            result $1 pass "$6: 8 of 8 on queue $5 ($_got)"
+        else
+            result $1 fail "$6: want 8 on queue $5, got $_got ($flows of 3 flow rules created$flow_errors)"
+        fi
+    }
+    steer_probe dpdk-vsid-steer-match nvx0 198.19.2.11 $M1 1 "VSID $V1, inner MAC $M1 (rule 0)"
+    steer_probe dpdk-vsid-steer-match-mac nvx0 198.19.2.12 $M3 3 "VSID $V1, inner MAC $M3 (rule 1: same VSID, other MAC)"
+    steer_probe dpdk-vsid-steer-match-vsid nvs2 198.19.3.11 $M2 2 "VSID $V2, inner MAC $M2 (rule 2)"
+    steer_probe dpdk-vsid-steer-other-vsid nvs2 198.19.3.12 $M1 0 "VSID $V2 with rule 0's MAC $M1 (no rule)"
+    steer_probe dpdk-vsid-steer-other-mac nvx0 198.19.2.13 $M4 0 "VSID $V1, inner MAC $M4 (no rule)"
+    steer_probe dpdk-vsid-steer-unknown-vsid nvs3 198.19.4.11 $M1 0 "VSID $V3 (no rule), inner MAC $M1"
+    tp stop
 fi
 
 tp quit
