@@ -23,8 +23,11 @@
 //!   held back while set_phy_int_mask masks LINK_UPDOWN.
 //! * The NVM resource is granted at once, every time (one function, one
 //!   driver): 3 s for read access, 180 s for write access.
-//! * set_phy_config is stored and reported back by get_phy_abilities, but does
-//!   not take the link down; the link follows the wire only.
+//! * set_phy_config is stored and reported back by get_phy_abilities. Its
+//!   ENABLE_LINK bit takes the link down when clear and up again when set (with a
+//!   link status event either way), as DPDK's set_link_down/up and Linux's
+//!   link-down-on-close use it; the link also needs the wire. ATOMIC_LINK's
+//!   restart is instantaneous: no down-up flap.
 //! * mac_address_write sets the LAN address mac_address_read reports until the
 //!   next PF reset (so every probe, which starts with one, sees the permanent
 //!   address); the port address stays the permanent one.
@@ -858,8 +861,16 @@ impl I40e {
         Ok(())
     }
 
+    /// Whether the stored PHY configuration enables the link.
+    pub(super) fn phy_link_enabled(&self) -> bool {
+        self.switch.fw.phy.abilities & PHY_ABILITY_LINK_ENABLED != 0
+    }
+
+    /// set_phy_config: stored for get_phy_abilities; ENABLE_LINK (abilities bit 3)
+    /// takes the link up or down, with a link status event when it changes.
     fn aq_set_phy_config(&mut self, d: &mut AqDesc) -> Res {
         const ATOMIC_LINK: u8 = 0x20;
+        let before = self.link_up();
         self.switch.fw.phy = PhyConfig {
             phy_type: d.param_u32(0) & SUPPORTED_PHY_TYPES,
             link_speed: d.param_u8(4),
@@ -870,6 +881,10 @@ impl I40e {
             phy_type_ext: d.param_u8(13),
             fec_config: d.param_u8(14),
         };
+        if before != self.link_up() {
+            tracing::debug!(up = self.link_up(), "set_phy_config changed the link");
+            self.link_changed();
+        }
         Ok(())
     }
 
@@ -1201,7 +1216,7 @@ mod tests {
         assert_eq!(d.param_u16(8), 9728);
         assert_eq!(d.param_u8(10) & CONFIG_CRC_ENA, CONFIG_CRC_ENA);
         assert_eq!(d.param_u32(11), SUPPORTED_PHY_TYPES);
-        dev.link_up = false;
+        dev.wire_up = false;
         let ev = dev.link_event().expect("armed");
         assert_eq!(ev.opcode, opc::GET_LINK_STATUS);
         assert_eq!(ev.params[4] & LINK_UP, 0);
@@ -1227,6 +1242,50 @@ mod tests {
             vec![],
         );
         assert_eq!(d.param_u16(0) & LSE_IS_ENABLED, 0);
+    }
+
+    #[test]
+    fn set_phy_config_enable_link_takes_the_link_down_and_up() {
+        let (mut dev, _) = device();
+        run(
+            &mut dev,
+            opc::GET_LINK_STATUS,
+            |d| d.set_param_u16(0, LSE_ENABLE),
+            vec![],
+        );
+        assert!(dev.link_up());
+        // DPDK's set_link_down: ATOMIC_LINK without ENABLE_LINK, no PHY types.
+        let (st, _, _) = run(
+            &mut dev,
+            opc::SET_PHY_CONFIG,
+            |d| d.set_param_u8(5, 0x20),
+            vec![],
+        );
+        assert_eq!(st, AqStatus::Ok);
+        assert!(!dev.link_up());
+        // The event went out, so it is disarmed until the driver re-arms it.
+        assert!(!dev.switch.fw.lse);
+        // ENABLE_LINK again: up, and a second event once re-armed.
+        run(
+            &mut dev,
+            opc::GET_LINK_STATUS,
+            |d| d.set_param_u16(0, LSE_ENABLE),
+            vec![],
+        );
+        run(
+            &mut dev,
+            opc::SET_PHY_CONFIG,
+            |d| {
+                d.set_param_u32(0, SUPPORTED_PHY_TYPES);
+                d.set_param_u8(5, 0x20 | PHY_ABILITY_LINK_ENABLED | PHY_ABILITY_AN_ENABLED);
+            },
+            vec![],
+        );
+        assert!(dev.link_up());
+        assert!(!dev.switch.fw.lse);
+        // Without the wire the PHY cannot bring the link up.
+        dev.wire_up = false;
+        assert!(!dev.link_up());
     }
 
     #[test]

@@ -71,7 +71,8 @@ pub struct I40e {
     rxq: Vec<rx::RxQueue>,
     stats: stats::Stats,
     counters: Counters,
-    link_up: bool,
+    /// The wire's state (a peer attached); the link also needs the PHY enabled.
+    wire_up: bool,
     dma: Arc<DmaSpace>,
     irq: Arc<dyn IrqSink>,
     wire: Box<dyn FrameSink>,
@@ -106,7 +107,7 @@ impl I40e {
             rxq: (0..QUEUES).map(|_| rx::RxQueue::default()).collect(),
             stats: stats::Stats::default(),
             counters: Counters::default(),
-            link_up: true,
+            wire_up: true,
             dma,
             irq,
             wire,
@@ -220,14 +221,17 @@ impl I40e {
         }
     }
 
+    /// Link: the wire is up and the PHY configuration enables the link
+    /// (set_phy_config without ENABLE_LINK takes it down, as DPDK's set_link_down does).
     pub fn link_up(&self) -> bool {
-        self.link_up
+        self.wire_up && self.phy_link_enabled()
     }
 
     /// The wire came up or went down: the link status event goes to the ARQ.
     pub fn set_link(&mut self, up: bool) {
-        if self.link_up != up {
-            self.link_up = up;
+        let before = self.link_up();
+        self.wire_up = up;
+        if before != self.link_up() {
             self.link_changed();
         }
     }
@@ -250,7 +254,7 @@ impl I40e {
             PFINT_ICR0 => self.icr0_read(),
             GLVFGEN_TIMER => self.epoch.elapsed().as_micros() as u32,
             PRTMAC_LINKSTA => {
-                if self.link_up {
+                if self.link_up() {
                     PRTMAC_LINKSTA_UP_10G
                 } else {
                     0
@@ -418,7 +422,7 @@ impl I40e {
 
     /// A frame arrived from the wire (no FCS).
     pub fn receive(&mut self, frame: &[u8]) {
-        if !self.link_up {
+        if !self.link_up() {
             self.counters.rx_link_down_drops += 1;
             return;
         }

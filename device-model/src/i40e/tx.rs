@@ -700,6 +700,7 @@ impl I40e {
         } else {
             0
         };
+        let link_up = self.link_up();
         let mut wire = Wire {
             sink: &mut *self.wire,
             counters: &mut self.counters.tx,
@@ -707,7 +708,7 @@ impl I40e {
             vsi,
             buf,
             tags,
-            link_up: self.link_up,
+            link_up,
             too_long: false,
         };
         let mut tlen_mismatch = false;
@@ -1904,7 +1905,7 @@ mod tests {
     #[test]
     fn link_down_drops_frames() {
         let mut r = rig(true);
-        r.dev.link_up = false;
+        r.dev.wire_up = false;
         let f = tcp_frame(V::V4, &payload(100), 0);
         r.send(&f, 9000, None, 0, 0, 0);
         assert!(r.take().is_empty());

@@ -163,6 +163,11 @@ impl Igb {
             self.phy.reset();
             self.reset_registers();
         }
+        // Command bit 10 (INTx disable) gates the pin: unmasking with a cause still
+        // pending asserts it again (uio_pci_generic unmasks after each interrupt).
+        if !self.intr.msix_mode() {
+            self.update_irq();
+        }
     }
 
     /// Whole-function reset (vfio-user DEVICE_RESET, PCIe FLR): as a power-on.
@@ -568,7 +573,8 @@ impl Igb {
             }
             self.send_vectors(pending);
         } else {
-            let level = self.intr.legacy_pending();
+            let pending = self.intr.legacy_pending();
+            let level = self.config.intx_condition(pending);
             if level != self.intr.legacy_level {
                 self.intr.legacy_level = level;
                 self.irq.legacy(level);

@@ -1,7 +1,10 @@
 /// PCIe functions have 4 KiB of configuration space.
 pub const CONFIG_SPACE_SIZE: usize = 4096;
 
+const COMMAND: usize = 0x04;
+const COMMAND_INTX_DISABLE: u16 = 1 << 10;
 const STATUS: usize = 0x06;
+const STATUS_INTX: u16 = 1 << 3;
 const STATUS_CAP_LIST: u16 = 1 << 4;
 const CAP_PTR: usize = 0x34;
 
@@ -32,6 +35,9 @@ pub struct ConfigSpace {
     write1_clear: Box<[u8; CONFIG_SPACE_SIZE]>,
     next_cap: usize,
     last_cap: Option<usize>,
+    /// Where the MSI and MSI-X capabilities are, for their enable bits.
+    msi_cap: Option<usize>,
+    msix_cap: Option<usize>,
 }
 
 impl ConfigSpace {
@@ -42,6 +48,8 @@ impl ConfigSpace {
             write1_clear: Box::new([0; CONFIG_SPACE_SIZE]),
             next_cap: 0x40,
             last_cap: None,
+            msi_cap: None,
+            msix_cap: None,
         };
         c.set16(0x00, id.vendor);
         c.set16(0x02, id.device);
@@ -153,6 +161,7 @@ impl ConfigSpace {
         self.set_writable32(off + 8, 0xffff_ffff);
         self.set_writable16(off + 12, 0xffff);
         self.set_writable32(off + 16, 0xffff_ffff); // mask bits
+        self.msi_cap = Some(off);
         off
     }
 
@@ -170,6 +179,7 @@ impl ConfigSpace {
         self.set_writable16(off + 2, 0xc000); // enable, function mask
         self.set32(off + 4, table_off | u32::from(table_bar & 7));
         self.set32(off + 8, pba_off | u32::from(pba_bar & 7));
+        self.msix_cap = Some(off);
         off
     }
 
@@ -241,6 +251,37 @@ impl ConfigSpace {
             self.bytes[o] = new;
         }
         changed
+    }
+
+    /// Records whether the function's INTx condition holds: Status bit 3 (Interrupt
+    /// Status, PCI 2.3) shows it whether or not Command bit 10 masks the pin, so a
+    /// driver that masks the line itself (`uio_pci_generic`) can tell its interrupt.
+    /// Returns whether the pin may be asserted: the condition holds, the guest has not
+    /// disabled INTx, and neither MSI nor MSI-X has taken over (the legacy sink then
+    /// signals those instead, whatever Command bit 10 says).
+    pub fn intx_condition(&mut self, pending: bool) -> bool {
+        let st = self.get16(STATUS);
+        let st = if pending {
+            st | STATUS_INTX
+        } else {
+            st & !STATUS_INTX
+        };
+        self.set16(STATUS, st);
+        pending && (!self.intx_disabled() || self.msi_enabled() || self.msix_enabled())
+    }
+
+    /// Command register bit 10: the guest masked the INTx pin.
+    pub fn intx_disabled(&self) -> bool {
+        self.get16(COMMAND) & COMMAND_INTX_DISABLE != 0
+    }
+
+    fn msi_enabled(&self) -> bool {
+        self.msi_cap.is_some_and(|o| self.get16(o + 2) & 1 != 0)
+    }
+
+    fn msix_enabled(&self) -> bool {
+        self.msix_cap
+            .is_some_and(|o| self.get16(o + 2) & 0x8000 != 0)
     }
 
     /// Command register bit 2: the function may master the bus (DMA).
@@ -316,5 +357,25 @@ mod tests {
         c.write(0x10, &[0xff; 4]);
         assert_eq!(c.get32(0x10), 0xfffe_0000);
         assert_eq!(c.bar_mask(0), 0xfffe_0000);
+    }
+
+    #[test]
+    fn intx_status_shows_the_condition_and_command_masks_the_pin() {
+        let mut c = ConfigSpace::new(id());
+        assert!(c.intx_condition(true));
+        assert_ne!(c.get16(STATUS) & STATUS_INTX, 0);
+        // The guest masks INTx: the status still shows the condition, the pin stays low.
+        c.write(COMMAND as u64, &[0x06, 0x04]);
+        assert!(!c.intx_condition(true));
+        assert_ne!(c.get16(STATUS) & STATUS_INTX, 0);
+        // Status bit 3 is read-only: writing ones does not clear it.
+        c.write(STATUS as u64, &[0x08, 0]);
+        assert_ne!(c.get16(STATUS) & STATUS_INTX, 0);
+        assert!(!c.intx_condition(false));
+        assert_eq!(c.get16(STATUS) & STATUS_INTX, 0);
+        // With MSI enabled the legacy sink signals MSI whatever bit 10 says.
+        let msi = c.add_msi(1);
+        c.write(msi as u64 + 2, &[0x01, 0]);
+        assert!(c.intx_condition(true));
     }
 }

@@ -269,6 +269,10 @@ impl VirtioNet {
                 .set16(devctl, self.config.get16(devctl) & !(1 << 15));
             self.device_reset();
         }
+        // Unmasking INTx (Command bit 10) with the ISR still set asserts the pin again.
+        if self.isr != 0 && !self.irq.msix_enabled() && self.config.intx_condition(true) {
+            self.irq.legacy(true);
+        }
     }
 
     /// Whole-function reset (vfio-user DEVICE_RESET): as a power-on.
@@ -287,6 +291,7 @@ impl VirtioNet {
         self.queues.iter_mut().for_each(Virtqueue::reset);
         if self.isr != 0 {
             self.isr = 0;
+            self.config.intx_condition(false);
             self.irq.legacy(false);
         }
         self.rx_backlog.iter_mut().for_each(VecDeque::clear);
@@ -443,7 +448,11 @@ impl VirtioNet {
             }
         } else {
             self.isr |= isr;
-            self.irq.legacy(true);
+            // Each interrupt signals again while the ISR is unread (the line's holder
+            // acknowledges by reading it); Command bit 10 holds the pin back.
+            if self.config.intx_condition(true) {
+                self.irq.legacy(true);
+            }
         }
     }
 
@@ -507,6 +516,7 @@ impl VirtioNet {
             ISR_OFFSET if rel == 0 && !data.is_empty() => {
                 // Read-to-clear, and it deasserts INTx (4.1.4.5).
                 data[0] = std::mem::take(&mut self.isr);
+                self.config.intx_condition(false);
                 self.irq.legacy(false);
             }
             DEVICE_CFG_OFFSET => {

@@ -49,6 +49,8 @@ struct Writer {
 struct State {
     mode: Mode,
     writer: Option<Writer>,
+    /// The name of the window being recorded.
+    open: Option<String>,
     written: u64,
     limit: u64,
 }
@@ -81,6 +83,7 @@ impl PcapRecorder {
         Ok(Self::with(State {
             mode: Mode::Single,
             writer,
+            open: None,
             written: 0,
             limit: u64::MAX,
         }))
@@ -95,6 +98,7 @@ impl PcapRecorder {
         Self::with(State {
             mode,
             writer: None,
+            open: None,
             written: 0,
             limit: WINDOW_LIMIT,
         })
@@ -112,7 +116,13 @@ impl PcapRecorder {
         if let (Some(("pcap", name)), Mode::Windows { dir, prefix }) =
             (super::marker::parse(frame), &s.mode)
         {
+            // The same marker again (a peer that echoes frames, such as a forwarding
+            // testpmd, returns it) continues the window instead of truncating it.
+            if s.open.as_deref() == Some(name) {
+                return;
+            }
             let path = dir.join(format!("{prefix}-{name}.pcap"));
+            s.open = (name != "off").then(|| name.to_string());
             if let Some(mut w) = s.writer.take() {
                 let _ = w.file.flush();
             }
@@ -209,6 +219,27 @@ mod tests {
         let data = std::fs::read(dir.join("port0-case-a.pcap")).unwrap();
         assert_eq!(data.len(), 24 + (16 + 60) + (16 + 70));
         assert!(!dir.join("port0-off.pcap").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_echoed_marker_continues_its_window() {
+        let dir = std::env::temp_dir().join(format!("tunic-pcap-echo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = PcapRecorder::windows(&dir, "port1");
+        r.record(&marker("case-b"), None);
+        r.record(&[2u8; 60], None);
+        r.record(&marker("case-b"), None); // the peer's echo
+        r.record(&[3u8; 70], None);
+        r.flush();
+        let data = std::fs::read(dir.join("port1-case-b.pcap")).unwrap();
+        assert_eq!(data.len(), 24 + (16 + 60) + (16 + 70));
+        r.record(&marker("off"), None);
+        r.record(&marker("case-b"), None); // a new window of the same name starts afresh
+        r.record(&[4u8; 80], None);
+        r.flush();
+        let data = std::fs::read(dir.join("port1-case-b.pcap")).unwrap();
+        assert_eq!(data.len(), 24 + (16 + 80));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

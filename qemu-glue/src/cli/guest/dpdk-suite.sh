@@ -101,6 +101,37 @@ case "$link" in
     *) result dpdk-link fail "link '$link'" ;;
 esac
 
+# Link events: testpmd takes the link down and up again through the PMD (the PHY
+# powered down, or the X710's PHY configuration without link); the device must tell
+# the driver each time (igb: ICR.LSC; X710: a link status event on the admin queue),
+# testpmd must print each event, and the link status must follow.
+link_status() { # the newest "Link status" testpmd printed, after a fresh show port info
+    _c=$(tp_count "^Link status:")
+    tp show port info 0
+    tp_wait "^Link status:" $((_c + 1)) 20 || { echo none; return; }
+    sleep 0.3
+    awk '/^Link status:/ { s = $3 } END { print s }' /tmp/tp.log
+}
+# virtio's PMD has neither: no set_link_down, and link events only with MSI-X, which
+# uio_pci_generic does not give it.
+if [ $TUNIC_DRIVER != virtio_net ]; then
+ev=$(tp_count "link state change event")
+ev0=$ev
+tp set link-down port 0
+tp_wait "link state change event" $((ev + 1)) 15 && ev=$((ev + 1))
+down=$(link_status)
+tp set link-up port 0
+tp_wait "link state change event" $((ev + 1)) 15 && ev=$((ev + 1))
+up=$(link_status)
+if [ $((ev - ev0)) = 2 ] && [ "$down" = down ] && [ "$up" = up ]; then
+    result dpdk-link-event pass "set link-down: event, status $down; set link-up: event, status $up"
+else
+    result dpdk-link-event fail "$((ev - ev0)) of 2 link state change events; status after link-down '$down', after link-up '$up'; testpmd: $(grep -A3 'set link-down' /tmp/tp.log | tr '\n' ' ' | cut -c1-300)"
+fi
+wait_up=20
+while [ $wait_up -gt 0 ] && [ "$(link_status)" != up ]; do sleep 1; wait_up=$((wait_up - 1)); done
+fi
+
 # macswap: B sends to A's MAC, testpmd returns each frame with the MACs swapped, so
 # B's NIC receives every one (they are addressed to it; the stack then drops them).
 in_peer ip neigh replace 198.18.0.99 lladdr $AMAC dev $B nud permanent
