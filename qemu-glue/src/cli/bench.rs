@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// virtio-net-pci.
     #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
+    /// Through DPDK instead of the kernel: testpmd's txonly and io-forwarding rates with
+    /// both NICs on the personality's PMD, in the full Debian guest.
+    #[arg(long)]
+    pub dpdk: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -112,6 +116,98 @@ fn measure(assets: &harness::Assets, nics: Vec<Nic>, a: &BenchArgs) -> anyhow::R
         .collect())
 }
 
+/// One boot of the DPDK benchmark: (txonly, io) frames per second, per round.
+fn measure_dpdk(
+    assets: &harness::Assets,
+    nics: Vec<Nic>,
+    a: &BenchArgs,
+    console: &std::path::Path,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let Some(disk) = assets.full_image.clone() else {
+        anyhow::bail!("the DPDK benchmark needs the full guest image");
+    };
+    let spec = GuestSpec {
+        nics,
+        script: format!(
+            "TUNIC_DRIVER={}\nTUNIC_SECONDS={}\nTUNIC_ROUNDS={}\n{}\n{}",
+            guest_driver(a.personality),
+            a.seconds,
+            a.rounds,
+            include_str!("guest/testpmd-lib.sh"),
+            include_str!("guest/bench-dpdk.sh")
+        ),
+        timeout: Duration::from_secs(600 + u64::from(a.rounds * (2 * a.seconds + 10))),
+        accel: a.accel.into(),
+        memory_mib: 1536,
+        disk: Some(disk),
+        console_log: Some(console.to_path_buf()),
+        ..Default::default()
+    };
+    let run = harness::boot(assets, &spec)?;
+    if !run.passed() {
+        anyhow::bail!(
+            "DPDK benchmark guest failed (console: {}):\n{}",
+            console.display(),
+            run.console_tail(20)
+        );
+    }
+    let rates = |prefix: &str| -> Vec<f64> {
+        run.results
+            .iter()
+            .filter(|r| r.name.starts_with(prefix))
+            .filter_map(|r| r.evidence.trim().parse().ok())
+            .collect()
+    };
+    for r in run.results.iter().filter(|r| r.name == "load") {
+        eprintln!("[tunic] guest load average: {}", r.evidence.trim());
+    }
+    Ok((rates("txonly-"), rates("io-")))
+}
+
+fn run_dpdk(a: &BenchArgs) -> anyhow::Result<()> {
+    let assets = harness::provision(&ProvisionOptions {
+        progress: true,
+        full_image: true,
+        ..Default::default()
+    })?;
+    let kind = label(a.personality);
+    let pmd = super::dpdk::pmd(a.personality);
+    eprintln!("[tunic] baseline: testpmd's {pmd} on QEMU's own {kind} pair");
+    let dir = std::env::temp_dir().join(format!("tunic-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (bt, bi) = measure_dpdk(
+        &assets,
+        qemu_pair(a.personality),
+        a,
+        &dir.join("console-qemu.log"),
+    )?;
+    eprintln!("[tunic] testpmd's {pmd} on tunic's {kind} pair");
+    let pair = WiredPair::start_as(&dir, Pcaps::None, TimingArgs::default(), a.personality)?;
+    let (tt, ti) = measure_dpdk(&assets, pair.nics(), a, &dir.join("console-tunic.log"))?;
+    drop(pair);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "testpmd ({pmd}), {} rounds x {} s per engine, {} vCPUs, host load at the end: {}",
+        a.rounds,
+        a.seconds,
+        GuestSpec::default().cpus,
+        host_load()
+    );
+    for (engine, b, t) in [("txonly", bt, tt), ("io (tx_first)", bi, ti)] {
+        let (mb, mt) = (median(b.clone()), median(t.clone()));
+        println!("  {engine}: QEMU {kind} median {mb:.0} frames/s {b:?}; tunic {kind} median {mt:.0} frames/s {t:?}; ratio tunic / QEMU {:.2}",
+            if mb > 0.0 { mt / mb } else { 0.0 });
+    }
+    Ok(())
+}
+
+/// The host's load averages, for the report.
+fn host_load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if let Some(BenchKind::Timing { out }) = &a.kind {
         return super::bench_timing::run(out);
@@ -121,6 +217,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "tunic bench compares against QEMU's own NIC of the same kind, and QEMU has no X710: \
              choose --personality igb or virtio-net"
         );
+    }
+    if a.dpdk {
+        return run_dpdk(&a);
     }
     let assets = harness::provision(&ProvisionOptions {
         progress: true,
@@ -137,10 +236,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let (b, t) = (median(baseline.clone()), median(tunic.clone()));
     println!(
-        "guest iperf3 TCP, {} x {} s, {} vCPUs",
+        "guest iperf3 TCP, {} x {} s, {} vCPUs, host load at the end: {}",
         a.rounds,
         a.seconds,
-        GuestSpec::default().cpus
+        GuestSpec::default().cpus,
+        host_load()
     );
     println!("  QEMU {kind}  : median {b:.0} Mbit/s  runs {baseline:?}");
     println!("  tunic {kind} : median {t:.0} Mbit/s  runs {tunic:?}");

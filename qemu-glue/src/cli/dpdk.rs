@@ -85,8 +85,9 @@ pub fn run_suite(
     let spec = GuestSpec {
         nics: pair.nics(),
         script: format!(
-            "TUNIC_DRIVER={}\n{}",
+            "TUNIC_DRIVER={}\n{}\n{}",
             super::demo::guest_driver(personality),
+            include_str!("guest/testpmd-lib.sh"),
             include_str!("guest/dpdk-suite.sh")
         ),
         timeout: Duration::from_secs(900),

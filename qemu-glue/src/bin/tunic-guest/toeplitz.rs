@@ -24,7 +24,7 @@ pub fn hash(key: &[u8], input: &[u8]) -> u32 {
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim_start_matches("0x");
-    if s.len() % 2 != 0 || s.is_empty() {
+    if !s.len().is_multiple_of(2) || s.is_empty() {
         return Err(format!("key '{s}' is not whole bytes of hex"));
     }
     (0..s.len())

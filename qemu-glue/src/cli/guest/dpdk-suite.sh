@@ -10,10 +10,7 @@ if [ $# -ne 2 ]; then
 fi
 A=$1; B=$2
 AMAC=$(cat /sys/class/net/$A/address); BMAC=$(cat /sys/class/net/$B/address)
-# The PCI function behind A (for virtio-net, the parent of the virtio device).
-dev=$(readlink -f /sys/class/net/$A/device)
-[ "$(basename "$(readlink $dev/subsystem)")" = virtio ] && dev=$(dirname $dev)
-BDF=$(basename $dev)
+BDF=$(pci_function $A)
 
 mkdir -p /run/netns; ip netns add peer
 ip link set $B netns peer
@@ -28,10 +25,7 @@ peer_lost() { echo $(( $(peer_stat rx_missed_errors) + $(peer_stat rx_dropped) +
 
 # 2 MiB pages for DPDK (mounted by /init), and A handed to uio_pci_generic.
 echo 256 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-echo uio_pci_generic >/sys/bus/pci/devices/$BDF/driver_override
-echo $BDF >/sys/bus/pci/devices/$BDF/driver/unbind
-echo $BDF >/sys/bus/pci/drivers_probe
-bound=$(basename "$(readlink /sys/bus/pci/devices/$BDF/driver)")
+bound=$(bind_uio $BDF)
 if [ "$bound" != uio_pci_generic ]; then
     result dpdk-probe fail "$BDF is bound to '$bound', not uio_pci_generic: $(lsmod | grep -c uio) uio modules; $(dmesg | tail -n 6 | tr '\n' ' ')"
     exit 1
@@ -41,36 +35,8 @@ fi
 NQ=1
 [ $TUNIC_DRIVER = i40e ] && NQ=4
 
-# testpmd as a session: commands go in through a FIFO, output (unbuffered) to a log.
-# tp CMD... sends one command; tp_stats waits for a fresh "show port stats" block.
-mkfifo /tmp/tp.in
-stdbuf -o0 -e0 dpdk-testpmd -l 0-1 -n 1 -a $BDF --file-prefix=tunic --huge-unlink \
-    -- -i --rxq=$NQ --txq=$NQ --nb-cores=1 </tmp/tp.in >/tmp/tp.log 2>&1 &
-TP_PID=$!
-exec 3>/tmp/tp.in
-tp() { echo "$*" >&3; }
-tp_count() { grep -c "$1" /tmp/tp.log 2>/dev/null; }
-tp_wait() { # tp_wait PATTERN COUNT SECONDS: until PATTERN was printed COUNT times
-    _n=$(($3 * 10))
-    while [ $_n -gt 0 ]; do
-        [ "$(tp_count "$1")" -ge "$2" ] && return 0
-        kill -0 $TP_PID 2>/dev/null || return 1
-        sleep 0.1; _n=$((_n - 1))
-    done
-    return 1
-}
-# tp_stats: RX-packets RX-errors TX-packets TX-errors RX-missed of port 0, now. It
-# waits for the block its own command prints (counted in the log, so that it also
-# works in a command substitution's subshell).
-tp_stats() {
-    _blocks=$(tp_count "NIC statistics for port 0")
-    tp show port stats 0
-    tp_wait "NIC statistics for port 0" $((_blocks + 1)) 30 || { echo "0 0 0 0 0"; return; }
-    sleep 0.3
-    awk '/NIC statistics for port 0/ { rp = re = tp = te = rm = "" }
-        /RX-packets:/ { rp = $2; rm = $4 } /RX-errors:/ { re = $2 } /TX-packets:/ { tp = $2; te = $4 }
-        END { print rp, re, tp, te, rm }' /tmp/tp.log
-}
+# testpmd as a session (testpmd-lib.sh).
+tp_launch -l 0-1 -n 1 -a $BDF --file-prefix=tunic --huge-unlink -- -i --rxq=$NQ --txq=$NQ --nb-cores=1
 
 case $TUNIC_DRIVER in
     i40e) PMD=net_i40e ;;
