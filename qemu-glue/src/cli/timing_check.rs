@@ -33,15 +33,17 @@ if [ "$TUNIC_DRIVER" = virtio_net ]; then
 fi
 "#;
 
-/// TCP goodput a paced link of at most 1 Gb/s must carry, as a share of its
-/// line rate: 900-950 Mbit/s at 1 Gb/s.
-const GOODPUT_SHARE: std::ops::RangeInclusive<f64> = 0.90..=0.95;
+/// The most TCP goodput a paced link can carry, as a share of its line rate: 1448
+/// payload bytes per 1538 wire bytes is 94.1%, so above 95% the pacer let too much
+/// through. This bound does not depend on how fast the host runs the guest.
+const GOODPUT_CEILING: f64 = 0.95;
 
-/// The goodput band in Mbit/s a paced link at `speed` must land in, if it has one.
-fn goodput_band(speed: LinkSpeed) -> Option<std::ops::RangeInclusive<f64>> {
+/// The goodput band in Mbit/s a paced link at `speed` must land in, if it has one:
+/// from `floor` of line rate (how close the guest must come to filling the link) to
+/// the ceiling.
+fn goodput_band(speed: LinkSpeed, floor: f64) -> Option<std::ops::RangeInclusive<f64>> {
     let mbps = speed.bits_per_second() as f64 / 1e6;
-    (speed.bits_per_second() <= 1_000_000_000)
-        .then(|| GOODPUT_SHARE.start() * mbps..=GOODPUT_SHARE.end() * mbps)
+    (speed.bits_per_second() <= 1_000_000_000).then_some(floor * mbps..=GOODPUT_CEILING * mbps)
 }
 
 /// The speed in Mbit/s the guest's driver should report: the 82576 says at most
@@ -74,6 +76,21 @@ pub struct TimingCheckArgs {
     /// Device personality of both NICs.
     #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
+    /// The least goodput, as a share of line rate, a paced link of at most 1 Gb/s must
+    /// carry. 0.90 on a quiet machine; the lower bound measures how fast the host runs
+    /// the guest (under TCG it can fall short of filling even 100 Mb/s), the upper
+    /// bound (0.95) the pacer alone.
+    #[arg(long, default_value_t = 0.90, value_parser = parse_share)]
+    pub floor: f64,
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=GOODPUT_CEILING).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a share between 0 and {GOODPUT_CEILING}"
+        )),
+    }
 }
 
 /// What one paced pair showed.
@@ -159,7 +176,7 @@ pub fn run(a: TimingCheckArgs) -> anyhow::Result<()> {
             timing,
             coalescing,
         } = measure(&assets, speed, &a)?;
-        let verdict = match goodput_band(speed) {
+        let verdict = match goodput_band(speed, a.floor) {
             Some(band) if band.contains(&mbps) => {
                 format!("pass ({:.0}-{:.0})", band.start(), band.end())
             }
@@ -181,7 +198,9 @@ pub fn run(a: TimingCheckArgs) -> anyhow::Result<()> {
     }
     if !failed.is_empty() {
         anyhow::bail!(
-            "paced links did not carry 90-95% of line rate as TCP goodput: {}",
+            "paced links did not carry {:.0}-{:.0}% of line rate as TCP goodput: {}",
+            a.floor * 100.0,
+            GOODPUT_CEILING * 100.0,
             failed.join(", ")
         );
     }
@@ -194,9 +213,10 @@ mod tests {
 
     #[test]
     fn bands_scale_with_the_link() {
-        assert_eq!(goodput_band(LinkSpeed::Gbps1), Some(900.0..=950.0));
-        assert_eq!(goodput_band(LinkSpeed::Mbps100), Some(90.0..=95.0));
-        assert_eq!(goodput_band(LinkSpeed::Gbps10), None);
+        assert_eq!(goodput_band(LinkSpeed::Gbps1, 0.90), Some(900.0..=950.0));
+        assert_eq!(goodput_band(LinkSpeed::Mbps100, 0.90), Some(90.0..=95.0));
+        assert_eq!(goodput_band(LinkSpeed::Mbps100, 0.80), Some(80.0..=95.0));
+        assert_eq!(goodput_band(LinkSpeed::Gbps10, 0.90), None);
         assert_eq!(speed_name(LinkSpeed::Mbps100), "100 Mb/s");
     }
 }
