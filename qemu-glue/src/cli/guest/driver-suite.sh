@@ -10,7 +10,10 @@ stat_of() { # stat_of <ifname> <netdev statistic, e.g. tx_packets> [netns]
 VSID=$((0x00c0de)); FLOWID=$((0x2a)); KEY=$(( (VSID << 8) | FLOWID ))
 
 # mark CASE: frames after this go to tunic's per-case captures portN-CASE.pcap.
-mark() { /tunic/bin/tunic-guest mark "$A" "pcap=$1"; }
+# The marker reaches tunic's case ledger through B's receive worker and the ledger's
+# thread, which snapshots the counters; the pause lets that snapshot land before the
+# case's first frame, even on a loaded host (the per-case evidence reads it).
+mark() { /tunic/bin/tunic-guest mark "$A" "pcap=$1"; sleep 0.5; }
 
 TUNIC_DRIVER=${TUNIC_DRIVER:-igb}
 set -- $(nics_by_driver $TUNIC_DRIVER)
