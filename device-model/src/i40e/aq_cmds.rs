@@ -968,6 +968,17 @@ mod tests {
 
     /// Runs a command directly: descriptor with `params` applied, `buf` as the
     /// indirect buffer.
+    /// get_link_status with LSE_ENABLE: link status events armed.
+    fn arm_lse(dev: &mut I40e) {
+        let (st, _, _) = run(
+            dev,
+            opc::GET_LINK_STATUS,
+            |d| d.set_param_u16(0, LSE_ENABLE),
+            vec![],
+        );
+        assert_eq!(st, AqStatus::Ok);
+    }
+
     fn run(
         dev: &mut I40e,
         opcode: u16,
@@ -1222,12 +1233,7 @@ mod tests {
         assert_eq!(ev.params[4] & LINK_UP, 0);
         assert!(dev.link_event().is_none(), "one event per arming");
         // Masked by set_phy_int_mask.
-        run(
-            &mut dev,
-            opc::GET_LINK_STATUS,
-            |d| d.set_param_u16(0, LSE_ENABLE),
-            vec![],
-        );
+        arm_lse(&mut dev);
         run(
             &mut dev,
             opc::SET_PHY_INT_MASK,
@@ -1247,12 +1253,7 @@ mod tests {
     #[test]
     fn set_phy_config_enable_link_takes_the_link_down_and_up() {
         let (mut dev, _) = device();
-        run(
-            &mut dev,
-            opc::GET_LINK_STATUS,
-            |d| d.set_param_u16(0, LSE_ENABLE),
-            vec![],
-        );
+        arm_lse(&mut dev);
         assert!(dev.link_up());
         // DPDK's set_link_down: ATOMIC_LINK without ENABLE_LINK, no PHY types.
         let (st, _, _) = run(
@@ -1266,12 +1267,7 @@ mod tests {
         // The event went out, so it is disarmed until the driver re-arms it.
         assert!(!dev.switch.fw.lse);
         // ENABLE_LINK again: up, and a second event once re-armed.
-        run(
-            &mut dev,
-            opc::GET_LINK_STATUS,
-            |d| d.set_param_u16(0, LSE_ENABLE),
-            vec![],
-        );
+        arm_lse(&mut dev);
         run(
             &mut dev,
             opc::SET_PHY_CONFIG,

@@ -161,14 +161,17 @@ tp set verbose 1
 tp start
 tp_stats >/dev/null
 sleep 1
+peer_udp() { # peer_udp COUNT DST: COUNT small UDP datagrams from B to DST port 9
+    _i=0
+    while [ $_i -lt $1 ]; do
+        echo tunic-$_i | in_peer socat -u - UDP-SENDTO:$2:9
+        _i=$((_i + 1))
+    done
+}
 rx_flags_case() { # NAME INJECT MATCH BAD GOOD DST
     _l0=$(wc -l </tmp/tp.log)
     in_peer $G mark $B inject=$2
-    _i=0
-    while [ $_i -lt 20 ]; do
-        echo tunic-$_i | in_peer socat -u - UDP-SENDTO:$6:9
-        _i=$((_i + 1))
-    done
+    peer_udp 20 $6
     sleep 1
     in_peer $G mark $B inject=off
     tp_stats >/dev/null
@@ -357,11 +360,7 @@ if [ $TUNIC_DRIVER = i40e ]; then
     steer_probe() { # steer_probe CASE DEV INNER_IP INNER_MAC WANT_QUEUE WHAT
         in_peer ip neigh replace $3 lladdr $4 dev $2 nud permanent
         _l0=$(wc -l </tmp/tp.log)
-        _i=0
-        while [ $_i -lt 8 ]; do
-            echo tunic-$_i | in_peer socat -u - UDP-SENDTO:$3:9
-            _i=$((_i + 1))
-        done
+        peer_udp 8 $3
         sleep 1
         tp_stats >/dev/null
         # Each packet line follows the "port 0/queue N: received K packets" line of its
