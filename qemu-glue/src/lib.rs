@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod harness;
 pub mod irq;
+pub mod log_limit;
 pub mod port;
 pub mod server;
 pub mod timing;

@@ -330,3 +330,57 @@ fn garbage_speaking_clients_are_disconnected_and_serving_continues() {
         "the log says what happened:\n{log}"
     );
 }
+
+/// Reads one reply (header and payload); its flags.
+fn reply_flags(s: &mut UnixStream) -> Option<u32> {
+    let mut header = [0u8; 16];
+    s.read_exact(&mut header).ok()?;
+    let size = u32::from_le_bytes(header[4..8].try_into().unwrap()) as usize;
+    let mut payload = vec![0u8; size.saturating_sub(16).min(1 << 20)];
+    s.read_exact(&mut payload).ok()?;
+    Some(u32::from_le_bytes(header[8..12].try_into().unwrap()))
+}
+
+#[test]
+fn a_client_repeating_a_bad_access_does_not_flood_the_log() {
+    let dir = scratch_dir("log-flood");
+    let served = Served::start(&dir);
+    let mut s = served.connect();
+    s.write_all(&version(b"{\"capabilities\":{}}\0")).unwrap();
+    assert_eq!(
+        reply_flags(&mut s).map(|f| f & 0xf),
+        Some(1),
+        "VERSION reply"
+    );
+    // REGION_READ (9) of 4 bytes far past the end of BAR0, refused each time.
+    let mut read = Vec::new();
+    read.extend(0xffff_0000u64.to_le_bytes());
+    read.extend(0u32.to_le_bytes());
+    read.extend(4u32.to_le_bytes());
+    let started = Instant::now();
+    const TRIES: u16 = 3000;
+    for id in 0..TRIES {
+        s.write_all(&message(id, 9, &read)).unwrap();
+        let flags = reply_flags(&mut s).expect("a reply to each read");
+        assert_ne!(flags & 0x20, 0, "an access outside BAR0 is refused");
+    }
+    let seconds = started.elapsed().as_secs();
+    drop(s);
+    let log = served.stop();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("outside the region"))
+        .count();
+    assert!(lines >= 1, "the refusal is logged:\n{log}");
+    // One line a second, and the line saying how many were held back.
+    assert!(
+        lines as u64 <= seconds + 1,
+        "{TRIES} refusals in {seconds} s logged {lines} lines"
+    );
+    if seconds >= 1 {
+        assert!(
+            log.contains("suppressed"),
+            "the held-back lines are counted:\n{log}"
+        );
+    }
+}
