@@ -15,10 +15,12 @@ offloads_on() {
 diff_case() { # diff_case <name> <iface> <dst mac> <gso-send args...>
     _n=$1; _if=$2; _mac=$3; shift 3
     offloads_off
-    mark diff-$_n-sw; $G gso-send $_if $_mac "$@" || result diff-$_n-send fail "software run: gso-send failed"; sleep 0.5; mark off
+    mark diff-$_n-sw; $G gso-send $_if $_mac "$@" || { result diff-$_n-send fail "software run: gso-send failed"; send_failed="$send_failed $_n-sw"; }; sleep 0.5; mark off
     offloads_on
-    mark diff-$_n-hw; $G gso-send $_if $_mac "$@" || result diff-$_n-send fail "offload run: gso-send failed"; sleep 0.5; mark off
+    mark diff-$_n-hw; $G gso-send $_if $_mac "$@" || { result diff-$_n-send fail "offload run: gso-send failed"; send_failed="$send_failed $_n-hw"; }; sleep 0.5; mark off
+    sent_runs=$((sent_runs + 1))
 }
+send_failed=; sent_runs=0
 
 #         name       iface dst   src          dst          sport dport payload mss  opts  ip-id count
 diff_case tcp4       $A $BMAC $TUNIC_IP4_A $TUNIC_IP4_B 40000 9 20000 1448 nots 65530 2
@@ -41,4 +43,9 @@ for outer in 4 6; do
     ip link del nvd0; in_peer ip link del nvd0
 done
 offloads_on
-result differential-sent pass "tcp4 tcp4-ts tcp6 tcp6-ts and NVGRE v4/v6 in v4/v6, each with offloads off then on"
+# Eight cases, each sent with offloads off and then on, every send completed.
+if [ $sent_runs = 8 ] && [ -z "$send_failed" ]; then
+    result differential-sent pass "$sent_runs cases (tcp4 tcp4-ts tcp6 tcp6-ts, NVGRE v4/v6 in v4/v6), each sent with offloads off then on"
+else
+    result differential-sent fail "$sent_runs of 8 cases ran; failed sends:${send_failed:- none}"
+fi
