@@ -20,6 +20,14 @@ pub enum DmaError {
     NoSuchMapping { addr: u64, size: u64 },
     #[error("mapping guest memory failed: {0}")]
     Mmap(String),
+    #[error("mapping asks for {offset:#x}+{size:#x} of a file of {file_len:#x} bytes")]
+    BeyondFile {
+        offset: u64,
+        size: u64,
+        file_len: u64,
+    },
+    #[error("the memfd is not sealed against shrinking (QEMU: memory-backend-memfd with seal=on, the default)")]
+    Unsealed,
 }
 
 /// Counters a user can read to see what the guest asked for.
@@ -98,6 +106,7 @@ impl DmaSpace {
         if len == 0 {
             return Err(DmaError::BadMapping { addr, size });
         }
+        check_backing(&file, offset, size)?;
         let mapping = MmapRegion::from_file(FileOffset::new(file, offset), len)
             .map_err(|e| DmaError::Mmap(e.to_string()))?;
         let region = GuestRegionMmap::new(mapping, GuestAddress(addr))
@@ -260,6 +269,38 @@ fn check_range(addr: u64, size: u64) -> Result<(), DmaError> {
         .ok_or(DmaError::Overflow { addr, len: size })
 }
 
+/// A mapping's backing must hold every byte it names, now and later: a page of the
+/// mapping past the file's end raises SIGBUS on first touch, which would end the
+/// whole process. So the file must be long enough (fstat), and a memfd must be sealed
+/// against shrinking, as QEMU's memory-backend-memfd seals it; otherwise the client
+/// could truncate it under the device. Other files (memory-backend-file, on tmpfs or
+/// hugetlbfs) cannot be sealed; they are accepted on their size alone.
+fn check_backing(file: &File, offset: u64, size: u64) -> Result<(), DmaError> {
+    use std::os::fd::AsRawFd;
+    let file_len = file
+        .metadata()
+        .map_err(|e| DmaError::Mmap(format!("fstat: {e}")))?
+        .len();
+    if offset.checked_add(size).is_none_or(|end| end > file_len) {
+        return Err(DmaError::BeyondFile {
+            offset,
+            size,
+            file_len,
+        });
+    }
+    let fd = file.as_raw_fd();
+    let is_memfd = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|p| p.to_string_lossy().starts_with("/memfd:"));
+    if is_memfd {
+        // SAFETY: F_GET_SEALS reads the seals of a descriptor we own; it touches no memory.
+        let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+        if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 {
+            return Err(DmaError::Unsealed);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +406,57 @@ mod tests {
         let mut b = [0u8; 5];
         d.read(0x10_0010, &mut b).unwrap();
         assert_eq!(&b, b"hello");
+    }
+
+    fn memfd(len: u64, seals: libc::c_int) -> File {
+        use std::os::fd::FromRawFd;
+        // SAFETY: creating a memfd and taking ownership of the new descriptor.
+        let fd = unsafe { libc::memfd_create(c"tunic-dma-test".as_ptr(), libc::MFD_ALLOW_SEALING) };
+        assert!(fd >= 0);
+        let f = unsafe { File::from_raw_fd(fd) };
+        f.set_len(len).unwrap();
+        if seals != 0 {
+            // SAFETY: adding seals to our own descriptor.
+            assert_eq!(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) }, 0);
+        }
+        f
+    }
+
+    #[test]
+    fn a_mapping_longer_than_its_memfd_is_refused() {
+        // The SIGBUS case: 4 KiB of memfd offered as 64 KiB of guest memory.
+        let d = DmaSpace::new();
+        let f = memfd(0x1000, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW);
+        assert_eq!(
+            d.map_file(0, 0x1_0000, f.try_clone().unwrap(), 0),
+            Err(DmaError::BeyondFile {
+                offset: 0,
+                size: 0x1_0000,
+                file_len: 0x1000
+            })
+        );
+        assert!(matches!(
+            d.map_file(0, 0x1000, f.try_clone().unwrap(), 0x800),
+            Err(DmaError::BeyondFile { .. })
+        ));
+        assert!(matches!(
+            d.map_file(0, 0x1000, f.try_clone().unwrap(), u64::MAX - 0x10),
+            Err(DmaError::BeyondFile { .. })
+        ));
+        assert_eq!(d.regions(), 0);
+        d.map_file(0, 0x1000, f, 0).unwrap();
+        assert_eq!(d.regions(), 1);
+    }
+
+    #[test]
+    fn a_memfd_the_client_could_shrink_is_refused() {
+        let d = DmaSpace::new();
+        assert_eq!(
+            d.map_file(0, 0x1000, memfd(0x1000, 0), 0),
+            Err(DmaError::Unsealed)
+        );
+        d.map_file(0, 0x1000, memfd(0x1000, libc::F_SEAL_SHRINK), 0)
+            .unwrap();
     }
 
     fn tempfile_in_dev_shm() -> File {

@@ -37,6 +37,29 @@ fn signal(f: &File) -> bool {
     (&*f).write_all(&1u64.to_ne_bytes()).is_ok()
 }
 
+/// An interrupt fd must be an eventfd, and it is written without blocking: any other
+/// fd (a pipe, a socket) would block the port, device lock held, once its buffer
+/// filled. An eventfd's write only fails (EAGAIN) when its counter is about to
+/// overflow, and then the interrupt is lost, as a real MSI would be, not the port.
+fn usable_eventfd(f: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    let kind = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+    if kind.as_os_str() != "anon_inode:[eventfd]" {
+        tracing::warn!(fd = %kind.display(), "SET_IRQS with an fd that is not an eventfd refused");
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: reading and setting the status flags of a descriptor we own.
+    let ok = unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        fl >= 0 && libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) == 0
+    };
+    if !ok {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl EventfdIrq {
     pub fn clear(&self) {
         *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Routes::default();
@@ -60,6 +83,11 @@ impl EventfdIrq {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
         let assign = flags & DATA_EVENTFD != 0 && !fds.is_empty();
+        if assign {
+            for f in &fds {
+                usable_eventfd(f)?;
+            }
+        }
         if flags & DATA_NONE != 0 && count > 0 && index != MSIX {
             // DATA_NONE with TRIGGER fires the interrupt (a test hook).
             match index {
@@ -145,5 +173,57 @@ impl IrqSink for EventfdIrq {
         if let Some(f) = route {
             signal(f);
         }
+    }
+}
+
+#[cfg(test)]
+mod fd_tests {
+    use super::*;
+    use std::os::fd::FromRawFd;
+
+    fn eventfd() -> File {
+        // SAFETY: a new eventfd, owned by the File.
+        unsafe { File::from_raw_fd(libc::eventfd(0, 0)) }
+    }
+
+    fn pipe_writer() -> (File, File) {
+        let mut fds = [0; 2];
+        // SAFETY: a new pipe, both ends owned by Files.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+    }
+
+    const ASSIGN: u32 = ACTION_TRIGGER | DATA_EVENTFD;
+
+    #[test]
+    fn a_pipe_as_an_interrupt_fd_is_refused() {
+        let irq = EventfdIrq::default();
+        let (_r, w) = pipe_writer();
+        let e = irq
+            .set_irqs(MSIX, ASSIGN, 0, 2, vec![eventfd(), w])
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        assert!(!irq.msix_enabled(), "nothing of a refused request is kept");
+        let (_r, w) = pipe_writer();
+        assert!(irq.set_irqs(INTX, ASSIGN, 0, 1, vec![w]).is_err());
+    }
+
+    #[test]
+    fn an_eventfd_nobody_reads_never_blocks_the_port() {
+        let irq = EventfdIrq::default();
+        let ev = eventfd();
+        irq.set_irqs(MSIX, ASSIGN, 0, 1, vec![ev.try_clone().unwrap()])
+            .unwrap();
+        // SAFETY: reading the flags of our own descriptor.
+        let fl = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&ev), libc::F_GETFL) };
+        assert_ne!(fl & libc::O_NONBLOCK, 0);
+        for _ in 0..10_000 {
+            assert!(irq.msix(0));
+        }
+        // Push the counter to its limit: the next signal fails at once instead of blocking.
+        (&ev)
+            .write_all(&(u64::MAX - 1 - 10_000).to_ne_bytes())
+            .unwrap();
+        assert!(!irq.msix(0));
     }
 }

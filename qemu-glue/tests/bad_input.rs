@@ -331,6 +331,18 @@ fn garbage_speaking_clients_are_disconnected_and_serving_continues() {
     );
 }
 
+/// A client past the VERSION exchange.
+fn after_version(served: &Served) -> UnixStream {
+    let mut s = served.connect();
+    s.write_all(&version(b"{\"capabilities\":{}}\0")).unwrap();
+    assert_eq!(
+        reply_flags(&mut s).map(|f| f & 0xf),
+        Some(1),
+        "VERSION reply"
+    );
+    s
+}
+
 /// Reads one reply (header and payload); its flags.
 fn reply_flags(s: &mut UnixStream) -> Option<u32> {
     let mut header = [0u8; 16];
@@ -345,13 +357,7 @@ fn reply_flags(s: &mut UnixStream) -> Option<u32> {
 fn a_client_repeating_a_bad_access_does_not_flood_the_log() {
     let dir = scratch_dir("log-flood");
     let served = Served::start(&dir);
-    let mut s = served.connect();
-    s.write_all(&version(b"{\"capabilities\":{}}\0")).unwrap();
-    assert_eq!(
-        reply_flags(&mut s).map(|f| f & 0xf),
-        Some(1),
-        "VERSION reply"
-    );
+    let mut s = after_version(&served);
     // REGION_READ (9) of 4 bytes far past the end of BAR0, refused each time.
     let mut read = Vec::new();
     read.extend(0xffff_0000u64.to_le_bytes());
@@ -383,4 +389,99 @@ fn a_client_repeating_a_bad_access_does_not_flood_the_log() {
             "the held-back lines are counted:\n{log}"
         );
     }
+}
+
+/// Sends `bytes` with one fd attached (SCM_RIGHTS), as QEMU sends DMA_MAP's memfd.
+fn send_with_fd(s: &UnixStream, bytes: &[u8], fd: std::os::fd::RawFd) {
+    use std::os::fd::AsRawFd;
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: msghdr is plain data; every pointer in it outlives the sendmsg call.
+    let sent = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut libc::c_int, fd);
+        libc::sendmsg(s.as_raw_fd(), &msg, 0)
+    };
+    assert_eq!(sent, bytes.len() as isize, "sendmsg");
+}
+
+/// A memfd of `len` bytes, sealed against shrinking and growing when `sealed`.
+fn memfd(len: u64, sealed: bool) -> std::fs::File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a new memfd, owned by the File.
+    let f = unsafe {
+        std::fs::File::from_raw_fd(libc::memfd_create(
+            c"tunic-bad-client".as_ptr(),
+            libc::MFD_ALLOW_SEALING,
+        ))
+    };
+    f.set_len(len).unwrap();
+    if sealed {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sealing our own memfd.
+        let r = unsafe {
+            libc::fcntl(
+                f.as_raw_fd(),
+                libc::F_ADD_SEALS,
+                libc::F_SEAL_SHRINK | libc::F_SEAL_GROW,
+            )
+        };
+        assert_eq!(r, 0);
+    }
+    f
+}
+
+/// DMA_MAP (2): argsz, flags (read | write), offset into the fd, guest address, size.
+fn dma_map(id: u16, address: u64, size: u64) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend(32u32.to_le_bytes());
+    p.extend(3u32.to_le_bytes());
+    p.extend(0u64.to_le_bytes());
+    p.extend(address.to_le_bytes());
+    p.extend(size.to_le_bytes());
+    message(id, 2, &p)
+}
+
+#[test]
+fn guest_memory_the_fd_cannot_back_is_refused_not_a_sigbus() {
+    use std::os::fd::AsRawFd;
+    let dir = scratch_dir("short-memfd");
+    let mut served = Served::start(&dir);
+    let mut s = after_version(&served);
+    // 4 KiB of memfd offered as 64 MiB of guest memory: refused.
+    let short = memfd(0x1000, true);
+    send_with_fd(&s, &dma_map(1, 0, 64 << 20), short.as_raw_fd());
+    let flags = reply_flags(&mut s).expect("a reply to DMA_MAP");
+    assert_ne!(flags & 0x20, 0, "a map past the memfd's end is refused");
+    // A memfd the client could shrink later: refused.
+    let unsealed = memfd(0x10000, false);
+    send_with_fd(&s, &dma_map(2, 0, 0x10000), unsealed.as_raw_fd());
+    let flags = reply_flags(&mut s).expect("a reply to DMA_MAP");
+    assert_ne!(flags & 0x20, 0, "an unsealed memfd is refused");
+    // The same request with a memfd that holds it and cannot shrink: accepted.
+    let good = memfd(0x10000, true);
+    send_with_fd(&s, &dma_map(3, 0, 0x10000), good.as_raw_fd());
+    let flags = reply_flags(&mut s).expect("a reply to DMA_MAP");
+    assert_eq!(flags & 0x20, 0, "a proper map is accepted");
+    drop(s);
+    assert!(served.alive(), "tunic exited");
+    assert!(handshake_works(&served), "the next client is not served");
+    let log = served.stop();
+    assert!(
+        log.contains("DMA_MAP refused"),
+        "the refusals are logged:\n{log}"
+    );
 }

@@ -20,3 +20,19 @@ pub struct Counters {
     #[serde(flatten)]
     pub rx: super::rx::RxCounters,
 }
+
+/// What a correct driver never makes the device count: refused TSO and checksum
+/// requests, DMA outside guest memory, unknown descriptors, ring violations, queue
+/// contexts the HMC could not give and bad NVM reads. (Admin commands answered with an
+/// error are left out: the drivers probe for commands the model answers ESRCH.)
+/// `tunic conformance`'s `device-errors` sums them.
+pub const ERROR_COUNTERS: &[&str] = &[
+    "tso_errors",
+    "tx_csum_errors",
+    "tx_dma_errors",
+    "tx_bad_descriptors",
+    "rx_dma_errors",
+    "rx_ring_errors",
+    "hmc_errors",
+    "nvm_bad_reads",
+];

@@ -33,7 +33,7 @@ use crate::pci::{BarKind, ConfigSpace, PciIdentity};
 use crate::timing::TimingConfig;
 use crate::wire::FrameSink;
 use adminq::AdminQueue;
-pub use counters::Counters;
+pub use counters::{Counters, ERROR_COUNTERS};
 use hmc::{Hmc, RxContext, TxContext, RX_CONTEXT_LEN, TX_CONTEXT_LEN};
 use interrupts::Interrupts;
 use nvm::ShadowRam;

@@ -43,3 +43,17 @@ pub struct Counters {
     pub ring_errors: u64,
     pub resets: u64,
 }
+
+/// What a correct driver never makes the device count: refused TSO contexts and checksum
+/// requests, DMA outside guest memory, unknown descriptors, oversize frames, ring
+/// violations and interrupts without a route. `tunic conformance`'s `device-errors` sums them.
+pub const ERROR_COUNTERS: &[&str] = &[
+    "tso_errors",
+    "tx_csum_errors",
+    "tx_dma_errors",
+    "tx_bad_descriptors",
+    "tx_oversize_dropped",
+    "rx_dma_errors",
+    "ring_errors",
+    "irq_unrouted",
+];

@@ -22,7 +22,7 @@ use dma::DmaSpace;
 use offload_engines::cost::LinkSpeed;
 use offload_engines::segment::Segmenter;
 
-pub use counters::Counters;
+pub use counters::{Counters, ERROR_COUNTERS};
 use eeprom::Eeprom;
 use interrupts::{Cause, Interrupts};
 use phy::Phy;

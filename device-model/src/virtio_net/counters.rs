@@ -40,3 +40,13 @@ pub struct Counters {
     pub features_refused: u64,
     pub resets: u64,
 }
+
+/// What a correct driver never makes the device count: packets dropped for a malformed
+/// header or a failed or unnegotiated offload, ring violations, refused control commands
+/// and refused features. `tunic conformance`'s `device-errors` sums them.
+pub const ERROR_COUNTERS: &[&str] = &[
+    "tx_dropped",
+    "queue_errors",
+    "ctrl_errors",
+    "features_refused",
+];

@@ -41,7 +41,7 @@ use virtio_bindings::virtio_net::{
 };
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 
-pub use counters::Counters;
+pub use counters::{Counters, ERROR_COUNTERS};
 pub use features::OFFERED as OFFERED_FEATURES;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use features::{bit as feature_bit, NEED_CSUM, NEED_CTRL_VQ};

@@ -527,13 +527,22 @@ fn host_checks(
             .map(|c| c[k].as_u64().unwrap_or(0))
             .sum::<u64>()
     };
-    // igb: TSO, checksum and DMA errors; virtio-net: ring violations, refused commands.
-    let errors = sum("tso_errors")
-        + sum("tx_csum_errors")
-        + sum("tx_dma_errors")
-        + sum("rx_dma_errors")
-        + sum("queue_errors")
-        + sum("ctrl_errors");
+    // Each personality's own error counters (the device crate lists them and tests
+    // that they exist).
+    let error_names: &[&str] = match personality {
+        PersonalityKind::Igb => device_model::igb::ERROR_COUNTERS,
+        PersonalityKind::I40e => device_model::i40e::ERROR_COUNTERS,
+        PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => {
+            device_model::virtio_net::ERROR_COUNTERS
+        }
+    };
+    let by_name: Vec<String> = error_names
+        .iter()
+        .map(|n| (n, sum(n)))
+        .filter(|(_, v)| *v > 0)
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    let errors: u64 = error_names.iter().map(|n| sum(n)).sum();
     let injected = sum("rx_injected_l4_corruptions");
     // What the driver counted in the plain and (X710) the NVGRE inner-layer cases.
     let flagged: Option<u64> = guest
@@ -548,7 +557,15 @@ fn host_checks(
     let mut checks = vec![CaseResult {
         name: "device-errors".into(),
         passed: errors == 0,
-        evidence: format!("errors counted by tunic (TSO, checksum, DMA, ring, control): {errors}"),
+        evidence: format!(
+            "errors counted by tunic in {}: {errors}{}",
+            error_names.join(", "),
+            if by_name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_name.join(", "))
+            }
+        ),
     }];
     if matches!(personality, PersonalityKind::Igb | PersonalityKind::I40e) {
         checks.push(CaseResult {
