@@ -18,6 +18,11 @@ pub trait Personality: Send {
     fn bar_write(&mut self, bar: u32, off: u64, data: &[u8]);
     /// Function-level reset: back to power-on state.
     fn reset(&mut self);
+    /// An operation panicked inside the device model (a tunic bug): show it the
+    /// way silicon shows an internal error (queues stopped or NEEDS_RESET) and
+    /// count it in `device_faults`, so the driver's recovery path runs and the
+    /// port stays up.
+    fn contain_fault(&mut self);
     /// A frame arrived from the wire (no FCS).
     fn receive(&mut self, frame: &[u8]);
     /// Device-specific counters as JSON: conformance evidence and `tunic demo` output.
@@ -78,6 +83,9 @@ impl Personality for crate::igb::Igb {
     fn reset(&mut self) {
         crate::igb::Igb::reset(self)
     }
+    fn contain_fault(&mut self) {
+        crate::igb::Igb::contain_fault(self)
+    }
     fn receive(&mut self, frame: &[u8]) {
         crate::igb::Igb::receive(self, frame)
     }
@@ -133,6 +141,9 @@ impl Personality for crate::virtio_net::VirtioNet {
     }
     fn reset(&mut self) {
         crate::virtio_net::VirtioNet::reset(self)
+    }
+    fn contain_fault(&mut self) {
+        crate::virtio_net::VirtioNet::contain_fault(self)
     }
     fn receive(&mut self, frame: &[u8]) {
         crate::virtio_net::VirtioNet::receive(self, frame)
@@ -193,6 +204,9 @@ impl Personality for crate::i40e::I40e {
     }
     fn reset(&mut self) {
         crate::i40e::I40e::reset(self)
+    }
+    fn contain_fault(&mut self) {
+        crate::i40e::I40e::contain_fault(self)
     }
     fn receive(&mut self, frame: &[u8]) {
         crate::i40e::I40e::receive(self, frame)

@@ -23,6 +23,7 @@ use crate::backend::Frame;
 use crate::irq::EventfdIrq;
 use crate::server::VfioUserServer;
 pub use crate::timing::PortTiming;
+use vfio_user_transport::session::TransportCounters;
 
 /// Frames that may wait between a wire and a port's receive worker: the frames in
 /// flight on the wire. Past this the wire drops (counted), as a congested link would;
@@ -81,6 +82,8 @@ pub struct Port {
     trace: Option<TraceWriter>,
     /// Frames this port transmitted that its wire dropped (in-process wire only).
     wire: Option<Arc<WireCounters>>,
+    /// What the vfio-user sessions did: messages, refusals, dropped connections.
+    transport: Arc<TransportCounters>,
 }
 
 /// Reads a port's counters as JSON; what the case ledger snapshots.
@@ -173,6 +176,7 @@ impl Port {
             .unwrap_or_else(|e| e.into_inner())
             .set_waker(wake_for_device);
         let server = VfioUserServer::bind(&spec.socket, device.clone(), dma.clone(), irq)?;
+        let transport = server.counters();
         let mut threads = Vec::new();
         let s2 = stop.clone();
         threads.push(
@@ -207,6 +211,7 @@ impl Port {
             injector,
             trace: timing.trace.clone(),
             wire: None,
+            transport,
         })
     }
 
@@ -217,12 +222,13 @@ impl Port {
 
     /// A reader of [`Port::counters_json`] that does not borrow the port.
     pub fn counter_source(&self) -> CounterSource {
-        let (device, injector, wire) = (
+        let (device, injector, wire, transport) = (
             self.device.clone(),
             self.injector.clone(),
             self.wire.clone(),
+            self.transport.clone(),
         );
-        Box::new(move || port_counters(&device, &injector, wire.as_deref()))
+        Box::new(move || port_counters(&device, &injector, wire.as_deref(), &transport))
     }
 
     pub fn socket(&self) -> &Path {
@@ -231,7 +237,12 @@ impl Port {
 
     /// The device's counters plus the port's own (fault injection, wire drops).
     pub fn counters_json(&self) -> String {
-        port_counters(&self.device, &self.injector, self.wire.as_deref())
+        port_counters(
+            &self.device,
+            &self.injector,
+            self.wire.as_deref(),
+            &self.transport,
+        )
     }
 
     pub fn flush(&self) {
@@ -255,6 +266,7 @@ fn port_counters(
     device: &Mutex<dyn Personality>,
     injector: &Mutex<Injector>,
     wire: Option<&WireCounters>,
+    transport: &TransportCounters,
 ) -> String {
     let device = device
         .lock()
@@ -267,6 +279,9 @@ fn port_counters(
             if let Some(w) = wire {
                 let dropped = w.dropped.load(Ordering::Relaxed);
                 m.insert("wire_tx_dropped".into(), dropped.into());
+            }
+            for (name, value) in transport.snapshot() {
+                m.insert(name.into(), value.into());
             }
             serde_json::Value::Object(m).to_string()
         }
@@ -314,7 +329,7 @@ impl RxWorker {
                 default(wait.min(TICK)) => {}
             }
             if deadline.is_some_and(|d| d <= Instant::now()) {
-                self.lock().run_deadlines();
+                self.contained("deadlines", |d| d.run_deadlines());
             }
         }
     }
@@ -338,17 +353,23 @@ impl RxWorker {
                     Ok(f) => self.deliver(f, rx),
                     Err(_) => return,
                 },
-                recv(kick) -> _ => self.lock().resume_tx(),
+                recv(kick) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
                 recv(wake) -> _ => {}
                 default(wait.unwrap_or(TICK)) => {
                     // Only for a device timer: in virtual time, run_timers jumps
                     // the clock to it.
                     if wait.is_some() {
-                        self.lock().run_timers();
+                        self.contained("timers", |d| d.run_timers());
                     }
                 }
             }
         }
+    }
+
+    /// Runs one device operation with a panic in it contained.
+    fn contained(&self, what: &'static str, op: impl FnOnce(&mut dyn Personality)) {
+        let mut d = self.lock();
+        crate::containment::contained(&mut *d, || what.to_string(), op);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, dyn Personality + 'static> {
@@ -397,15 +418,13 @@ impl RxWorker {
                 p.record(&f, at);
             }
             // A device bug on one frame must not end this port's receive path for good:
-            // contain it, log it, count the frame as lost, and go on.
-            let delivered =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.receive(&f)));
-            if delivered.is_err() {
-                tracing::error!(
-                    len = f.len(),
-                    "receive path panicked on a frame: frame dropped"
-                );
-            }
+            // contain it (the device shows the fault and counts it) and go on.
+            let len = f.len();
+            crate::containment::contained(
+                &mut *d,
+                || format!("receive of a {len}-byte frame"),
+                |d| d.receive(&f),
+            );
             n += 1;
             next = if n < 64 { rx.try_recv().ok() } else { None };
         }

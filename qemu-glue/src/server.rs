@@ -1,24 +1,25 @@
-//! The vfio-user server for one PCI function.
+//! The vfio-user server for one PCI function: tunic's own protocol layer
+//! (`vfio-user-transport`) in front of a device personality.
 //!
-//! `vfio_user::Server::run` serves one connection with a blocking loop. This
-//! module wraps it: it validates every region access itself (the crate does not
-//! check offsets or sizes), resets the device when a client goes away, keeps
-//! accepting new clients, and contains a panic inside the crate so that it ends
-//! that connection, not the device.
+//! The transport checks every message against the protocol's limits; this
+//! module checks what only the device knows (region layout, access widths, the
+//! fd behind a DMA_MAP, that interrupt fds are eventfds), contains a panic in a
+//! device operation ([`crate::containment`]), resets the device when a client
+//! goes away, and keeps accepting new clients.
 
 use std::fs::File;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use dma::DmaSpace;
-use vfio_bindings::bindings::vfio::{
-    vfio_region_info, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE, VFIO_IRQ_INFO_NORESIZE,
-    VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE,
+use vfio_user_transport::session::{
+    SessionEnd, TransportCounters, REGION_FLAG_READ, REGION_FLAG_WRITE,
 };
-use vfio_user::{DmaMapFlags, DmaUnmapFlags, IrqInfo, Server, ServerBackend, ServerRegion};
+use vfio_user_transport::wire::{DmaMap, DmaUnmap, SetIrqs};
+use vfio_user_transport::{DeviceInfo, Errno, IrqInfo, Listener, RegionInfo, Session};
 
+use crate::containment::contained;
 use crate::irq::{self, EventfdIrq};
 use crate::port::Personality;
 
@@ -26,76 +27,57 @@ use crate::port::Personality;
 const CONFIG: u32 = 7;
 const REGIONS: u32 = 9;
 
-fn einval() -> std::io::Error {
-    std::io::Error::from_raw_os_error(libc::EINVAL)
-}
+/// vfio IRQ info flags.
+const IRQ_INFO_EVENTFD: u32 = 1 << 0;
+const IRQ_INFO_MASKABLE: u32 = 1 << 1;
+const IRQ_INFO_NORESIZE: u32 = 1 << 3;
 
-/// Region layout advertised to the client: BAR0 registers, BAR3 MSI-X, config space.
-fn regions(bar_sizes: &[(u32, u64)], config_size: u64) -> Vec<ServerRegion> {
+/// Region layout advertised to the client: the device's BARs and config space.
+fn regions(bar_sizes: &[(u32, u64)], config_size: u64) -> Vec<RegionInfo> {
     (0..REGIONS)
         .map(|index| {
-            let size = if index == CONFIG {
-                config_size
-            } else {
-                bar_sizes
-                    .iter()
-                    .find(|(i, _)| *i == index)
-                    .map_or(0, |(_, s)| *s)
-            };
+            let size = region_size(bar_sizes, config_size, index);
             let flags = if size > 0 {
-                VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE
+                REGION_FLAG_READ | REGION_FLAG_WRITE
             } else {
                 0
             };
-            ServerRegion {
-                region_info: vfio_region_info {
-                    argsz: std::mem::size_of::<vfio_region_info>() as u32,
-                    flags,
-                    index,
-                    cap_offset: 0,
-                    size,
-                    offset: 0,
-                },
-                sparse_areas: Vec::new(),
-                mmap_fd: None,
-            }
+            RegionInfo { flags, size }
         })
         .collect()
 }
 
-fn irqs(msix_vectors: u32) -> Vec<IrqInfo> {
-    let ev = VFIO_IRQ_INFO_EVENTFD;
-    vec![
-        IrqInfo {
-            index: irq::INTX,
-            flags: ev | VFIO_IRQ_INFO_MASKABLE,
-            count: 1,
-        },
-        IrqInfo {
-            index: irq::MSI,
-            flags: ev | VFIO_IRQ_INFO_NORESIZE,
-            count: 1,
-        },
-        IrqInfo {
-            index: irq::MSIX,
-            flags: ev | VFIO_IRQ_INFO_NORESIZE,
-            count: msix_vectors,
-        },
-        IrqInfo {
-            index: irq::ERR,
-            flags: ev,
-            count: 0,
-        },
-        IrqInfo {
-            index: irq::REQ,
-            flags: ev,
-            count: 0,
-        },
-    ]
+fn region_size(bar_sizes: &[(u32, u64)], config_size: u64, index: u32) -> u64 {
+    if index == CONFIG {
+        config_size
+    } else {
+        bar_sizes
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map_or(0, |(_, s)| *s)
+    }
 }
 
-/// What the server forwards requests to.
-struct Backend {
+/// Interrupt indexes in vfio order: INTx, MSI, MSI-X, ERR, REQ.
+fn irqs(msix_vectors: u32) -> Vec<IrqInfo> {
+    let info = |index, flags, count| (index, IrqInfo { flags, count });
+    let mut list = [
+        info(irq::INTX, IRQ_INFO_EVENTFD | IRQ_INFO_MASKABLE, 1),
+        info(irq::MSI, IRQ_INFO_EVENTFD | IRQ_INFO_NORESIZE, 1),
+        info(
+            irq::MSIX,
+            IRQ_INFO_EVENTFD | IRQ_INFO_NORESIZE,
+            msix_vectors,
+        ),
+        info(irq::ERR, IRQ_INFO_EVENTFD, 0),
+        info(irq::REQ, IRQ_INFO_EVENTFD, 0),
+    ];
+    list.sort_by_key(|(i, _)| *i);
+    list.into_iter().map(|(_, i)| i).collect()
+}
+
+/// What the transport forwards requests to.
+struct DeviceBackend {
     device: Arc<Mutex<dyn Personality>>,
     dma: Arc<DmaSpace>,
     irq: Arc<EventfdIrq>,
@@ -105,17 +87,11 @@ struct Backend {
     unshared: Vec<(u64, u64)>,
 }
 
-impl Backend {
-    fn check(&self, region: u32, offset: u64, len: usize) -> std::io::Result<()> {
-        let size = if region == CONFIG {
-            self.config_size
-        } else {
-            self.bar_sizes
-                .iter()
-                .find(|(i, _)| *i == region)
-                .map_or(0, |(_, s)| *s)
-        };
-        let end = offset.checked_add(len as u64).ok_or_else(einval)?;
+impl DeviceBackend {
+    /// Registers are reached 1 to 8 bytes at a time; config space in any size.
+    fn check(&self, region: u32, offset: u64, len: usize) -> Result<(), Errno> {
+        let size = region_size(&self.bar_sizes, self.config_size, region);
+        let end = offset.checked_add(len as u64).ok_or(Errno::EINVAL)?;
         if size == 0 || end > size || len > 8 && region != CONFIG {
             tracing::warn!(
                 region,
@@ -123,7 +99,7 @@ impl Backend {
                 len,
                 "region access outside the region refused"
             );
-            return Err(einval());
+            return Err(Errno::EINVAL);
         }
         Ok(())
     }
@@ -133,45 +109,44 @@ impl Backend {
     }
 }
 
-impl ServerBackend for Backend {
-    fn region_read(
-        &mut self,
-        region: u32,
-        offset: u64,
-        data: &mut [u8],
-    ) -> Result<(), std::io::Error> {
+fn region_name(region: u32) -> String {
+    if region == CONFIG {
+        "config space".into()
+    } else {
+        format!("BAR{region}")
+    }
+}
+
+impl vfio_user_transport::Backend for DeviceBackend {
+    fn region_read(&mut self, region: u32, offset: u64, data: &mut [u8]) -> Result<(), Errno> {
         self.check(region, offset, data.len())?;
         let mut d = self.device();
-        match region {
+        let what = || format!("{} read at {offset:#x}", region_name(region));
+        let done = contained(&mut *d, what, |d| match region {
             CONFIG => d.config_read(offset, data),
             _ => d.bar_read(region, offset, data),
+        });
+        if done.is_none() {
+            // What a PCIe read of a failed function completes with.
+            data.fill(0xff);
         }
         Ok(())
     }
 
-    fn region_write(
-        &mut self,
-        region: u32,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<(), std::io::Error> {
+    fn region_write(&mut self, region: u32, offset: u64, data: &[u8]) -> Result<(), Errno> {
         self.check(region, offset, data.len())?;
         let mut d = self.device();
-        match region {
+        let what = || format!("{} write at {offset:#x}", region_name(region));
+        // A write that panicked is dropped; the device shows the fault itself.
+        contained(&mut *d, what, |d| match region {
             CONFIG => d.config_write(offset, data),
             _ => d.bar_write(region, offset, data),
-        }
+        });
         Ok(())
     }
 
-    fn dma_map(
-        &mut self,
-        flags: DmaMapFlags,
-        offset: u64,
-        address: u64,
-        size: u64,
-        fd: Option<File>,
-    ) -> Result<(), std::io::Error> {
+    fn dma_map(&mut self, map: &DmaMap, fd: Option<File>) -> Result<(), Errno> {
+        let (address, size, offset) = (map.address, map.size, map.offset);
         let Some(fd) = fd else {
             // QEMU offers memory it cannot share (ROM shadows, non-shared RAM) without an fd,
             // for DMA through messages, which this server does not do. The device cannot reach
@@ -188,21 +163,23 @@ impl ServerBackend for Backend {
             address = format_args!("{address:#x}"),
             size,
             offset,
-            ?flags,
+            flags = map.flags,
             "DMA_MAP"
         );
         self.dma.map_file(address, size, fd, offset).map_err(|e| {
             tracing::warn!(error = %e, "DMA_MAP refused");
-            einval()
+            Errno::EINVAL
         })
     }
 
-    fn dma_unmap(
-        &mut self,
-        _flags: DmaUnmapFlags,
-        address: u64,
-        size: u64,
-    ) -> Result<(), std::io::Error> {
+    fn dma_unmap(&mut self, unmap: &DmaUnmap) -> Result<(), Errno> {
+        if unmap.flags & DmaUnmap::FLAG_UNMAP_ALL != 0 {
+            tracing::debug!("DMA_UNMAP of everything");
+            self.dma.clear();
+            self.unshared.clear();
+            return Ok(());
+        }
+        let (address, size) = (unmap.address, unmap.size);
         tracing::debug!(address = format_args!("{address:#x}"), size, "DMA_UNMAP");
         if let Some(i) = self.unshared.iter().position(|&r| r == (address, size)) {
             self.unshared.swap_remove(i);
@@ -210,34 +187,38 @@ impl ServerBackend for Backend {
         }
         self.dma.unmap(address, size).map_err(|e| {
             tracing::warn!(error = %e, "DMA_UNMAP refused");
-            einval()
+            Errno::EINVAL
         })
     }
 
-    fn reset(&mut self) -> Result<(), std::io::Error> {
-        tracing::info!("device reset by client");
-        self.device().reset();
-        Ok(())
+    fn set_irqs(&mut self, set: &SetIrqs, fds: Vec<File>) -> Result<(), Errno> {
+        tracing::debug!(
+            index = set.index,
+            flags = set.flags,
+            start = set.start,
+            count = set.count,
+            fds = fds.len(),
+            "SET_IRQS"
+        );
+        self.irq
+            .set_irqs(set.index, set.flags, set.start, set.count, fds)
+            .map_err(|e| Errno::from_io(&e))
     }
 
-    fn set_irqs(
-        &mut self,
-        index: u32,
-        flags: u32,
-        start: u32,
-        count: u32,
-        fds: Vec<File>,
-    ) -> Result<(), std::io::Error> {
-        tracing::debug!(index, flags, start, count, fds = fds.len(), "SET_IRQS");
-        self.irq.set_irqs(index, flags, start, count, fds)
+    fn reset(&mut self) -> Result<(), Errno> {
+        tracing::info!("device reset by client");
+        let mut d = self.device();
+        contained(&mut *d, || "device reset".into(), |d| d.reset());
+        Ok(())
     }
 }
 
 /// A listening vfio-user socket for one device.
 pub struct VfioUserServer {
-    server: Server,
-    backend: Backend,
-    path: PathBuf,
+    listener: Listener,
+    info: DeviceInfo,
+    backend: DeviceBackend,
+    counters: Arc<TransportCounters>,
 }
 
 impl VfioUserServer {
@@ -251,18 +232,15 @@ impl VfioUserServer {
             let d = device.lock().unwrap_or_else(|e| e.into_inner());
             (d.bar_sizes(), d.config_size(), d.msix_vectors())
         };
-        if path.exists() {
-            anyhow::bail!(
-                "socket path {} already exists: another tunic may be serving it; remove it if not",
-                path.display()
-            );
-        }
-        let server = Server::new(path, true, irqs(msix), regions(&bar_sizes, config_size))
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        let listener =
+            Listener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
         Ok(Self {
-            server,
-            backend: Backend {
+            listener,
+            info: DeviceInfo {
+                regions: regions(&bar_sizes, config_size),
+                irqs: irqs(msix),
+            },
+            backend: DeviceBackend {
                 device,
                 dma,
                 irq,
@@ -270,31 +248,45 @@ impl VfioUserServer {
                 config_size,
                 unshared: Vec::new(),
             },
-            path: path.to_path_buf(),
+            counters: Arc::default(),
         })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.listener.path()
+    }
+
+    /// What this server's sessions did: messages, refusals, dropped connections.
+    pub fn counters(&self) -> Arc<TransportCounters> {
+        self.counters.clone()
     }
 
     /// Serves clients one after another until `stop` says so.
     pub fn serve(mut self, stop: &std::sync::atomic::AtomicBool) {
-        log_protocol_panics_as_errors();
+        let socket: PathBuf = self.path().to_path_buf();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let outcome =
-                std::panic::catch_unwind(AssertUnwindSafe(|| self.server.run(&mut self.backend)));
-            match outcome {
-                Ok(Ok(())) => tracing::info!(socket = %self.path.display(), "client disconnected"),
-                Ok(Err(e)) => {
-                    tracing::warn!(socket = %self.path.display(), error = %e, "connection ended with an error")
+            let mut channel = match self.listener.accept() {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(socket = %socket.display(), error = %e, "accept failed");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
                 }
-                Err(_) => {
-                    tracing::error!(socket = %self.path.display(), "vfio-user client sent a message the protocol handler could not take: connection dropped, device reset")
+            };
+            let mut session = Session::new(self.info.clone(), self.counters.clone());
+            match session.run(&mut channel, &mut self.backend) {
+                SessionEnd::Closed => {
+                    tracing::info!(socket = %socket.display(), "client disconnected")
+                }
+                SessionEnd::Dropped(e) => {
+                    tracing::warn!(socket = %socket.display(), error = %e, "connection ended with an error")
                 }
             }
             // The guest's memory and interrupt routes went with the client.
-            self.backend.device().reset();
+            drop(channel);
+            let mut d = self.backend.device();
+            contained(&mut *d, || "reset after disconnect".into(), |d| d.reset());
+            drop(d);
             self.backend.dma.clear();
             self.backend.irq.clear();
             self.backend.unshared.clear();
@@ -305,45 +297,8 @@ impl VfioUserServer {
 /// Name of the threads that run [`VfioUserServer::serve`].
 pub const SERVE_THREAD: &str = "tunic-vfio-user";
 
-/// The vfio-user crate unwraps some client-supplied fields (a VERSION payload
-/// without its NUL, a message size below the header's), so a malformed message
-/// panics inside it. `serve` contains that panic and carries on; this hook makes
-/// the log say so as an error about the client, not as a crash report. Panics
-/// on other threads keep the default report.
-fn log_protocol_panics_as_errors() {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if std::thread::current().name() != Some(SERVE_THREAD) {
-                return default(info);
-            }
-            let what = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(
-                location = %info.location().map(|l| l.to_string()).unwrap_or_default(),
-                "malformed vfio-user message: {what}"
-            );
-        }));
-    });
-}
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_table_shape() {
-        let r = regions(&[(0, 0x20000), (3, 0x4000)], 4096);
-        assert_eq!(r.len(), 9);
-        assert_eq!(r[0].region_info.size, 0x20000);
-        assert_eq!(r[1].region_info.size, 0);
-        assert_eq!(r[1].region_info.flags, 0);
-        assert_eq!(r[3].region_info.size, 0x4000);
-        assert_eq!(r[7].region_info.size, 4096);
-    }
-}
+mod tests;

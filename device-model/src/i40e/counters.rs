@@ -14,6 +14,9 @@ pub struct Counters {
     pub nvm_bad_reads: u64,
     /// Queue enables whose context could not be read from the HMC.
     pub hmc_errors: u64,
+    /// Operations in which the device model itself failed (a contained panic): a
+    /// tunic bug, never the driver's; the device stopped its queues.
+    pub device_faults: u64,
     pub rx_link_down_drops: u64,
     #[serde(flatten)]
     pub tx: super::tx::TxCounters,
@@ -35,4 +38,5 @@ pub const ERROR_COUNTERS: &[&str] = &[
     "rx_ring_errors",
     "hmc_errors",
     "nvm_bad_reads",
+    "device_faults",
 ];

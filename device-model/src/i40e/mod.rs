@@ -181,6 +181,16 @@ impl I40e {
     }
 
     /// Whole-function reset (vfio-user DEVICE_RESET): as a power-on.
+    /// A device-model bug was contained (a panic in one operation): the state
+    /// behind the registers can no longer be trusted, so every queue stops, as
+    /// after a malicious-driver event: Tx queues stall until QTX_ENA starts them
+    /// again, Rx queues lose their context until the driver enables them anew.
+    pub fn contain_fault(&mut self) {
+        self.counters.device_faults += 1;
+        self.txq.iter_mut().for_each(|q| q.stalled = true);
+        self.rxq.iter_mut().for_each(|q| q.ctx = None);
+    }
+
     pub fn reset(&mut self) {
         (self.config, self.pcie_cap) = Self::build_config();
         self.reset_registers();

@@ -42,6 +42,9 @@ pub struct Counters {
     pub irq_unrouted: u64,
     pub ring_errors: u64,
     pub resets: u64,
+    /// Operations in which the device model itself failed (a contained panic): a
+    /// tunic bug, never the driver's; the device stopped its queues.
+    pub device_faults: u64,
 }
 
 /// What a correct driver never makes the device count: refused TSO contexts and checksum
@@ -56,4 +59,5 @@ pub const ERROR_COUNTERS: &[&str] = &[
     "rx_dma_errors",
     "ring_errors",
     "irq_unrouted",
+    "device_faults",
 ];

@@ -216,6 +216,22 @@ impl Igb {
         );
     }
 
+    /// A device-model bug was contained (a panic in one operation): the state
+    /// behind the registers can no longer be trusted, so the device stops every
+    /// queue, as silicon does after an internal error. Queue enable bits read back
+    /// clear; the driver's Tx watchdog sees the hang and resets the device.
+    pub fn contain_fault(&mut self) {
+        self.counters.device_faults += 1;
+        for q in 0..QUEUES {
+            for tx in [true, false] {
+                let off = queue_off(tx, q, Q_CTL);
+                let enable = if tx { TXDCTL_ENABLE } else { RXDCTL_ENABLE };
+                self.set(off, self.get(off) & !enable);
+            }
+        }
+        self.looped.clear();
+    }
+
     fn get(&self, off: u32) -> u32 {
         self.regs.get((off / 4) as usize).copied().unwrap_or(0)
     }

@@ -37,6 +37,9 @@ pub struct Counters {
     pub notifications_coalesced: u64,
     /// Ring violations that set NEEDS_RESET.
     pub queue_errors: u64,
+    /// Operations in which the device model itself failed (a contained panic): a
+    /// tunic bug, never the driver's; the device set NEEDS_RESET.
+    pub device_faults: u64,
     pub features_refused: u64,
     pub resets: u64,
 }
@@ -47,6 +50,7 @@ pub struct Counters {
 pub const ERROR_COUNTERS: &[&str] = &[
     "tx_dropped",
     "queue_errors",
+    "device_faults",
     "ctrl_errors",
     "features_refused",
 ];

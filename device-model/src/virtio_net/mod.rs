@@ -407,6 +407,17 @@ impl VirtioNet {
     fn queue_failed(&mut self, q: usize, e: QueueError) {
         self.counters.queue_errors += 1;
         tracing::warn!(queue = q, error = %e, "virtqueue error: device needs reset");
+        self.needs_reset();
+    }
+
+    /// A device-model bug was contained (a panic in one operation): the device
+    /// stops using its queues and asks for a reset (2.1.2), as for a ring violation.
+    pub fn contain_fault(&mut self) {
+        self.counters.device_faults += 1;
+        self.needs_reset();
+    }
+
+    fn needs_reset(&mut self) {
         if self.status & VIRTIO_CONFIG_S_NEEDS_RESET as u8 == 0 {
             self.status |= VIRTIO_CONFIG_S_NEEDS_RESET as u8;
             if self.status & VIRTIO_CONFIG_S_DRIVER_OK as u8 != 0 {

@@ -56,7 +56,7 @@ pub enum Command {
 
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "info,vfio_user=warn",
+        0 => "info",
         1 => "debug",
         _ => "trace",
     };
