@@ -138,6 +138,23 @@ impl DmaSpace {
         Ok(())
     }
 
+    /// Gives every anonymous mapping back its zero pages (MADV_DONTNEED), at the
+    /// cost of the pages touched: fresh guest RAM for a harness that reuses one
+    /// space across many runs. File mappings (a client's memory) are untouched.
+    pub fn zero_anonymous(&self) {
+        let Some(mem) = self.snapshot() else { return };
+        for region in mem.iter() {
+            if region.file_offset().is_none() {
+                // SAFETY: the range is exactly this private anonymous mapping, which
+                // stays mapped (the snapshot holds it); MADV_DONTNEED only makes its
+                // next touch read zeros.
+                unsafe {
+                    libc::madvise(region.as_ptr().cast(), region.size(), libc::MADV_DONTNEED);
+                }
+            }
+        }
+    }
+
     /// Drops every mapping (the client went away).
     pub fn clear(&self) {
         self.install(None);
@@ -166,8 +183,12 @@ impl DmaSpace {
         if len == 0 {
             return true;
         }
+        let Some(mem) = self.snapshot() else {
+            return false;
+        };
         let mut at = addr;
-        for (start, size) in self.mapped_ranges() {
+        for r in mem.iter() {
+            let (start, size) = (r.start_addr().raw_value(), r.len());
             let stop = start.saturating_add(size);
             if stop <= at {
                 continue;

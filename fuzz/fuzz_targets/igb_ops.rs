@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    device_model::fuzzing::run_ops(data);
+    device_model::fuzzing::run_ops_reused(data);
 });

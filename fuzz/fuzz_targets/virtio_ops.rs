@@ -9,5 +9,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    device_model::fuzzing::virtio::run_virtio_ops(data);
+    device_model::fuzzing::virtio::run_virtio_ops_reused(data);
 });

@@ -88,6 +88,29 @@ struct DeviceBackend {
 }
 
 impl DeviceBackend {
+    fn new(device: Arc<Mutex<dyn Personality>>, dma: Arc<DmaSpace>, irq: Arc<EventfdIrq>) -> Self {
+        let (bar_sizes, config_size) = {
+            let d = device.lock().unwrap_or_else(|e| e.into_inner());
+            (d.bar_sizes(), d.config_size())
+        };
+        Self {
+            device,
+            dma,
+            irq,
+            bar_sizes,
+            config_size,
+            unshared: Vec::new(),
+        }
+    }
+
+    /// What a client learns of this device: its regions and interrupt indexes.
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            regions: regions(&self.bar_sizes, self.config_size),
+            irqs: irqs(self.device().msix_vectors()),
+        }
+    }
+
     /// Registers are reached 1 to 8 bytes at a time; config space in any size.
     fn check(&self, region: u32, offset: u64, len: usize) -> Result<(), Errno> {
         let size = region_size(&self.bar_sizes, self.config_size, region);
@@ -228,26 +251,13 @@ impl VfioUserServer {
         dma: Arc<DmaSpace>,
         irq: Arc<EventfdIrq>,
     ) -> anyhow::Result<Self> {
-        let (bar_sizes, config_size, msix) = {
-            let d = device.lock().unwrap_or_else(|e| e.into_inner());
-            (d.bar_sizes(), d.config_size(), d.msix_vectors())
-        };
         let listener =
             Listener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+        let backend = DeviceBackend::new(device, dma, irq);
         Ok(Self {
             listener,
-            info: DeviceInfo {
-                regions: regions(&bar_sizes, config_size),
-                irqs: irqs(msix),
-            },
-            backend: DeviceBackend {
-                device,
-                dma,
-                irq,
-                bar_sizes,
-                config_size,
-                unshared: Vec::new(),
-            },
+            info: backend.info(),
+            backend,
             counters: Arc::default(),
         })
     }

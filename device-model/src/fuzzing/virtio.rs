@@ -205,6 +205,30 @@ pub fn run_virtio_ops(data: &[u8]) -> VirtioReport {
     run_virtio(&setup, &ops)
 }
 
+/// As [`run_virtio_ops`], on a device and guest memory kept across inputs and
+/// reset before each (rebuilt only when an input asks for another setup): what
+/// the fuzz target calls.
+pub fn run_virtio_ops_reused(data: &[u8]) {
+    thread_local! {
+        static REUSED: std::cell::RefCell<Option<harness::Harness>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let (setup, ops) = decode_virtio(data);
+    REUSED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        match slot.as_mut() {
+            Some(h) if h.setup == setup => h.restart(),
+            _ => *slot = Some(harness::Harness::new(&setup)),
+        }
+        if let Some(h) = slot.as_mut() {
+            for op in ops.iter().take(MAX_OPS) {
+                h.apply(op);
+            }
+            h.finish();
+        }
+    });
+}
+
 /// Runs `ops` against a fresh device built as `setup`; panics when an invariant breaks.
 pub fn run_virtio(setup: &VirtioSetup, ops: &[VirtioOp]) -> VirtioReport {
     let mut h = harness::Harness::new(setup);

@@ -54,17 +54,27 @@ pub struct RssCommand {
 
 pub struct Steering {
     hash_types: u32,
-    toeplitz: Toeplitz,
+    /// Shared with every device until a driver sets its own key: building the
+    /// tables is most of a reset's work otherwise.
+    toeplitz: std::sync::Arc<Toeplitz>,
     /// Empty until RSS_CONFIG: automatic steering.
     table: Vec<u16>,
     unclassified: u16,
+}
+
+/// The Toeplitz tables of [`DEFAULT_KEY`], built once per process.
+fn default_toeplitz() -> std::sync::Arc<Toeplitz> {
+    static DEFAULT: std::sync::OnceLock<std::sync::Arc<Toeplitz>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| std::sync::Arc::new(Toeplitz::new(&DEFAULT_KEY)))
+        .clone()
 }
 
 impl Default for Steering {
     fn default() -> Self {
         Self {
             hash_types: 0,
-            toeplitz: Toeplitz::new(&DEFAULT_KEY),
+            toeplitz: default_toeplitz(),
             table: Vec::new(),
             unclassified: 0,
         }
@@ -107,7 +117,7 @@ impl Steering {
         let n = cmd.key.len().min(KEY_LEN);
         key[..n].copy_from_slice(&cmd.key[..n]);
         self.hash_types = cmd.hash_types;
-        self.toeplitz = Toeplitz::new(&key);
+        self.toeplitz = std::sync::Arc::new(Toeplitz::new(&key));
         if let Some((table, unclassified, _)) = cmd.steering {
             self.table = table;
             self.unclassified = unclassified;

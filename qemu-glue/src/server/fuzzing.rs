@@ -13,7 +13,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use device_model::factory::{build, Kind, PortConfig};
-use vfio_user_transport::wire::{flags, Header, Writer, HEADER_SIZE};
+use vfio_user_transport::wire::{flags, message, Header, Writer, HEADER_SIZE};
 use vfio_user_transport::ScriptedChannel;
 
 use super::*;
@@ -40,23 +40,10 @@ fn rig() -> &'static Mutex<Rig> {
             Box::new(device_model::NullSink),
         )
         .expect("an igb builds");
-        let (bar_sizes, config_size, msix) = {
-            let d = device.lock().unwrap_or_else(|e| e.into_inner());
-            (d.bar_sizes(), d.config_size(), d.msix_vectors())
-        };
+        let backend = DeviceBackend::new(device, dma, irq);
         Mutex::new(Rig {
-            info: DeviceInfo {
-                regions: regions(&bar_sizes, config_size),
-                irqs: irqs(msix),
-            },
-            backend: DeviceBackend {
-                device,
-                dma,
-                irq,
-                bar_sizes,
-                config_size,
-                unshared: Vec::new(),
-            },
+            info: backend.info(),
+            backend,
         })
     })
 }
@@ -114,20 +101,6 @@ fn eventfd() -> Option<OwnedFd> {
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
     // SAFETY: fd is a valid descriptor we own when non-negative.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn message(id: u16, command: u16, msg_flags: u32, body: &[u8]) -> Vec<u8> {
-    let mut m = Header {
-        id,
-        command,
-        size: (HEADER_SIZE + body.len()) as u32,
-        flags: msg_flags,
-        error: 0,
-    }
-    .encode()
-    .to_vec();
-    m.extend_from_slice(body);
-    m
 }
 
 /// Most messages one input becomes: keeps an input's work bounded.

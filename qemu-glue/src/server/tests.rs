@@ -1,5 +1,5 @@
 use super::*;
-use vfio_user_transport::wire::{Header, RegionAccess, HEADER_SIZE};
+use vfio_user_transport::wire::RegionAccess;
 use vfio_user_transport::{Backend as _, ScriptedChannel};
 
 #[test]
@@ -62,18 +62,11 @@ impl Personality for Buggy {
 }
 
 fn backend(device: Arc<Mutex<dyn Personality>>) -> DeviceBackend {
-    let (bar_sizes, config_size) = {
-        let d = device.lock().unwrap();
-        (d.bar_sizes(), d.config_size())
-    };
-    DeviceBackend {
+    DeviceBackend::new(
         device,
-        dma: Arc::new(DmaSpace::new()),
-        irq: Arc::new(EventfdIrq::default()),
-        bar_sizes,
-        config_size,
-        unshared: Vec::new(),
-    }
+        Arc::new(DmaSpace::new()),
+        Arc::new(EventfdIrq::default()),
+    )
 }
 
 #[test]
@@ -94,27 +87,14 @@ fn a_panic_in_a_device_operation_is_contained_and_shown_as_a_device_fault() {
 }
 
 fn message(id: u16, command: u16, body: &[u8]) -> Vec<u8> {
-    let mut m = Header {
-        id,
-        command,
-        size: (HEADER_SIZE + body.len()) as u32,
-        flags: 0,
-        error: 0,
-    }
-    .encode()
-    .to_vec();
-    m.extend_from_slice(body);
-    m
+    vfio_user_transport::wire::message(id, command, 0, body)
 }
 
 #[test]
 fn the_connection_outlives_a_panic_in_the_device() {
     let device: Arc<Mutex<dyn Personality>> = Arc::new(Mutex::new(Buggy::default()));
     let mut b = backend(device);
-    let info = DeviceInfo {
-        regions: regions(&b.bar_sizes, b.config_size),
-        irqs: irqs(1),
-    };
+    let info = b.info();
     let write = |offset: u64, id: u16| {
         let a = RegionAccess {
             offset,

@@ -316,17 +316,10 @@ impl Channel for ScriptedChannel {
 mod tests {
     use super::*;
 
+    /// A message whose size field says `size`, whatever the body's length.
     fn message(command: u16, size: u32, body: &[u8]) -> Vec<u8> {
-        let mut m = Header {
-            id: 1,
-            command,
-            size,
-            flags: 0,
-            error: 0,
-        }
-        .encode()
-        .to_vec();
-        m.extend_from_slice(body);
+        let mut m = crate::wire::message(1, command, 0, body);
+        m[4..8].copy_from_slice(&size.to_le_bytes());
         m
     }
 

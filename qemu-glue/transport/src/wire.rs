@@ -83,6 +83,22 @@ impl Header {
     }
 }
 
+/// A whole command message: the header for `body`, then `body`. What a client
+/// sends; the tests and fuzz targets build their streams with it.
+pub fn message(id: u16, command: u16, msg_flags: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = Header {
+        id,
+        command,
+        size: (HEADER_SIZE + body.len()) as u32,
+        flags: msg_flags,
+        error: 0,
+    }
+    .encode()
+    .to_vec();
+    m.extend_from_slice(body);
+    m
+}
+
 /// vfio-user commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dma::DmaSpace;
 use virtio_bindings::virtio_config::VIRTIO_CONFIG_S_DRIVER_OK;
 
-use super::super::{map, toggle_high_ram, RAM_HIGH, RAM_LOW};
+use super::super::{map, toggle_high_ram, words, RAM_HIGH, RAM_LOW};
 use super::driver::Driver;
 use super::{VirtioOp, VirtioReport, VirtioSetup};
 use crate::irq::IrqSink;
@@ -85,16 +85,20 @@ impl IrqSink for IrqCheck {
 }
 
 pub(super) struct Harness {
+    /// What the device was built as: a reused harness serves only inputs with
+    /// the same setup.
+    pub(super) setup: VirtioSetup,
     pub(super) dev: VirtioNet,
     pub(super) dma: Arc<DmaSpace>,
     pub(super) drv: Driver,
     wire: Arc<Mutex<Wire>>,
     irq: Arc<IrqCheck>,
     high_mapped: bool,
-    counters: Vec<(String, u64)>,
-    /// The counters serialized at the last check: most steps change none, and
-    /// comparing bytes is much cheaper than comparing named values.
-    counters_json: Vec<u8>,
+    /// Every counter's value at the last check ([`words::words`] order).
+    counters: Vec<u64>,
+    scratch: Vec<u64>,
+    /// The counters' names, for when their number changes (per-queue lists).
+    counter_names: Vec<String>,
     in_step: bool,
     allowed: u64,
     refused: u64,
@@ -170,22 +174,51 @@ impl Harness {
                 w.over_mtu += u64::from(f.len() > longest_plain);
             }),
         );
-        let counters = flatten(dev.counters());
+        let mut counters = Vec::new();
+        words::words(dev.counters(), &mut counters);
+        let counter_names = words::names(dev.counters());
         Self {
+            setup: *setup,
             dev,
             dma,
             drv: Driver::default(),
             wire,
             irq,
             high_mapped: true,
+            counter_names,
             counters,
-            counters_json: Vec::new(),
+            scratch: Vec::new(),
             in_step: false,
             allowed: 0,
             refused: 0,
             packed_packets: 0,
             split_packets: 0,
         }
+    }
+
+    /// Back to a just-built harness for the next input with the same setup: the
+    /// device reset (status 0, as a driver resets it), the driver forgotten, guest
+    /// RAM zeroed and both regions mapped, the wire and interrupt checks emptied.
+    pub(super) fn restart(&mut self) {
+        self.dev.reset();
+        self.drv = Driver::default();
+        if !self.high_mapped {
+            map(&self.dma, RAM_HIGH);
+            self.high_mapped = true;
+        }
+        self.dma.zero_anonymous();
+        self.dma.take_accesses();
+        *self.wire.lock().unwrap_or_else(|e| e.into_inner()) = Wire::default();
+        self.irq.msix_on.store(true, Ordering::Relaxed);
+        self.irq.highest.store(0, Ordering::Relaxed);
+        self.irq.raised.store(0, Ordering::Relaxed);
+        self.irq.raised_while_off.store(0, Ordering::Relaxed);
+        self.allowed = 0;
+        self.refused = 0;
+        self.packed_packets = 0;
+        self.split_packets = 0;
+        words::words(self.dev.counters(), &mut self.counters);
+        self.counter_names = words::names(self.dev.counters());
     }
 
     /// Guest memory written by the guest's CPU: refusals ignored, not device DMA.
@@ -264,7 +297,7 @@ impl Harness {
         } else {
             self.split_packets += moved;
         }
-        self.check_memory_and_counters();
+        self.check_memory();
     }
 
     fn wire_state(&self) -> (u64, u64) {
@@ -273,6 +306,12 @@ impl Harness {
     }
 
     fn check_memory_and_counters(&mut self) {
+        self.check_memory();
+        self.check_counters();
+    }
+
+    /// DMA only after DRIVER_OK and inside mapped memory; wire and vectors sane.
+    fn check_memory(&mut self) {
         let started = u32::from(self.dev.status()) & VIRTIO_CONFIG_S_DRIVER_OK != 0;
         for a in self.dma.take_accesses() {
             assert!(
@@ -289,7 +328,6 @@ impl Harness {
                 self.refused += 1;
             }
         }
-        self.check_counters();
         let longest = self.wire.lock().unwrap_or_else(|e| e.into_inner()).longest;
         assert!(
             longest <= MAX_TX_PACKET,
@@ -308,18 +346,27 @@ impl Harness {
 
     /// No counter went back since the last check.
     fn check_counters(&mut self) {
-        let mut json = std::mem::take(&mut self.counters_json);
-        let before = json.len();
-        serde_json::to_writer(&mut json, self.dev.counters()).unwrap_or_default();
-        if json[..before] != json[before..] {
-            let now = flatten(self.dev.counters());
-            for ((name, old), (_, new)) in self.counters.iter().zip(&now) {
-                assert!(new >= old, "counter {name} went back from {old} to {new}");
+        words::words(self.dev.counters(), &mut self.scratch);
+        if self.scratch.len() == self.counters.len() {
+            if let Some(i) = (0..self.counters.len()).find(|&i| self.scratch[i] < self.counters[i])
+            {
+                panic!(
+                    "counter {} went back from {} to {}",
+                    self.counter_names[i], self.counters[i], self.scratch[i]
+                );
             }
-            self.counters = now;
+        } else {
+            // A per-queue list changed length: match the counters by name.
+            let names = words::names(self.dev.counters());
+            for (name, new) in names.iter().zip(&self.scratch) {
+                if let Some(i) = self.counter_names.iter().position(|n| n == name) {
+                    let old = self.counters[i];
+                    assert!(*new >= old, "counter {name} went back from {old} to {new}");
+                }
+            }
+            self.counter_names = names;
         }
-        json.drain(..before);
-        self.counters_json = json;
+        std::mem::swap(&mut self.counters, &mut self.scratch);
     }
 
     /// PCIe Device Control, found through the capability list as a driver finds it.
@@ -353,7 +400,14 @@ impl Harness {
         });
     }
 
+    /// One operation, then every invariant; counters are compared per
+    /// operation, the rest after every step inside it.
     pub(super) fn apply(&mut self, op: &VirtioOp) {
+        self.apply_op(op);
+        self.check_memory_and_counters();
+    }
+
+    fn apply_op(&mut self, op: &VirtioOp) {
         match op {
             VirtioOp::BarRead { offset, len } => {
                 let mut b = [0u8; 8];
@@ -429,6 +483,11 @@ impl Harness {
         }
     }
 
+    /// The last checks of an input.
+    pub(super) fn finish(&mut self) {
+        self.check_memory_and_counters();
+    }
+
     pub(super) fn report(mut self, ops: usize) -> VirtioReport {
         self.check_memory_and_counters();
         VirtioReport {
@@ -439,7 +498,7 @@ impl Harness {
             interrupts: self.irq.raised.load(Ordering::Relaxed),
             packed_packets: self.packed_packets,
             split_packets: self.split_packets,
-            counters: self.counters.clone(),
+            counters: flatten(self.dev.counters()),
         }
     }
 }

@@ -50,19 +50,7 @@ fn info() -> DeviceInfo {
     }
 }
 
-fn message(id: u16, command: u16, extra_flags: u32, body: &[u8]) -> Vec<u8> {
-    let mut m = Header {
-        id,
-        command,
-        size: (HEADER_SIZE + body.len()) as u32,
-        flags: extra_flags,
-        error: 0,
-    }
-    .encode()
-    .to_vec();
-    m.extend_from_slice(body);
-    m
-}
+use crate::wire::message;
 
 fn version(json: &[u8]) -> Vec<u8> {
     let mut body = vec![0, 0, 0, 0];
