@@ -44,6 +44,11 @@ pub const MAX_WIRE_FRAME: usize = 9728 + 4;
 /// Operations decoded from one input at most: keeps each fuzz input quick.
 pub const MAX_OPS: usize = 256;
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+/// Deferred Tx passes a harness runs after one step at most, as the port's worker
+/// would; more are left to the next step (a ring of MSS-1 TSO packets is one
+/// packet per pass).
+pub(crate) const MAX_DEFERRED_PASSES: usize = 1024;
+
 /// Where [`Op::BringUp`] puts rings and buffers.
 const TX_RING: u64 = 0x1_0000;
 const RX_RING: u64 = 0x2_0000;
@@ -558,6 +563,7 @@ impl Harness {
         let c0 = self.dev.counters().clone();
         let wire0 = self.wire_frames();
         f(self);
+        self.drain_deferred();
         let after = self.ring_capacity();
         self.rings = Some(after);
         let c = self.dev.counters().clone();
@@ -585,6 +591,22 @@ impl Harness {
                 wired + looped,
                 sent,
                 "frames counted as sent but neither on the wire nor looped back"
+            );
+        }
+    }
+
+    /// What the port's worker does after a register write: the Tx passes it left
+    /// (`doorbell`), each of which must make progress or find its queue stopped.
+    fn drain_deferred(&mut self) {
+        for _ in 0..crate::fuzzing::MAX_DEFERRED_PASSES {
+            if !self.dev.has_deferred() {
+                return;
+            }
+            let before = self.dev.counters().tx_descriptors;
+            self.dev.run_deferred();
+            assert!(
+                self.dev.counters().tx_descriptors > before || !self.dev.has_deferred(),
+                "a deferred Tx pass made no progress and stays deferred"
             );
         }
     }

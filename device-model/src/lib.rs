@@ -1,6 +1,7 @@
 //! Device models: PCI config space, register files, rings, interrupts and the
 //! device personalities (Intel 82576 / `igb`, virtio-net), built on the offload engines.
 
+pub mod doorbell;
 pub mod factory;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

@@ -49,8 +49,16 @@ pub trait Personality: Send {
     }
     /// ...what to do when it passes...
     fn run_deadlines(&mut self) {}
-    /// ...and who to tell when a new, earlier one is set.
+    /// ...and who to tell when a new, earlier one is set, or when a Tx pass left
+    /// work for later (see `has_deferred`).
     fn set_waker(&mut self, _wake: Waker) {}
+    /// A doorbell's Tx pass ran out of its budget with descriptors left
+    /// (`crate::doorbell`): the port's worker calls `run_deferred`, one budget per
+    /// queue per call and the device released in between, until this is false.
+    fn has_deferred(&self) -> bool {
+        false
+    }
+    fn run_deferred(&mut self) {}
 }
 
 impl Personality for crate::igb::Igb {
@@ -103,6 +111,15 @@ impl Personality for crate::igb::Igb {
     }
     fn resume_tx(&mut self) {
         crate::igb::Igb::resume_tx(self)
+    }
+    fn set_waker(&mut self, wake: Waker) {
+        crate::igb::Igb::set_waker(self, wake)
+    }
+    fn has_deferred(&self) -> bool {
+        crate::igb::Igb::has_deferred(self)
+    }
+    fn run_deferred(&mut self) {
+        crate::igb::Igb::run_deferred(self)
     }
 }
 
@@ -172,6 +189,12 @@ impl Personality for crate::virtio_net::VirtioNet {
     fn set_waker(&mut self, wake: Waker) {
         crate::virtio_net::VirtioNet::set_waker(self, wake)
     }
+    fn has_deferred(&self) -> bool {
+        crate::virtio_net::VirtioNet::has_deferred(self)
+    }
+    fn run_deferred(&mut self) {
+        crate::virtio_net::VirtioNet::run_deferred(self)
+    }
 }
 
 impl Personality for crate::i40e::I40e {
@@ -213,6 +236,15 @@ impl Personality for crate::i40e::I40e {
     }
     fn counters_json(&self) -> String {
         serde_json::to_string(&self.counters()).unwrap_or_default()
+    }
+    fn set_waker(&mut self, wake: Waker) {
+        crate::i40e::I40e::set_waker(self, wake)
+    }
+    fn has_deferred(&self) -> bool {
+        crate::i40e::I40e::has_deferred(self)
+    }
+    fn run_deferred(&mut self) {
+        crate::i40e::I40e::run_deferred(self)
     }
 }
 

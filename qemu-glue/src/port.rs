@@ -47,7 +47,7 @@ pub fn personality_parser() -> impl clap::builder::TypedValueParser<Value = Pers
 }
 
 /// How a port records its traffic.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PcapSpec {
     /// Everything in one file.
     File(PathBuf),
@@ -318,8 +318,15 @@ impl RxWorker {
     /// notification coalescing). `wake` says a new deadline was set.
     fn run(&self, rx: &Receiver<Frame>, wake: &Receiver<()>, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
-            let deadline = self.lock().next_deadline();
-            let wait = deadline.map_or(TICK, |d| d.saturating_duration_since(Instant::now()));
+            let (deadline, busy) = {
+                let d = self.lock();
+                (d.next_deadline(), d.has_deferred())
+            };
+            let wait = match deadline {
+                _ if busy => Duration::ZERO,
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => TICK,
+            };
             crossbeam_channel::select! {
                 recv(rx) -> f => match f {
                     Ok(f) => self.deliver(f, rx),
@@ -331,7 +338,19 @@ impl RxWorker {
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 self.contained("deadlines", |d| d.run_deadlines());
             }
+            self.run_deferred();
         }
+    }
+
+    /// One budget of the Tx work a doorbell left (`device_model::doorbell`); the
+    /// device is released before the next, so register accesses and received
+    /// frames are served in between.
+    fn run_deferred(&self) {
+        self.contained("deferred Tx", |d| {
+            if d.has_deferred() {
+                d.run_deferred()
+            }
+        });
     }
 
     /// Timed: frames, kicks from the pacer (the Tx packet buffer has room again),
@@ -348,6 +367,12 @@ impl RxWorker {
         let kick = kick.unwrap_or_else(crossbeam_channel::never);
         while !stop.load(Ordering::Relaxed) {
             let wait = self.timer_wait();
+            let busy = self.lock().has_deferred();
+            let idle = if busy {
+                Duration::ZERO
+            } else {
+                wait.unwrap_or(TICK)
+            };
             crossbeam_channel::select! {
                 recv(rx) -> f => match f {
                     Ok(f) => self.deliver(f, rx),
@@ -355,14 +380,17 @@ impl RxWorker {
                 },
                 recv(kick) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
                 recv(wake) -> _ => {}
-                default(wait.unwrap_or(TICK)) => {
+                default(idle) => {
                     // Only for a device timer: in virtual time, run_timers jumps
-                    // the clock to it.
-                    if wait.is_some() {
+                    // the clock to it, which it must not do while the device
+                    // still has Tx work (the guest is not idle).
+                    let virtual_busy = busy && self.clock.as_ref().is_some_and(|c| c.mode != TimingMode::Paced);
+                    if wait.is_some() && !virtual_busy {
                         self.contained("timers", |d| d.run_timers());
                     }
                 }
             }
+            self.run_deferred();
         }
     }
 
@@ -429,6 +457,11 @@ impl RxWorker {
             next = if n < 64 { rx.try_recv().ok() } else { None };
         }
     }
+}
+
+/// `52:54:00:12:34:56`.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
 }
 
 /// Parses `52:54:00:12:34:56`.

@@ -78,6 +78,8 @@ pub struct I40e {
     wire: Box<dyn FrameSink>,
     segmenter: Segmenter,
     scratch: Vec<u8>,
+    /// Tx queues left with work after their pass's budget ran out.
+    deferred: crate::doorbell::DeferredTx,
     epoch: Instant,
     /// Log lines about resets and unreadable queue contexts: a guest can cause
     /// both in a loop.
@@ -113,6 +115,7 @@ impl I40e {
             wire,
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
+            deferred: crate::doorbell::DeferredTx::default(),
             epoch: Instant::now(),
             reset_log: Default::default(),
             context_log: Default::default(),
@@ -189,6 +192,24 @@ impl I40e {
         self.counters.device_faults += 1;
         self.txq.iter_mut().for_each(|q| q.stalled = true);
         self.rxq.iter_mut().for_each(|q| q.ctx = None);
+        self.deferred.clear();
+    }
+
+    /// Who to wake when a Tx pass leaves work for the port's worker.
+    pub fn set_waker(&mut self, wake: crate::timing::Waker) {
+        self.deferred.set_waker(wake);
+    }
+
+    /// Whether a Tx pass ran out of budget with descriptors left.
+    pub fn has_deferred(&self) -> bool {
+        self.deferred.any()
+    }
+
+    /// Resumes the deferred Tx queues, one budget each.
+    pub fn run_deferred(&mut self) {
+        for q in self.deferred.take() {
+            self.tx_process(q);
+        }
     }
 
     pub fn reset(&mut self) {
@@ -216,6 +237,7 @@ impl I40e {
         self.txq
             .iter_mut()
             .for_each(|q| *q = tx::TxQueue::default());
+        self.deferred.clear();
         self.rxq
             .iter_mut()
             .for_each(|q| *q = rx::RxQueue::default());

@@ -63,6 +63,7 @@ use serde::Serialize;
 use super::hmc::TxContext;
 use super::regs::*;
 use super::I40e;
+use crate::doorbell::TxBudget;
 use crate::wire::FrameSink;
 
 const DESC_LEN: u64 = 16;
@@ -298,6 +299,9 @@ pub struct TxCounters {
     pub tx_oversize_dropped: u64,
     /// Packets shorter than 17 bytes: dropped.
     pub tx_runt_dropped: u64,
+    /// Tx passes that stopped at their budget with descriptors left, resumed by the
+    /// port's worker (`doorbell`): work, not an error.
+    pub tx_deferred_passes: u64,
     /// Head or tail beyond the ring, or an empty ring: the queue stopped.
     pub tx_ring_errors: u64,
     /// Frames not sent because the link was down.
@@ -475,8 +479,9 @@ fn masks_from_regs(f: u32, m: u32, l: u32) -> [u16; 3] {
 }
 
 impl I40e {
-    /// QTX_TAIL was written: process queue `q` from its head to the tail, at most one
-    /// ring's worth.
+    /// QTX_TAIL was written: process queue `q` from its head towards the tail, at
+    /// most one ring's worth and one [`TxBudget`]; the rest is deferred to the
+    /// port's worker.
     pub(super) fn tx_process(&mut self, q: usize) {
         let Some(queue) = self.txq.get(q) else {
             return;
@@ -506,7 +511,15 @@ impl I40e {
             return;
         }
         let mut processed = 0u32;
+        let mut budget = TxBudget::start(self.counters.tx.tx_bytes);
         while head != tail && processed < qlen {
+            let between_packets = self.txq[q].packet.first.is_none();
+            if between_packets && budget.spent(self.counters.tx.tx_bytes) {
+                self.counters.tx.tx_deferred_passes += 1;
+                self.deferred.defer(q);
+                break;
+            }
+            budget.fetched();
             let addr = ctx.base.wrapping_add(u64::from(head) * DESC_LEN);
             let mut d = [0u8; 16];
             if self.dma.read(addr, &mut d).is_err() {

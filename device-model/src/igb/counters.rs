@@ -39,6 +39,9 @@ pub struct Counters {
     pub rx_csum_bad: u64,
     pub rx_rss_hashed: u64,
     pub loopback_frames: u64,
+    /// Tx passes that stopped at their budget with descriptors left, resumed by the
+    /// port's worker (`doorbell`): work, not an error.
+    pub tx_deferred_passes: u64,
     pub irq_unrouted: u64,
     pub ring_errors: u64,
     pub resets: u64,

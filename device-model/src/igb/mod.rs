@@ -29,6 +29,7 @@ use phy::Phy;
 use regs::*;
 use stats::Stats;
 
+use crate::doorbell::DeferredTx;
 use crate::irq::IrqSink;
 use crate::pci::{BarKind, ConfigSpace, PciIdentity};
 use crate::timing::{DeviceTiming, TimingConfig};
@@ -76,10 +77,9 @@ pub struct Igb {
     rx_fifo_bytes: usize,
     rss: rx::RssState,
     segmenter: Segmenter,
-    segments: tx::SegmentBuffer,
     scratch: Vec<u8>,
-    /// Frames a loopback mode sent back to our own receiver, delivered after the Tx pass.
-    looped: Vec<Vec<u8>>,
+    /// Tx queues left with work after their pass's budget ran out.
+    deferred: DeferredTx,
     unmodelled_logged: HashSet<u32>,
     /// `None` with timing off, so the untimed paths pay one branch at most.
     timing: Option<Box<DeviceTiming>>,
@@ -109,9 +109,8 @@ impl Igb {
             rx_fifo_bytes: 0,
             rss: rx::RssState::default(),
             segmenter: Segmenter::new(),
-            segments: tx::SegmentBuffer::default(),
             scratch: Vec::new(),
-            looped: Vec::new(),
+            deferred: DeferredTx::default(),
             unmodelled_logged: HashSet::new(),
             timing: DeviceTiming::new(&cfg.timing, usize::from(MSIX_VECTORS), QUEUES).map(Box::new),
         };
@@ -185,6 +184,7 @@ impl Igb {
         self.intr.reset();
         self.stats = Stats::default();
         self.txq.iter_mut().for_each(|q| *q = TxQueue::default());
+        self.deferred.clear();
         // Frames still waiting for descriptors are lost with the reset, and counted.
         self.counters.rx_reset_drops += self.rx_fifo.len() as u64;
         self.rx_fifo.clear();
@@ -229,7 +229,7 @@ impl Igb {
                 self.set(off, self.get(off) & !enable);
             }
         }
-        self.looped.clear();
+        self.deferred.clear();
     }
 
     /// A register's stored value, without a read's side effects: what the fuzzing
@@ -291,7 +291,6 @@ impl Igb {
     /// A guest write to BAR0. Partial writes merge into the stored register.
     pub fn mmio_write(&mut self, off: u64, data: &[u8]) {
         crate::mmio::write(self, off, data);
-        self.deliver_looped();
     }
 
     /// BAR3 holds the MSI-X table and PBA; QEMU emulates them, so accesses
@@ -608,13 +607,24 @@ impl Igb {
         }
     }
 
-    /// Frames looped back by MAC or PHY loopback go to our own receiver.
-    fn deliver_looped(&mut self) {
-        while !self.looped.is_empty() {
-            let frames = std::mem::take(&mut self.looped);
-            for f in frames {
-                self.receive_frame(&f);
-            }
+    /// Who to wake when a Tx pass leaves work for the port's worker.
+    pub fn set_waker(&mut self, wake: crate::timing::Waker) {
+        self.deferred.set_waker(wake);
+    }
+
+    /// Whether a Tx pass ran out of budget with descriptors left.
+    pub fn has_deferred(&self) -> bool {
+        self.deferred.any()
+    }
+
+    /// Resumes the deferred Tx queues, one budget each.
+    pub fn run_deferred(&mut self) {
+        for q in self.deferred.take() {
+            self.tx_process(q);
+        }
+        // A resumed queue the driver stopped meanwhile ends its doorbell unplayed.
+        if !self.deferred.any() && self.timing.is_some() {
+            self.flush_timed_tx();
         }
     }
 }

@@ -105,7 +105,6 @@ impl Igb {
         for q in (0..QUEUES).filter(|q| stalled & (1 << q) != 0) {
             self.tx_process(q);
         }
-        self.deliver_looped();
     }
 
     /// Model time now; `None` with timing off.

@@ -120,8 +120,12 @@ impl Rig {
     fn data(&self, slot: u32, buf: u64, len: usize, cmd: u32, olinfo: u32) {
         self.descriptor(slot, buf, len as u32 | (3 << 20) | DEXT | cmd, olinfo);
     }
+    /// TDT, then what the port's worker does with the passes it left.
     fn doorbell(&mut self, tail: u32) {
         self.wr(queue_off(true, 0, Q_TAIL), tail % self.ring);
+        while self.dev.has_deferred() {
+            self.dev.run_deferred();
+        }
     }
     fn departures(&self) -> Vec<(usize, Picos)> {
         self.wire.0.lock().unwrap().clone()
@@ -337,4 +341,54 @@ fn a_100_mbps_link_paces_at_its_line_rate_and_says_so() {
     let status = u32::from_le_bytes(status);
     assert_eq!(status & STATUS_LU, STATUS_LU);
     assert_eq!(status & (3 << 6), STATUS_SPEED_100);
+}
+
+/// Virtual time: a doorbell of MSS-1 sends, split into passes by its budget, holds
+/// at most 16 MiB of frames (plus one packet's) however much it queued, and its
+/// frames still leave back to back, as if it had been one pass.
+#[test]
+fn a_virtual_time_doorbell_holds_bounded_frames_and_keeps_line_rate() {
+    const SENDS: u32 = 40;
+    const PAYLOAD: usize = 20_000;
+    let mut r = rig(LinkSpeed::Gbps10, 64);
+    let send = tcp_send(PAYLOAD);
+    r.dma.write(BUF, &send).unwrap();
+    r.descriptor(
+        0,
+        u64::from(20u32 | (14 << 9)),
+        (1 << 10) | (1 << 11) | (2 << 20) | DEXT,
+        (20 << 8) | (1 << 16),
+    );
+    let olinfo = (PAYLOAD as u32) << 14 | (3 << 8);
+    for slot in 1..=SENDS {
+        r.data(slot, BUF, send.len(), TSE | EOP | IFCS | RS, olinfo);
+    }
+    r.wr(queue_off(true, 0, Q_TAIL), SENDS + 1);
+    let limit = (16 << 20) + PAYLOAD as u64 * 60;
+    let mut passes = 0;
+    loop {
+        let made = r.dev.counters().tx_frames;
+        let held = made - r.departures().len() as u64;
+        assert!(
+            held * 60 <= limit,
+            "{held} frames held after {passes} passes"
+        );
+        if !r.dev.has_deferred() {
+            break;
+        }
+        r.dev.run_deferred();
+        passes += 1;
+    }
+    assert_eq!(passes, SENDS - 1, "one send per pass");
+    let frames = r.departures();
+    assert_eq!(frames.len(), SENDS as usize * PAYLOAD);
+    // 55-byte segments padded to 60 leave one 67.2 ns wire slot apart across every
+    // pass boundary. Only where the held frames passed 16 MiB (twice here) was the
+    // batch played early, and the next send's fetch waits behind its write-backs.
+    let late = frames
+        .windows(2)
+        .skip(100)
+        .filter(|w| w[1].1 - w[0].1 > Picos(67_200))
+        .count();
+    assert!(late <= 2, "{late} gaps in the departures");
 }

@@ -17,6 +17,7 @@ use offload_engines::txcsum;
 use super::interrupts::Cause;
 use super::regs::*;
 use super::Igb;
+use crate::doorbell::TxBudget;
 use crate::timing::{Completion, WriteBack};
 
 const DESC_LEN: u64 = 16;
@@ -83,8 +84,9 @@ impl Igb {
         )
     }
 
-    /// Processes queue `q` from TDH up to TDT: at most one ring's worth per call,
-    /// so a guest cannot make a doorbell loop forever.
+    /// Processes queue `q` from TDH towards TDT: at most one ring's worth and one
+    /// [`TxBudget`] per call; what is left is deferred to the port's worker, so a
+    /// doorbell's work under the device lock is bounded.
     pub(super) fn tx_process(&mut self, q: usize) {
         if self.get(TCTL) & TCTL_EN == 0 || self.get(queue_off(true, q, Q_CTL)) & TXDCTL_ENABLE == 0
         {
@@ -106,13 +108,23 @@ impl Igb {
             return;
         }
         let mut completed = false;
+        let mut budget = TxBudget::start(self.counters.tx_bytes);
+        let mut deferred = false;
         for _ in 0..count {
             if head == tail {
+                break;
+            }
+            let between_packets = self.txq[q].packet.first.is_none();
+            if between_packets && budget.spent(self.counters.tx_bytes) {
+                self.counters.tx_deferred_passes += 1;
+                self.deferred.defer(q);
+                deferred = true;
                 break;
             }
             if self.timing.is_some() && self.tx_must_stop(q) {
                 break;
             }
+            budget.fetched();
             let addr = base.wrapping_add(u64::from(head) * DESC_LEN);
             let mut d = [0u8; 16];
             self.counters.tx_descriptors += 1;
@@ -148,7 +160,8 @@ impl Igb {
             head = (head + 1) % count;
         }
         self.set(queue_off(true, q, Q_HEAD), head);
-        if self.timing.is_some() {
+        let held = deferred && self.timing.as_mut().is_some_and(|t| t.hold_for_next_pass());
+        if self.timing.is_some() && !held {
             self.flush_timed_tx();
         }
         if completed {
@@ -353,28 +366,26 @@ impl Igb {
         if ctx.iplen > 60 {
             self.counters.tso_tunnel_headers += 1;
         }
-        // Segments go into one reusable buffer, then onto the wire in order.
+        // Each segment goes onto the wire as it is built (the segmenter checks the
+        // headers before the first), so no doorbell holds a packet's segments.
         let mut segmenter = std::mem::take(&mut self.segmenter);
-        let mut segs = std::mem::take(&mut self.segments);
-        segs.clear();
-        let result = segmenter.replicate(frame, &p, &mut |seg| segs.push(seg));
+        let result = segmenter.replicate(frame, &p, &mut |seg| {
+            if seg.len() > MAX_TX_FRAME {
+                self.counters.tx_oversize_dropped += 1;
+                tracing::warn!(
+                    queue = q,
+                    len = seg.len(),
+                    mss = ctx.mss,
+                    "TSO segment longer than the MAC sends: dropped"
+                );
+                return;
+            }
+            self.emit(seg);
+        });
         self.segmenter = segmenter;
         match result {
             Ok(s) => {
                 self.counters.tso_segments += s.segments as u64;
-                for seg in segs.iter() {
-                    if seg.len() > MAX_TX_FRAME {
-                        self.counters.tx_oversize_dropped += 1;
-                        tracing::warn!(
-                            queue = q,
-                            len = seg.len(),
-                            mss = ctx.mss,
-                            "TSO segment longer than the MAC sends: dropped"
-                        );
-                        continue;
-                    }
-                    self.emit(seg);
-                }
                 self.stats.add(super::stats::TSCTC, 1);
             }
             Err(e) => {
@@ -383,7 +394,6 @@ impl Igb {
                 tracing::warn!(queue = q, error = %e, "TSO context unusable: packet dropped");
             }
         }
-        self.segments = segs;
     }
 
     /// Puts one frame on the wire (or back into our receiver under loopback).
@@ -401,8 +411,10 @@ impl Igb {
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += frame.len() as u64;
         if self.get(RCTL) & RCTL_LBM_MASK != 0 || self.phy.loopback() {
+            // Straight into our own receiver, where the bounded receive FIFO holds
+            // it like a frame from the wire (or drops and counts it when full).
             self.counters.loopback_frames += 1;
-            self.looped.push(frame.to_vec());
+            self.receive_frame(frame);
             return;
         }
         if self.link_up() {
@@ -424,30 +436,4 @@ fn insert_vlan(frame: &mut Vec<u8>, tpid: u16, tci: u16) {
     tag[..2].copy_from_slice(&tpid.to_be_bytes());
     tag[2..].copy_from_slice(&tci.to_be_bytes());
     frame.splice(12..12, tag);
-}
-
-/// Frames of one TSO send, back to back in one allocation that is reused.
-#[derive(Default)]
-pub struct SegmentBuffer {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl SegmentBuffer {
-    pub fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
-    }
-
-    pub fn push(&mut self, seg: &[u8]) {
-        self.bytes.extend_from_slice(seg);
-        self.ends.push(self.bytes.len());
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(a, b)| &self.bytes[a..b])
-    }
 }

@@ -21,6 +21,10 @@ struct TxPacket {
     frames_end: usize,
 }
 
+/// Frame bytes a doorbell split into passes holds at most before they are played
+/// (see [`DeviceTiming::hold_for_next_pass`]).
+const MAX_HELD_BATCH: usize = 16 << 20;
+
 /// Frames the device produced during one doorbell, held until their modelled
 /// departure times are known.
 #[derive(Default)]
@@ -66,6 +70,14 @@ pub struct DeviceTiming {
     /// Paced mode: write-backs waiting for their packets' completion.
     completions: Completions,
     wake: Option<Waker>,
+    /// A Tx pass stopped at its budget (`crate::doorbell`) and its batch is held
+    /// for the pass the port's worker resumes, as part of the doorbell that began
+    /// at this time: the passes' packets are played as one batch ready then, so
+    /// splitting a doorbell leaves no gap in the modelled pipeline.
+    carried_doorbell: Option<Picos>,
+    /// The batch about to be played belongs to a doorbell that goes on (it grew
+    /// past [`MAX_HELD_BATCH`]): the carried doorbell time stays for the rest.
+    continues: bool,
 }
 
 impl DeviceTiming {
@@ -93,6 +105,8 @@ impl DeviceTiming {
             stalled: 0,
             completions: Completions::default(),
             wake: cfg.wake.clone(),
+            carried_doorbell: None,
+            continues: false,
         })
     }
 
@@ -112,6 +126,20 @@ impl DeviceTiming {
         self.descriptors.fill(DescriptorCount::default());
         self.stalled = 0;
         self.completions.clear();
+        self.carried_doorbell = None;
+        self.continues = false;
+    }
+
+    /// The Tx pass just ended stopped at its budget and will be resumed: whether
+    /// its batch waits for the rest of the doorbell rather than being played now.
+    /// Playing passes apart would book the first pass's write-backs ahead of the
+    /// next pass's descriptor fetches; a batch past [`MAX_HELD_BATCH`] is played
+    /// anyway, which bounds the frames held.
+    pub fn hold_for_next_pass(&mut self) -> bool {
+        let now = self.now();
+        self.carried_doorbell.get_or_insert(now);
+        self.continues = true;
+        self.batch.bytes.len() < MAX_HELD_BATCH
     }
 
     /// Whether status write-backs wait for the modelled completion (paced mode).
@@ -200,6 +228,12 @@ impl DeviceTiming {
     /// modelled departure time (when its last bit leaves). Returns the vectors
     /// whose moderation timers fired meanwhile (virtual mode) and are `pending`.
     pub fn run_tx(&mut self, pending: u32, mut send: impl FnMut(&[u8], Picos)) -> u32 {
+        let now = self.now();
+        let doorbell = if std::mem::take(&mut self.continues) {
+            *self.carried_doorbell.get_or_insert(now)
+        } else {
+            self.carried_doorbell.take().unwrap_or(now)
+        };
         if self.batch.packets.is_empty() && self.batch.frame_ends.is_empty() {
             let (now, before) = (self.now(), self.next_timer());
             self.completions.schedule(now, &[]);
@@ -213,8 +247,7 @@ impl DeviceTiming {
             .map(|p| TxCost::of(&self.params, &p.shape))
             .collect();
         let timer_before = self.next_timer();
-        let doorbell = self.now();
-        let (booked, fired) = self.play(&breakdowns, pending);
+        let (booked, fired) = self.play(doorbell, &breakdowns, pending);
         let done: Vec<Picos> = booked.iter().map(|b| b.done).collect();
         self.completions.schedule(doorbell, &done);
         let speed = self.params.speed;
@@ -257,7 +290,7 @@ impl DeviceTiming {
     /// whose moderation timers fired meanwhile (virtual mode) and are `pending`.
     pub fn run_rx(&mut self, q: usize, shape: &RxShape, pending: u32) -> u32 {
         let b = RxCost::of(&self.params, shape);
-        let (booked, fired) = self.play(std::slice::from_ref(&b), pending);
+        let (booked, fired) = self.play(self.clock.now(), std::slice::from_ref(&b), pending);
         if let Some(at) = booked.first() {
             self.ledger.rx(q, shape.bytes, &b, at);
             if let Some(trace) = &self.trace {
@@ -267,10 +300,10 @@ impl DeviceTiming {
         fired
     }
 
-    /// Books `packets`, ready now. In virtual mode the clock follows the work to its
-    /// end, firing moderation timers as it passes them.
-    fn play(&mut self, packets: &[Breakdown], pending: u32) -> (Vec<Booked>, u32) {
-        let start = self.clock.now();
+    /// Books `packets`, ready at `start` (now, or the doorbell a resumed pass
+    /// continues). In virtual mode the clock follows the work to its end, firing
+    /// moderation timers as it passes them.
+    fn play(&mut self, start: Picos, packets: &[Breakdown], pending: u32) -> (Vec<Booked>, u32) {
         let virtual_time = self.clock.is_virtual();
         let vectors = &mut self.vectors;
         let mut fired = 0;

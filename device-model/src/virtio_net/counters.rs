@@ -15,6 +15,9 @@ pub struct Counters {
     pub tx_uso: u64,
     /// Dropped: malformed header, an offload that was not negotiated or that failed.
     pub tx_dropped: u64,
+    /// Tx passes that stopped at their budget with chains left, resumed by the
+    /// port's worker (`doorbell`): work, not an error.
+    pub tx_deferred_passes: u64,
     pub rx_packets: u64,
     pub rx_bytes: u64,
     /// Frames marked DATA_VALID after tunic validated their checksums.

@@ -128,6 +128,8 @@ pub struct VirtioNet {
     coalesce: Vec<Coalescer>,
     /// Tells the port's worker that a coalescing deadline was set.
     wake: Option<Waker>,
+    /// Transmit queues left with chains after their pass's budget ran out.
+    deferred: crate::doorbell::DeferredTx,
     /// Zero of the coalescing clock when timing is off (see [`Self::coalesce_now`]).
     epoch: Instant,
     /// `None` with timing off; the ledger counts per queue pair.
@@ -175,6 +177,7 @@ impl VirtioNet {
             },
             coalesce: vec![Coalescer::default(); usize::from(QUEUES)],
             wake: None,
+            deferred: crate::doorbell::DeferredTx::default(),
             epoch: Instant::now(),
         }
     }
@@ -301,6 +304,7 @@ impl VirtioNet {
         self.steering = Steering::default();
         self.active_pairs = 1;
         self.coalesce.fill(Coalescer::default());
+        self.deferred.clear();
         if let Some(t) = self.timing.as_mut() {
             t.reset();
         }
@@ -309,7 +313,24 @@ impl VirtioNet {
     /// Called when a coalescing deadline is set, so the caller of
     /// [`Self::run_deadlines`] wakes up for it.
     pub fn set_waker(&mut self, wake: Waker) {
+        self.deferred.set_waker(wake.clone());
         self.wake = Some(wake);
+    }
+
+    /// Whether a Tx pass ran out of budget with chains left.
+    pub fn has_deferred(&self) -> bool {
+        self.deferred.any()
+    }
+
+    /// Resumes the deferred transmit queues, one budget each.
+    pub fn run_deferred(&mut self) {
+        for q in self.deferred.take() {
+            self.queue_notified(q);
+        }
+        // A resumed queue the driver stopped meanwhile ends its doorbell unplayed.
+        if !self.deferred.any() {
+            self.flush_timed_tx();
+        }
     }
 
     /// The clock notification coalescing runs on: model time with timing on (the

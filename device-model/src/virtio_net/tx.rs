@@ -14,6 +14,7 @@ use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
 use super::net_hdr::{NetHdr, HASH_HDR_LEN, HDR_LEN};
 use super::queue::{Chain, QueueError};
 use super::VirtioNet;
+use crate::doorbell::TxBudget;
 use crate::timing::Completion;
 
 /// Largest chain gathered: a 64 KiB GSO packet with its headers and the net header.
@@ -36,17 +37,30 @@ enum TxDrop {
 }
 
 impl VirtioNet {
-    /// Sends what the driver queued, at most one ring's worth per notification.
+    /// Sends what the driver queued: at most one ring's worth and one [`TxBudget`]
+    /// per call, the rest deferred to the port's worker.
     pub(super) fn tx_process(&mut self, q: usize) {
         let pair = q / 2;
         let indirect = self.features.has(VIRTIO_RING_F_INDIRECT_DESC);
         let mut broken = None;
+        let mut budget = TxBudget::start(self.counters.tx_bytes);
+        let mut deferred = false;
         for _ in 0..self.queues[q].size {
+            if budget.spent(self.counters.tx_bytes) {
+                // Perhaps nothing is left: the resumed pass then finds the ring empty.
+                self.counters.tx_deferred_passes += 1;
+                self.deferred.defer(q);
+                deferred = true;
+                break;
+            }
             if self.tx_must_stop(pair) {
                 break;
             }
             let chain = match self.queues[q].pop(&self.dma, indirect) {
-                Ok(Some(c)) => c,
+                Ok(Some(c)) => {
+                    budget.fetched();
+                    c
+                }
                 Ok(None) => break,
                 Err(e) => {
                     broken = Some(e);
@@ -82,7 +96,13 @@ impl VirtioNet {
         }
         // Packets sent before a chain broke the queue are counted as sent: they leave
         // with this notification, not with a later one or never (a reset drops them).
-        self.flush_timed_tx();
+        // A pass that stopped at its budget leaves them to the rest of its doorbell.
+        let held = deferred
+            && broken.is_none()
+            && self.timing.as_mut().is_some_and(|t| t.hold_for_next_pass());
+        if !held {
+            self.flush_timed_tx();
+        }
         if let Some(e) = broken {
             return self.queue_failed(q, e);
         }

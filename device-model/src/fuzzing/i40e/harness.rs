@@ -207,6 +207,19 @@ impl Harness {
         let c0 = Work::of(&self.dev.counters());
         let wire0 = self.wire_frames();
         f(&mut self.dev);
+        // What the port's worker does next: the Tx passes the step left, each making
+        // progress or finding its queue stopped.
+        for _ in 0..crate::fuzzing::MAX_DEFERRED_PASSES {
+            if !self.dev.has_deferred() {
+                break;
+            }
+            let before = self.dev.counters().tx.tx_descriptors;
+            self.dev.run_deferred();
+            assert!(
+                self.dev.counters().tx.tx_descriptors > before || !self.dev.has_deferred(),
+                "a deferred Tx pass made no progress and stays deferred"
+            );
+        }
         let now = self.dev.counters();
         let c = Work::of(&now);
         let aq = c.aq - c0.aq;

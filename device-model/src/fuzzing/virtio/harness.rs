@@ -265,6 +265,20 @@ impl Harness {
         let (frames0, over0) = self.wire_state();
         self.in_step = true;
         f(self);
+        // What the port's worker does next: the Tx passes the step left, each making
+        // progress or finding its queue stopped.
+        for _ in 0..crate::fuzzing::MAX_DEFERRED_PASSES {
+            if !self.dev.has_deferred() {
+                break;
+            }
+            let before = self.dev.counters().tx_packets + self.dev.counters().tx_dropped;
+            self.dev.run_deferred();
+            let after = self.dev.counters().tx_packets + self.dev.counters().tx_dropped;
+            assert!(
+                after > before || !self.dev.has_deferred(),
+                "a deferred Tx pass made no progress and stays deferred"
+            );
+        }
         self.in_step = false;
         let c = Work::of(self.dev.counters());
         let (frames, over) = self.wire_state();
