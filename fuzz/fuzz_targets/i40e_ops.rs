@@ -5,10 +5,11 @@
 //! `device_model::fuzzing::i40e::run_i40e_ops`, which checks the device's invariants
 //! after every step (no DMA outside mapped memory, bounded work per doorbell,
 //! monotonic counters, no frame longer than the MAC sends, no MSI-X vector past the
-//! table).
+//! table). One device and its guest memory are reused per thread, reset between
+//! inputs (`run_i40e_ops_reused`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    device_model::fuzzing::i40e::run_i40e_ops(data);
+    device_model::fuzzing::i40e::run_i40e_ops_reused(data);
 });

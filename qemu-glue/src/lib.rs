@@ -8,3 +8,4 @@ pub mod log_limit;
 pub mod port;
 pub mod server;
 pub mod timing;
+pub mod topology;

@@ -69,6 +69,16 @@ impl TimingArgs {
         p
     }
 
+    /// Refuses link options without a model to apply them to.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.timing == TimingArg::Off && (self.link_speed.is_some() || self.pcie.is_some()) {
+            anyhow::bail!(
+                "--link-speed and --pcie model a link: use them with --timing paced or virtual"
+            );
+        }
+        Ok(())
+    }
+
     /// The per-port part, with the trace file opened once for all ports.
     pub fn port_timing(&self) -> anyhow::Result<PortTiming> {
         let trace: Option<TraceWriter> = match &self.trace {

@@ -118,8 +118,105 @@ fn backend_garbage_is_refused() {
     assert!(!sock.exists(), "a refused start leaves no socket behind");
     refused(
         &["serve", "--socket", path_str(&sock), "--backend", "wire"],
-        "two --socket",
+        "exactly two ports",
     );
+}
+
+#[test]
+fn port_specs_that_cannot_be_served_are_refused() {
+    let dir = scratch_dir("bad-port");
+    let s = |n: &str| format!("socket={}", path_str(&dir.join(n)));
+    let a = s("a.sock");
+    for (args, why) in [
+        (
+            vec!["--port", "mac=52:54:00:00:00:01"],
+            "socket=PATH is required",
+        ),
+        (vec!["--port", "socket"], "expected KEY=VALUE"),
+        (vec!["--port", "socket="], "needs a path"),
+        (
+            vec!["--port", &format!("{a},colour=red")],
+            "unknown key 'colour'",
+        ),
+        (
+            vec!["--port", &format!("{a},mac=01:00:00:00:00:01")],
+            "multicast",
+        ),
+        (
+            vec!["--port", &format!("{a},backend=garbage")],
+            "unknown backend",
+        ),
+        (vec!["--port", &format!("{a},personality=e1000")], "e1000"),
+        (vec!["--port", &format!("{a},{a}")], "given twice"),
+        (vec!["--port", &a, "--port", &a], "given to two ports"),
+        (
+            vec!["--port", &format!("{a},backend=switch")],
+            "two ports or more",
+        ),
+        (
+            vec![
+                "--port",
+                &a,
+                "--port",
+                &s("b.sock"),
+                "--port",
+                &format!("{},backend=wire", s("c.sock")),
+            ],
+            "exactly two",
+        ),
+        (
+            vec!["--port", &a, "--socket", "/tmp/x.sock"],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "--socket",
+                "/tmp/x1.sock",
+                "--socket",
+                "/tmp/x2.sock",
+                "--socket",
+                "/tmp/x3.sock",
+            ],
+            "--port socket=PATH",
+        ),
+    ] {
+        let mut full = vec!["serve"];
+        full.extend(args.iter().copied());
+        refused(&full, why);
+    }
+    assert!(
+        !dir.join("a.sock").exists(),
+        "a refused start leaves no socket behind"
+    );
+}
+
+#[test]
+fn any_number_of_ports_are_served_on_the_built_in_switch() {
+    let dir = scratch_dir("switch-ports");
+    let sockets: Vec<PathBuf> = (0..4).map(|i| dir.join(&format!("p{i}.sock"))).collect();
+    let mut args = vec!["serve".to_string()];
+    for (i, s) in sockets.iter().enumerate() {
+        args.push("--port".into());
+        // Three on the switch (the default with more than two ports), one alone.
+        let backend = if i == 3 { ",backend=none" } else { "" };
+        let personality = if i == 1 {
+            ",personality=virtio-net"
+        } else {
+            ""
+        };
+        args.push(format!("socket={}{backend}{personality}", path_str(s)));
+    }
+    let mut served = Served::spawn(&args, sockets.clone());
+    for s in &sockets {
+        assert!(
+            handshake_works(&served.on(s)),
+            "{} does not answer",
+            s.display()
+        );
+    }
+    assert!(served.alive());
+    let log = served.stop();
+    assert!(!log.contains("panicked"), "{log}");
 }
 
 #[test]
@@ -167,24 +264,40 @@ struct Served {
 impl Served {
     fn start(dir: &Path) -> Self {
         let socket = dir.join("tunic.sock");
+        Self::spawn(
+            &["serve".into(), "--socket".into(), path_str(&socket).into()],
+            vec![socket],
+        )
+    }
+
+    /// `tunic args`, once every socket of `sockets` exists; `socket` is the first.
+    fn spawn(args: &[String], sockets: Vec<PathBuf>) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_tunic"))
-            .args(["serve", "--socket", path_str(&socket)])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start tunic serve");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
+        while !sockets.iter().all(|s| s.exists()) {
             assert!(
                 Instant::now() < deadline,
-                "tunic serve did not create its socket"
+                "tunic serve did not create its sockets"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self {
             child: Some(child),
-            socket,
+            socket: sockets[0].clone(),
+        }
+    }
+
+    /// The same server, seen through another of its sockets.
+    fn on(&self, socket: &Path) -> Served {
+        Served {
+            child: None,
+            socket: socket.to_path_buf(),
         }
     }
 

@@ -218,6 +218,25 @@ pub fn run_i40e_ops(data: &[u8]) -> I40eReport {
     run_i40e(&decode_i40e(data))
 }
 
+/// As [`run_i40e_ops`], on one device and guest memory per thread, reset between
+/// inputs as a driver resets it (PF reset, RAM zeroed): what the fuzz target runs.
+pub fn run_i40e_ops_reused(data: &[u8]) {
+    thread_local! {
+        static REUSED: std::cell::RefCell<Option<harness::Harness>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let ops = decode_i40e(data);
+    REUSED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let h = slot.get_or_insert_with(harness::Harness::new);
+        h.restart();
+        for op in ops.iter().take(MAX_OPS) {
+            h.apply(op);
+        }
+        h.finish();
+    });
+}
+
 /// Runs `ops` against a fresh device; panics when an invariant breaks.
 pub fn run_i40e(ops: &[I40eOp]) -> I40eReport {
     let mut h = harness::Harness::new();

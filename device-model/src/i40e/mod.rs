@@ -16,6 +16,7 @@ pub mod hmc;
 pub mod interrupts;
 pub mod nvm;
 pub mod ptype;
+pub mod regfile;
 pub mod regs;
 pub mod rx;
 pub mod stats;
@@ -58,7 +59,7 @@ pub struct I40eConfig {
 
 /// An Intel X710 PCIe function (PF 0, port 0).
 pub struct I40e {
-    regs: Box<[u32]>,
+    regs: regfile::RegisterFile,
     config: ConfigSpace,
     pcie_cap: usize,
     mac: [u8; 6],
@@ -96,7 +97,7 @@ impl I40e {
     ) -> Self {
         let (config, pcie_cap) = Self::build_config();
         let mut dev = Self {
-            regs: Box::default(),
+            regs: regfile::RegisterFile::new(REG_WORDS),
             config,
             pcie_cap,
             mac: cfg.mac,
@@ -221,9 +222,8 @@ impl I40e {
     /// A PF reset (PFGEN_CTRL.PFSWR, CORER, FLR): registers to their reset
     /// values, admin queue, HMC, VSIs and filters to power-on state.
     fn reset_registers(&mut self) {
-        // A fresh zeroed allocation rather than a fill: the allocator hands back
-        // untouched zero pages, so a reset costs the pages the table writes, not 8 MiB.
-        self.regs = vec![0u32; REG_WORDS].into_boxed_slice();
+        // Only the words written since the last reset are cleared (`regfile`).
+        self.regs.clear();
         for r in TABLE {
             for i in 0..r.count {
                 self.set(r.offset + i * r.stride, r.reset);
@@ -244,13 +244,11 @@ impl I40e {
     }
 
     pub(crate) fn get(&self, off: u32) -> u32 {
-        self.regs.get((off / 4) as usize).copied().unwrap_or(0)
+        self.regs.get((off / 4) as usize)
     }
 
     pub(crate) fn set(&mut self, off: u32, v: u32) {
-        if let Some(r) = self.regs.get_mut((off / 4) as usize) {
-            *r = v;
-        }
+        self.regs.set((off / 4) as usize, v);
     }
 
     /// Link: the wire is up and the PHY configuration enables the link

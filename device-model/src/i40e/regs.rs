@@ -281,13 +281,25 @@ pub const TABLE: &[Reg] = &[
     reg("PRTMAC_MACC", PRTMAC_MACC, 0, None, "MAC configuration"),
 ];
 
-/// The table entry and instance index a register offset falls on.
+/// The table entry and instance index a register offset falls on. Every register
+/// access (each doorbell among them) asks, so every instance's offset is indexed
+/// once rather than the table searched (its arrays interleave, so ranges alone do
+/// not order it).
 pub fn lookup(off: u32) -> Option<(&'static Reg, u32)> {
-    TABLE.iter().find_map(|r| {
-        let rel = off.checked_sub(r.offset)?;
-        let i = rel / r.stride;
-        (rel % r.stride == 0 && i < r.count).then_some((r, i))
-    })
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<u32, (u16, u32)>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = std::collections::HashMap::new();
+        for (t, r) in TABLE.iter().enumerate() {
+            for i in 0..r.count {
+                // The first entry that claims an offset wins, as a search in table
+                // order would find it.
+                m.entry(r.offset + i * r.stride).or_insert((t as u16, i));
+            }
+        }
+        m
+    });
+    index.get(&off).map(|&(t, i)| (&TABLE[usize::from(t)], i))
 }
 
 /// `docs/register-map.md`'s X710 section, generated from [`TABLE`].
@@ -323,6 +335,29 @@ mod tests {
                         .checked_sub(b.offset)
                         .is_some_and(|rel| rel % b.stride == 0 && rel / b.stride < b.count);
                     assert!(!hit, "{} and {} both claim {off:#x}", a.name, b.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_search_of_the_table() {
+        let search = |off: u32| {
+            TABLE.iter().find_map(|r| {
+                let rel = off.checked_sub(r.offset)?;
+                let i = rel / r.stride;
+                (rel % r.stride == 0 && i < r.count).then_some((r.name, i))
+            })
+        };
+        for r in TABLE {
+            for i in [0, r.count / 2, r.count - 1, r.count] {
+                let at = r.offset + i * r.stride;
+                for off in [at.saturating_sub(4), at, at + 4] {
+                    assert_eq!(
+                        lookup(off).map(|(r, i)| (r.name, i)),
+                        search(off),
+                        "{off:#x}"
+                    );
                 }
             }
         }

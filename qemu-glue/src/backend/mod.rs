@@ -4,6 +4,7 @@
 //! receives and returns the sink the device transmits into.
 //!
 //! - `wire`: two tunic ports in one process, connected back to back;
+//! - `switch`: any number of a process's ports on the built-in learning switch;
 //! - `stream:connect=PATH` / `stream:listen=PATH`: QEMU's `-netdev stream`
 //!   framing (4-byte big-endian length, then the frame) over a unix socket, so a
 //!   tunic port can talk to a stock QEMU NIC or to a tunic in another process;
@@ -19,6 +20,7 @@ pub mod marker;
 pub mod pacer;
 pub mod pcap;
 pub mod stream;
+pub mod switch;
 pub mod tap;
 
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ pub type Frame = Vec<u8>;
 pub enum BackendSpec {
     /// Wired to the other port of this process (with exactly two ports).
     Wire,
+    /// On the built-in learning switch with this process's other `switch` ports.
+    Switch,
     StreamConnect(PathBuf),
     StreamListen(PathBuf),
     Tap(String),
@@ -44,6 +48,7 @@ impl FromStr for BackendSpec {
         let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
         match (kind, arg) {
             ("wire", "") => Ok(Self::Wire),
+            ("switch", "") => Ok(Self::Switch),
             ("none", "") => Ok(Self::None),
             ("stream", a) => match a.split_once('=') {
                 Some(("connect", p)) if !p.is_empty() => Ok(Self::StreamConnect(p.into())),
@@ -52,7 +57,7 @@ impl FromStr for BackendSpec {
             },
             ("tap", name) if !name.is_empty() && name.len() < 16 => Ok(Self::Tap(name.into())),
             ("tap", _) => Err(format!("'{s}': expected tap:NAME with a name of 1 to 15 bytes")),
-            _ => Err(format!("unknown backend '{s}': expected wire, none, stream:connect=PATH, stream:listen=PATH or tap:NAME")),
+            _ => Err(format!("unknown backend '{s}': expected wire, switch, none, stream:connect=PATH, stream:listen=PATH or tap:NAME")),
         }
     }
 }

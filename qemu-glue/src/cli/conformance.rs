@@ -178,6 +178,11 @@ pub struct ConformanceArgs {
     /// which is built and cached on first use).
     #[arg(long)]
     pub no_dpdk: bool,
+    /// Write this run's cases as the list the personality must report on this
+    /// kernel series (`testvectors/conformance/expected/`), instead of checking
+    /// the run against it.
+    #[arg(long, conflicts_with = "cases")]
+    pub record_expected: bool,
 }
 
 #[derive(Serialize)]
@@ -220,6 +225,22 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         boot.window_deltas.extend(deltas);
     }
     boot.results.retain(|c| wanted(&a.cases, &c.name));
+    let repo = std::env::current_dir()?;
+    let series = super::expected::kernel_series(&assets.kernel_release);
+    if a.record_expected {
+        let path = super::expected::record(&repo, a.personality, &series, &boot.results)?;
+        println!("declared case list written: {}", path.display());
+    } else if want_kernel {
+        let declared = super::expected::load(&repo, a.personality, &series)?;
+        let undeclared =
+            super::expected::check(&declared, &mut boot.results, |n| wanted(&a.cases, n));
+        for name in undeclared {
+            println!(
+                "note: case '{name}' ran but is not declared in {}",
+                declared.file.display()
+            );
+        }
+    }
     let passed =
         boot.completed && !boot.results.is_empty() && boot.results.iter().all(|r| r.passed);
     let report = Report {

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use qemu_glue::backend::BackendSpec;
 use qemu_glue::harness::{self, Accel, GuestSpec, Nic, ProvisionOptions};
-use qemu_glue::port::PersonalityKind;
+use qemu_glue::port::{PcapSpec, PersonalityKind};
 use qemu_glue::timing::TimingArgs;
+use qemu_glue::topology::{self, PortPlan, Shared};
 
-use super::serve::{start_ports, ServeArgs};
+use super::serve::default_mac;
 use qemu_glue::backend::ledger::CaseLedger;
 
 const DEMO_SCRIPT: &str = include_str!("guest/demo.sh");
@@ -88,26 +89,35 @@ impl WiredPair {
         for s in &sockets {
             let _ = std::fs::remove_file(s);
         }
-        let args = ServeArgs {
-            sockets,
-            personality,
-            backend: None,
-            macs: Vec::new(),
-            pcaps: if pcaps == Pcaps::Full {
-                (0..2).map(|i| dir.join(format!("port{i}.pcap"))).collect()
-            } else {
-                Vec::new()
-            },
-            pcap_windows: (pcaps == Pcaps::Windows).then(|| dir.to_path_buf()),
+        timing.check()?;
+        let plans: Vec<PortPlan> = sockets
+            .into_iter()
+            .enumerate()
+            .map(|(i, socket)| PortPlan {
+                socket,
+                personality,
+                mac: default_mac(i),
+                backend: BackendSpec::Wire,
+                pcap: match pcaps {
+                    Pcaps::Full => Some(PcapSpec::File(dir.join(format!("port{i}.pcap")))),
+                    Pcaps::Windows => Some(PcapSpec::Windows {
+                        dir: dir.to_path_buf(),
+                        prefix: format!("port{i}"),
+                    }),
+                    _ => None,
+                },
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ledger = (pcaps == Pcaps::Windows).then(CaseLedger::default);
+        let shared = Shared {
+            timing: timing.port_timing()?,
             inject: None,
             // The conformance suite (case windows) switches fault injection with markers.
             test_hooks: pcaps == Pcaps::Windows,
-            timing,
-            stats_file: None,
+            ledger: ledger.as_ref(),
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let ledger = (pcaps == Pcaps::Windows).then(CaseLedger::default);
-        let ports = start_ports(&args, &BackendSpec::Wire, &stop, ledger.as_ref())?;
+        let ports = topology::start(&plans, &shared, &stop)?;
         if let Some(l) = &ledger {
             l.start(
                 ports.iter().map(|p| p.counter_source()).collect(),

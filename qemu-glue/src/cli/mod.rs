@@ -8,6 +8,7 @@ pub mod differential;
 pub mod dpdk;
 pub mod dpdk_lso;
 pub mod evidence;
+pub mod expected;
 pub mod offline;
 pub mod reliability;
 pub mod serve;

@@ -4,18 +4,23 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use qemu_glue::backend::channel::{ChannelSink, WireCounters};
 use qemu_glue::backend::inject::Spec;
-use qemu_glue::backend::ledger::CaseLedger;
-use qemu_glue::backend::{stream, tap, BackendSpec};
-use qemu_glue::port::{parse_mac, rx_channel, PcapSpec, PersonalityKind, Port, PortSpec};
-use qemu_glue::timing::{TimingArg, TimingArgs};
+use qemu_glue::backend::BackendSpec;
+use qemu_glue::port::{parse_mac, PcapSpec, PersonalityKind, Port};
+use qemu_glue::timing::TimingArgs;
+use qemu_glue::topology::{self, PortPlan, Shared};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// vfio-user socket to listen on; give it twice for two ports wired together.
-    #[arg(long = "socket", required = true, num_args = 1)]
+    #[arg(long = "socket", required_unless_present = "ports", num_args = 1)]
     pub sockets: Vec<PathBuf>,
+    /// One port, instead of --socket: socket=PATH[,personality=P][,mac=MAC][,backend=B][,pcap=FILE].
+    /// Repeat for any number of ports. backend defaults to none with one port, wire with
+    /// two and switch (the built-in learning switch joining every switch port) with more;
+    /// personality defaults to --personality. Paths may not contain commas.
+    #[arg(long = "port", value_parser = parse_port, conflicts_with_all = ["sockets", "macs", "pcaps", "backend"])]
+    pub ports: Vec<PortArg>,
     /// Device personality.
     #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
@@ -50,6 +55,57 @@ pub struct ServeArgs {
     pub stats_file: Option<PathBuf>,
 }
 
+/// One `--port` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortArg {
+    pub socket: PathBuf,
+    pub personality: Option<PersonalityKind>,
+    pub mac: Option<[u8; 6]>,
+    pub backend: Option<BackendSpec>,
+    pub pcap: Option<PathBuf>,
+}
+
+fn parse_port(s: &str) -> Result<PortArg, String> {
+    let mut socket = None;
+    let mut port = PortArg {
+        socket: PathBuf::new(),
+        personality: None,
+        mac: None,
+        backend: None,
+        pcap: None,
+    };
+    for field in s.split(',') {
+        let Some((key, value)) = field.split_once('=') else {
+            return Err(format!(
+                "'{field}': expected KEY=VALUE (socket, personality, mac, backend, pcap)"
+            ));
+        };
+        let twice = || format!("'{key}' given twice in '{s}'");
+        match key {
+            "socket" if socket.is_none() && !value.is_empty() => {
+                socket = Some(PathBuf::from(value))
+            }
+            "personality" if port.personality.is_none() => {
+                port.personality = Some(value.parse().map_err(|e| format!("{e}"))?)
+            }
+            "mac" if port.mac.is_none() => port.mac = Some(parse_mac(value)?),
+            "backend" if port.backend.is_none() => port.backend = Some(value.parse()?),
+            "pcap" if port.pcap.is_none() && !value.is_empty() => port.pcap = Some(value.into()),
+            "socket" | "personality" | "mac" | "backend" | "pcap" if !value.is_empty() => {
+                return Err(twice())
+            }
+            "socket" | "pcap" => return Err(format!("'{key}' needs a path")),
+            _ => {
+                return Err(format!(
+                    "unknown key '{key}': expected socket, personality, mac, backend or pcap"
+                ))
+            }
+        }
+    }
+    port.socket = socket.ok_or_else(|| format!("'{s}': socket=PATH is required"))?;
+    Ok(port)
+}
+
 fn parse_inject(s: &str) -> Result<Spec, String> {
     qemu_glue::backend::inject::parse_spec(s)?
         .ok_or_else(|| "use LAYER=N (corrupt-l4, corrupt-ip, corrupt-inner-l4, corrupt-inner-ip, corrupt-outer-ip); omit --inject for none".to_string())
@@ -60,29 +116,18 @@ pub fn default_mac(i: usize) -> [u8; 6] {
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
-    let n = a.sockets.len();
-    if n > 2 {
-        anyhow::bail!("at most two --socket (two ports wired together) per process");
-    }
-    if a.macs.len() > n || a.pcaps.len() > n {
-        anyhow::bail!("more --mac or --pcap values than --socket values");
-    }
-    let backend = a.backend.clone().unwrap_or(if n == 2 {
-        BackendSpec::Wire
-    } else {
-        BackendSpec::None
-    });
-    if n == 2 && backend != BackendSpec::Wire {
-        anyhow::bail!(
-            "two ports are wired to each other; give one --socket to use --backend {backend:?}"
-        );
-    }
-    if n == 1 && backend == BackendSpec::Wire {
-        anyhow::bail!("--backend wire needs two --socket values (the two ends of the wire)");
-    }
+    let plans = plans(&a)?;
+    topology::validate(&plans)?;
+    a.timing.check()?;
     let signals = block_signals();
     let stop = Arc::new(AtomicBool::new(false));
-    let ports = Arc::new(start_ports(&a, &backend, &stop, None)?);
+    let shared = Shared {
+        timing: a.timing.port_timing()?,
+        inject: a.inject,
+        test_hooks: a.test_hooks,
+        ledger: None,
+    };
+    let ports = Arc::new(topology::start(&plans, &shared, &stop)?);
     print_qemu_usage(&ports);
     if let Some(path) = &a.stats_file {
         super::stats::write_every_second(path.clone(), ports.clone())?;
@@ -99,60 +144,67 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the ports of `a` on `backend`.
-pub fn start_ports(
-    a: &ServeArgs,
-    backend: &BackendSpec,
-    stop: &Arc<AtomicBool>,
-    ledger: Option<&CaseLedger>,
-) -> anyhow::Result<Vec<Port>> {
+/// The ports `a` asks for.
+pub fn plans(a: &ServeArgs) -> anyhow::Result<Vec<PortPlan>> {
+    let windows = |i: usize| {
+        a.pcap_windows.as_ref().map(|dir| PcapSpec::Windows {
+            dir: dir.clone(),
+            prefix: format!("port{i}"),
+        })
+    };
+    if !a.ports.is_empty() {
+        let n = a.ports.len();
+        let default = match n {
+            1 => BackendSpec::None,
+            2 => BackendSpec::Wire,
+            _ => BackendSpec::Switch,
+        };
+        return Ok(a
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PortPlan {
+                socket: p.socket.clone(),
+                personality: p.personality.unwrap_or(a.personality),
+                mac: p.mac.unwrap_or(default_mac(i)),
+                backend: p.backend.clone().unwrap_or(default.clone()),
+                pcap: p.pcap.clone().map(PcapSpec::File).or_else(|| windows(i)),
+            })
+            .collect());
+    }
     let n = a.sockets.len();
-    if a.timing.timing == TimingArg::Off
-        && (a.timing.link_speed.is_some() || a.timing.pcie.is_some())
-    {
+    if n > 2 {
+        anyhow::bail!("at most two --socket values; give each port as --port socket=PATH,... for more (they share the built-in switch)");
+    }
+    if a.macs.len() > n || a.pcaps.len() > n {
+        anyhow::bail!("more --mac or --pcap values than --socket values");
+    }
+    let backend = a.backend.clone().unwrap_or(if n == 2 {
+        BackendSpec::Wire
+    } else {
+        BackendSpec::None
+    });
+    if n == 2 && backend != BackendSpec::Wire && backend != BackendSpec::Switch {
         anyhow::bail!(
-            "--link-speed and --pcie model a link: use them with --timing paced or virtual"
+            "two ports are wired to each other; give one --socket to use --backend {backend:?}, or use --port for each"
         );
     }
-    let timing = a.timing.port_timing()?;
-    let channels: Vec<_> = (0..n).map(|_| rx_channel()).collect();
-    // One per direction: port i's frames its peer's queue could not take.
-    let wires: Vec<Arc<WireCounters>> = (0..n).map(|_| Arc::default()).collect();
-    let mut ports = Vec::new();
-    for (i, socket) in a.sockets.iter().enumerate() {
-        let (_, rx) = channels[i].clone();
-        let sink: Box<dyn device_model::FrameSink> = match backend {
-            BackendSpec::Wire => Box::new(ChannelSink::new(
-                channels[1 - i].0.clone(),
-                wires[i].clone(),
-            )),
-            BackendSpec::None => Box::new(device_model::NullSink),
-            BackendSpec::StreamConnect(p) => stream::connect(p, channels[i].0.clone())?,
-            BackendSpec::StreamListen(p) => stream::listen(p, channels[i].0.clone())?,
-            BackendSpec::Tap(name) => tap::open(name, channels[i].0.clone())?,
-        };
-        let spec = PortSpec {
+    Ok(a.sockets
+        .iter()
+        .enumerate()
+        .map(|(i, socket)| PortPlan {
             socket: socket.clone(),
             personality: a.personality,
             mac: a.macs.get(i).copied().unwrap_or(default_mac(i)),
-            inject_every: a.inject,
-            test_hooks: a.test_hooks,
-            case_marks: ledger.map(CaseLedger::sender),
-            pcap: match &a.pcap_windows {
-                Some(dir) => Some(PcapSpec::Windows {
-                    dir: dir.clone(),
-                    prefix: format!("port{i}"),
-                }),
-                None => a.pcaps.get(i).cloned().map(PcapSpec::File),
-            },
-        };
-        let mut port = Port::start_timed(spec, &timing, sink, rx, stop.clone())?;
-        if *backend == BackendSpec::Wire {
-            port.set_wire_counters(wires[i].clone());
-        }
-        ports.push(port);
-    }
-    Ok(ports)
+            backend: backend.clone(),
+            pcap: a
+                .pcaps
+                .get(i)
+                .cloned()
+                .map(PcapSpec::File)
+                .or_else(|| windows(i)),
+        })
+        .collect())
 }
 
 fn print_qemu_usage(ports: &[Port]) {
