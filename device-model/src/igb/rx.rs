@@ -331,8 +331,11 @@ impl Igb {
             return false;
         }
         let (dword0, dword1, status) = self.rx_report(frame, parsed.as_ref(), &c);
+        // Buffers first, write-backs after: a frame whose descriptor or buffer lies
+        // outside guest memory is dropped whole, with no descriptor written back or
+        // consumed, so the next frame finds the ring as the driver left it.
         let mut h = head;
-        for (i, chunk) in data.chunks(bsize).enumerate() {
+        for chunk in data.chunks(bsize) {
             let daddr = base.wrapping_add(u64::from(h) * DESC_LEN);
             let mut d = [0u8; 16];
             if self.dma.read(daddr, &mut d).is_err() {
@@ -354,6 +357,11 @@ impl Igb {
                 );
                 return true;
             }
+            h = (h + 1) % count;
+        }
+        let mut h = head;
+        for (i, chunk) in data.chunks(bsize).enumerate() {
+            let daddr = base.wrapping_add(u64::from(h) * DESC_LEN);
             let last = i as u32 + 1 == needed;
             let mut st = STAT_DD;
             if last {
@@ -369,6 +377,7 @@ impl Igb {
             wb[12..14].copy_from_slice(&(chunk.len() as u16).to_le_bytes());
             wb[14..16].copy_from_slice(&c.vlan.filter(|_| strip).unwrap_or(0).to_le_bytes());
             if self.dma.write(daddr, &wb).is_err() {
+                // Fetched a moment ago: only an unmap in between gets here.
                 self.counters.rx_dma_errors += 1;
                 return true;
             }

@@ -606,3 +606,29 @@ fn mac_loopback_goes_through_the_bounded_receive_fifo() {
     r.wr(queue_off(false, 0, Q_TAIL), 15);
     assert_eq!(r.dev.counters().rx_frames, 3);
 }
+
+#[test]
+fn a_frame_whose_second_buffer_is_outside_memory_is_dropped_whole() {
+    // Found by igb_ops: the descriptors written before the bad buffer kept DD while
+    // RDH stayed, so every later frame filled them again (more descriptors written
+    // back than the ring holds, and DD without EOP in descriptors the driver owns).
+    let mut r = rig();
+    r.up();
+    r.dma
+        .write(RX_RING + 16, &0xdead_0000_0000u64.to_le_bytes())
+        .unwrap();
+    let frame = udp_frame(3000);
+    r.dev.receive(&frame);
+    let mut status = [0u8; 4];
+    r.dma.read(RX_RING + 8, &mut status).unwrap();
+    assert_eq!(u32::from_le_bytes(status) & 1, 0, "no DD on the first descriptor");
+    assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 0, "nothing consumed");
+    assert_eq!(r.dev.counters().rx_descriptors, 0);
+    assert_eq!(r.dev.counters().rx_dma_errors, 1);
+    // The driver repairs the ring: the next frame lands in the same two descriptors.
+    r.dma.write(RX_RING + 16, &(BUFS + 0x1000).to_le_bytes()).unwrap();
+    r.dev.receive(&frame);
+    assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 2);
+    assert_eq!(r.dev.counters().rx_descriptors, 2);
+    assert_eq!(r.dev.counters().rx_frames, 1);
+}
