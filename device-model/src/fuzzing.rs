@@ -424,6 +424,13 @@ struct VectorCheck {
     raised: AtomicU64,
 }
 
+impl VectorCheck {
+    fn clear(&self) {
+        self.highest.store(0, Ordering::Relaxed);
+        self.raised.store(0, Ordering::Relaxed);
+    }
+}
+
 impl IrqSink for VectorCheck {
     fn msix(&self, vector: u16) -> bool {
         self.highest
@@ -498,15 +505,9 @@ impl Harness {
     fn restart(&mut self) {
         self.rings = None;
         self.dev.reset();
-        if !self.high_mapped {
-            map(&self.dma, RAM_HIGH);
-            self.high_mapped = true;
-        }
-        self.dma.zero_anonymous();
-        self.dma.take_accesses();
+        restore_ram(&self.dma, &mut self.high_mapped);
         *self.wire.lock().unwrap_or_else(|e| e.into_inner()) = Wire::default();
-        self.irq.highest.store(0, Ordering::Relaxed);
-        self.irq.raised.store(0, Ordering::Relaxed);
+        self.irq.clear();
         self.allowed = 0;
         self.refused = 0;
         words::words(self.dev.counters(), &mut self.counters);
@@ -865,6 +866,17 @@ impl Harness {
 fn map(dma: &DmaSpace, (addr, size): (u64, u64)) {
     dma.map_anonymous(addr, size)
         .unwrap_or_else(|e| panic!("mapping harness RAM {addr:#x}+{size:#x}: {e}"));
+}
+
+/// Guest RAM as a just-built harness has it, for the next input: both regions
+/// mapped, every page zero (given back with `zero_anonymous`), no access records.
+fn restore_ram(dma: &DmaSpace, high_mapped: &mut bool) {
+    if !*high_mapped {
+        map(dma, RAM_HIGH);
+        *high_mapped = true;
+    }
+    dma.zero_anonymous();
+    dma.take_accesses();
 }
 
 /// Unmaps the high RAM region if it is mapped, maps it (fresh, zeroed) if not: QEMU

@@ -621,12 +621,18 @@ fn a_frame_whose_second_buffer_is_outside_memory_is_dropped_whole() {
     r.dev.receive(&frame);
     let mut status = [0u8; 4];
     r.dma.read(RX_RING + 8, &mut status).unwrap();
-    assert_eq!(u32::from_le_bytes(status) & 1, 0, "no DD on the first descriptor");
+    assert_eq!(
+        u32::from_le_bytes(status) & 1,
+        0,
+        "no DD on the first descriptor"
+    );
     assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 0, "nothing consumed");
     assert_eq!(r.dev.counters().rx_descriptors, 0);
     assert_eq!(r.dev.counters().rx_dma_errors, 1);
     // The driver repairs the ring: the next frame lands in the same two descriptors.
-    r.dma.write(RX_RING + 16, &(BUFS + 0x1000).to_le_bytes()).unwrap();
+    r.dma
+        .write(RX_RING + 16, &(BUFS + 0x1000).to_le_bytes())
+        .unwrap();
     r.dev.receive(&frame);
     assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 2);
     assert_eq!(r.dev.counters().rx_descriptors, 2);

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use dma::DmaSpace;
 
 use super::super::{
-    check_access, find_pcie_devctl, map, toggle_high_ram, VectorCheck, Wire, RAM_HIGH, RAM_LOW,
+    check_access, find_pcie_devctl, map, restore_ram, toggle_high_ram, VectorCheck, Wire, RAM_HIGH,
+    RAM_LOW,
 };
 use super::driver::Driver;
 use super::{I40eOp, I40eReport, Reg};
@@ -392,15 +393,9 @@ impl Harness {
     /// reset (FLR), high RAM mapped again, RAM zeroed, sinks and records cleared.
     pub(super) fn restart(&mut self) {
         self.dev.reset();
-        if !self.high_mapped {
-            map(&self.dma, RAM_HIGH);
-            self.high_mapped = true;
-        }
-        self.dma.zero_anonymous();
-        self.dma.take_accesses();
+        restore_ram(&self.dma, &mut self.high_mapped);
         *self.sinks.0.lock().unwrap_or_else(|e| e.into_inner()) = Wire::default();
-        self.sinks.1.highest.store(0, Ordering::Relaxed);
-        self.sinks.1.raised.store(0, Ordering::Relaxed);
+        self.sinks.1.clear();
         self.drv = Driver::default();
         self.allowed = 0;
         self.refused = 0;

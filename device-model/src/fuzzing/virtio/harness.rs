@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dma::DmaSpace;
 use virtio_bindings::virtio_config::VIRTIO_CONFIG_S_DRIVER_OK;
 
-use super::super::{map, toggle_high_ram, words, RAM_HIGH, RAM_LOW};
+use super::super::{map, restore_ram, toggle_high_ram, words, RAM_HIGH, RAM_LOW};
 use super::driver::Driver;
 use super::{VirtioOp, VirtioReport, VirtioSetup};
 use crate::irq::IrqSink;
@@ -202,12 +202,7 @@ impl Harness {
     pub(super) fn restart(&mut self) {
         self.dev.reset();
         self.drv = Driver::default();
-        if !self.high_mapped {
-            map(&self.dma, RAM_HIGH);
-            self.high_mapped = true;
-        }
-        self.dma.zero_anonymous();
-        self.dma.take_accesses();
+        restore_ram(&self.dma, &mut self.high_mapped);
         *self.wire.lock().unwrap_or_else(|e| e.into_inner()) = Wire::default();
         self.irq.msix_on.store(true, Ordering::Relaxed);
         self.irq.highest.store(0, Ordering::Relaxed);
