@@ -338,7 +338,10 @@ impl RxWorker {
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 self.contained("deadlines", |d| d.run_deadlines());
             }
-            self.run_deferred();
+            // A pass deferred while this loop waited wakes it; the next turn runs it.
+            if busy {
+                self.run_deferred();
+            }
         }
     }
 
@@ -346,11 +349,7 @@ impl RxWorker {
     /// device is released before the next, so register accesses and received
     /// frames are served in between.
     fn run_deferred(&self) {
-        self.contained("deferred Tx", |d| {
-            if d.has_deferred() {
-                d.run_deferred()
-            }
-        });
+        self.contained("deferred Tx", |d| d.run_deferred());
     }
 
     /// Timed: frames, kicks from the pacer (the Tx packet buffer has room again),
@@ -390,7 +389,9 @@ impl RxWorker {
                     }
                 }
             }
-            self.run_deferred();
+            if busy {
+                self.run_deferred();
+            }
         }
     }
 

@@ -432,11 +432,7 @@ fn tso_segments_longer_than_a_frame_are_dropped_not_sent() {
     let mut f = tcp4_frame([198, 18, 0, 1], [198, 18, 0, 2], 1, 2);
     f.resize(54 + 20000, 0x5a);
     r.dma.write(BUFS + 0x80_000, &f).unwrap();
-    let mut ctx = [0u8; 16];
-    ctx[0..4].copy_from_slice(&(20u32 | (14 << 9)).to_le_bytes());
-    ctx[8..12].copy_from_slice(&((1u32 << 10) | (1 << 11) | (2 << 20) | (1 << 29)).to_le_bytes());
-    ctx[12..16].copy_from_slice(&((20u32 << 8) | (16000 << 16)).to_le_bytes());
-    r.dma.write(TX_RING, &ctx).unwrap();
+    tso_context(&r, 16000);
     r.tx_data(
         1,
         BUFS + 0x80_000,
