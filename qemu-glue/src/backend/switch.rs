@@ -7,7 +7,8 @@
 //! and floods broadcast, multicast and unknown unicast to every other port. A
 //! frame is never sent back out of the port it came from. Like the two-port wire,
 //! it never blocks a device: a port whose receive queue is full loses the frame,
-//! and the sending port's `wire_tx_dropped` counts it.
+//! and the sending port's `wire_tx_dropped` counts it (as it counts a runt too
+//! short to carry addresses).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,10 +48,11 @@ impl Switch {
         }
     }
 
-    /// Forwards `frame`, sent by port `from`; returns the frames lost to full queues.
+    /// Forwards `frame`, sent by port `from`; returns the frames lost (to full
+    /// queues, or a runt with no addresses to switch on).
     fn forward(&self, from: usize, frame: &[u8]) -> u64 {
         if frame.len() < 14 {
-            return 0;
+            return 1;
         }
         let (dst, src) = (mac(&frame[0..6]), mac(&frame[6..12]));
         let out = {
@@ -151,7 +153,7 @@ mod tests {
 
     #[test]
     fn floods_until_it_learns_then_forwards_to_one_port() {
-        let (mut sinks, rxs, _) = rig(3, 16);
+        let (mut sinks, rxs, counters) = rig(3, 16);
         // Unknown destination: everyone but the sender.
         sinks[0].transmit(&frame(addr(2), addr(1)));
         assert_eq!(drained(&rxs), vec![0, 1, 1]);
@@ -166,9 +168,10 @@ mod tests {
         // A frame for an address behind the sender's own port goes nowhere.
         sinks[2].transmit(&frame(addr(3), addr(4)));
         assert_eq!(drained(&rxs), vec![0, 0, 0]);
-        // Runts are not forwarded.
+        // Runts are not forwarded, and count as lost.
         sinks[0].transmit(&[0u8; 10]);
         assert_eq!(drained(&rxs), vec![0, 0, 0]);
+        assert_eq!(counters[0].dropped.load(Ordering::Relaxed), 1);
     }
 
     #[test]
