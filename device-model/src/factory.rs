@@ -136,6 +136,7 @@ pub fn build(
             IgbConfig {
                 mac: cfg.mac,
                 timing: cfg.timing,
+                autoneg_time: crate::igb::phy::AUTONEG_TIME,
             },
             dma,
             irq,

@@ -473,6 +473,7 @@ impl Harness {
             IgbConfig {
                 mac: MAC,
                 timing: Default::default(),
+                autoneg_time: std::time::Duration::ZERO,
             },
             dma.clone(),
             irq.clone(),

@@ -112,6 +112,12 @@ impl Personality for crate::igb::Igb {
     fn resume_tx(&mut self) {
         crate::igb::Igb::resume_tx(self)
     }
+    fn next_deadline(&self) -> Option<Instant> {
+        crate::igb::Igb::next_deadline(self)
+    }
+    fn run_deadlines(&mut self) {
+        crate::igb::Igb::run_deadlines(self)
+    }
     fn set_waker(&mut self, wake: Waker) {
         crate::igb::Igb::set_waker(self, wake)
     }

@@ -215,7 +215,8 @@ impl Port {
         })
     }
 
-    /// Reports the drops of the wire this port transmits into as `wire_tx_dropped`.
+    /// Reports the drops of the port's wire: `wire_tx_dropped` (sent, lost on the way)
+    /// and `wire_rx_dropped` (from an outside peer, lost before the device saw it).
     pub fn set_wire_counters(&mut self, wire: Arc<WireCounters>) {
         self.wire = Some(wire);
     }
@@ -279,6 +280,8 @@ fn port_counters(
             if let Some(w) = wire {
                 let dropped = w.dropped.load(Ordering::Relaxed);
                 m.insert("wire_tx_dropped".into(), dropped.into());
+                let rx_dropped = w.rx_dropped.load(Ordering::Relaxed);
+                m.insert("wire_rx_dropped".into(), rx_dropped.into());
             }
             for (name, value) in transport.snapshot() {
                 m.insert(name.into(), value.into());
@@ -366,11 +369,18 @@ impl RxWorker {
         let kick = kick.unwrap_or_else(crossbeam_channel::never);
         while !stop.load(Ordering::Relaxed) {
             let wait = self.timer_wait();
-            let busy = self.lock().has_deferred();
+            // Wall-clock deadlines run here too (igb's auto-negotiation).
+            let (busy, deadline) = {
+                let d = self.lock();
+                (d.has_deferred(), d.next_deadline())
+            };
+            let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            // Woken for the deadline, not the model timer: the timers are not due.
+            let deadline_first = until_deadline.is_some_and(|u| wait.is_none_or(|w| u < w));
             let idle = if busy {
                 Duration::ZERO
             } else {
-                wait.unwrap_or(TICK)
+                wait.unwrap_or(TICK).min(until_deadline.unwrap_or(TICK))
             };
             crossbeam_channel::select! {
                 recv(rx) -> f => match f {
@@ -384,10 +394,13 @@ impl RxWorker {
                     // the clock to it, which it must not do while the device
                     // still has Tx work (the guest is not idle).
                     let virtual_busy = busy && self.clock.as_ref().is_some_and(|c| c.mode != TimingMode::Paced);
-                    if wait.is_some() && !virtual_busy {
+                    if wait.is_some() && !virtual_busy && !deadline_first {
                         self.contained("timers", |d| d.run_timers());
                     }
                 }
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                self.contained("deadlines", |d| d.run_deadlines());
             }
             if busy {
                 self.run_deferred();

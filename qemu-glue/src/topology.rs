@@ -90,6 +90,7 @@ pub fn start(
     let mut ports = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let deliver = channels[i].0.clone();
+        let lost_here = lost[i].clone();
         let (sink, joined): (Box<dyn device_model::FrameSink>, bool) = match &plan.backend {
             BackendSpec::Wire => {
                 let peer = cable.iter().copied().find(|&j| j != i).unwrap_or(i);
@@ -101,9 +102,9 @@ pub fn start(
                 (Box::new(switch.sink(index, lost[i].clone())), true)
             }
             BackendSpec::None => (Box::new(device_model::NullSink), false),
-            BackendSpec::StreamConnect(p) => (stream::connect(p, deliver)?, false),
-            BackendSpec::StreamListen(p) => (stream::listen(p, deliver)?, false),
-            BackendSpec::Tap(name) => (tap::open(name, deliver)?, false),
+            BackendSpec::StreamConnect(p) => (stream::connect(p, deliver, lost_here)?, true),
+            BackendSpec::StreamListen(p) => (stream::listen(p, deliver, lost_here)?, true),
+            BackendSpec::Tap(name) => (tap::open(name, deliver, lost_here)?, true),
         };
         let spec = PortSpec {
             socket: plan.socket.clone(),

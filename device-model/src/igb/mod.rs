@@ -8,7 +8,7 @@
 mod counters;
 mod eeprom;
 mod interrupts;
-mod phy;
+pub mod phy;
 pub mod regs;
 mod rx;
 mod stats;
@@ -50,6 +50,9 @@ pub struct IgbConfig {
     pub mac: [u8; 6],
     /// Timing model; `TimingConfig::default()` is off.
     pub timing: TimingConfig,
+    /// How long the PHY negotiates before the link comes up ([`phy::AUTONEG_TIME`];
+    /// zero links at once, for tests and fuzzing that must not depend on the clock).
+    pub autoneg_time: std::time::Duration,
 }
 
 /// Per Tx queue state that lives between doorbells.
@@ -80,6 +83,8 @@ pub struct Igb {
     scratch: Vec<u8>,
     /// Tx queues left with work after their pass's budget ran out.
     deferred: DeferredTx,
+    /// Wakes the port's worker (deferred Tx, a new auto-negotiation deadline).
+    wake: Option<crate::timing::Waker>,
     unmodelled_logged: HashSet<u32>,
     /// `None` with timing off, so the untimed paths pay one branch at most.
     timing: Option<Box<DeviceTiming>>,
@@ -97,7 +102,7 @@ impl Igb {
             config: Self::build_config().0,
             pcie_cap: Self::build_config().1,
             eeprom: Eeprom::new(cfg.mac, DEVICE_ID),
-            phy: Phy::new(),
+            phy: Phy::new().with_autoneg_time(cfg.autoneg_time),
             intr: Interrupts::default(),
             stats: Stats::default(),
             counters: Counters::default(),
@@ -111,6 +116,7 @@ impl Igb {
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
             deferred: DeferredTx::default(),
+            wake: None,
             unmodelled_logged: HashSet::new(),
             timing: DeviceTiming::new(&cfg.timing, usize::from(MSIX_VECTORS), QUEUES).map(Box::new),
         };
@@ -160,6 +166,7 @@ impl Igb {
                 .set16(devctl, self.config.get16(devctl) & !(1 << 15));
             self.counters.resets += 1;
             self.phy.reset();
+            self.autoneg_started();
             self.reset_registers();
         }
         // Command bit 10 (INTx disable) gates the pin: unmasking with a cause still
@@ -173,6 +180,7 @@ impl Igb {
     pub fn reset(&mut self) {
         (self.config, self.pcie_cap) = Self::build_config();
         self.phy.reset();
+        self.autoneg_started();
         self.reset_registers();
         self.counters.resets += 1;
     }
@@ -258,6 +266,7 @@ impl Igb {
     pub fn set_link(&mut self, up: bool) {
         let before = self.link_up();
         self.phy.set_link(up);
+        self.autoneg_started();
         if before != self.link_up() {
             self.post(Cause::Other(ICR_LSC));
         }
@@ -382,6 +391,7 @@ impl Igb {
                 }
                 if v & CTRL_PHY_RST != 0 {
                     self.phy.reset();
+                    self.autoneg_started();
                 }
                 self.set(CTRL, v & !(CTRL_RST | CTRL_PHY_RST));
             }
@@ -503,6 +513,7 @@ impl Igb {
         let data = match op {
             1 => {
                 self.phy.write(reg, v as u16);
+                self.autoneg_started();
                 v & 0xffff
             }
             2 => u32::from(self.phy.read(reg)),
@@ -607,9 +618,32 @@ impl Igb {
         }
     }
 
-    /// Who to wake when a Tx pass leaves work for the port's worker.
+    /// Who to wake when a Tx pass leaves work for the port's worker, or when
+    /// auto-negotiation starts (its end is a deadline the worker must keep).
     pub fn set_waker(&mut self, wake: crate::timing::Waker) {
-        self.deferred.set_waker(wake);
+        self.deferred.set_waker(wake.clone());
+        self.wake = Some(wake);
+    }
+
+    /// The wall-clock moment the PHY's auto-negotiation ends, while it runs.
+    pub fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.phy.autoneg_deadline()
+    }
+
+    /// Auto-negotiation done: the link is up, and the driver hears of it (LSC).
+    pub fn run_deadlines(&mut self) {
+        if self.phy.finish_autoneg(std::time::Instant::now()) && self.link_up() {
+            self.post(Cause::Other(ICR_LSC));
+        }
+    }
+
+    /// A PHY event started auto-negotiation: the worker learns of the new deadline.
+    fn autoneg_started(&self) {
+        if self.phy.autoneg_deadline().is_some() {
+            if let Some(w) = &self.wake {
+                w();
+            }
+        }
     }
 
     /// Whether a Tx pass ran out of budget with descriptors left.

@@ -1,10 +1,21 @@
 //! The 82576's internal copper PHY, reached through MDIC.
 //!
 //! It identifies as an IGP-family PHY (the ID the `igb` driver maps to
-//! `e1000_phy_igp_3`), is always linked at 1000 Mb/s full duplex when the
-//! wire is up, and completes auto-negotiation at once.
+//! `e1000_phy_igp_3`) and links at 1000 Mb/s full duplex when the wire is up,
+//! [`AUTONEG_TIME`] after a PHY reset, a power-up, a restart of auto-negotiation
+//! or the wire coming up: a link is never up the instant it is asked for, so a
+//! driver that takes the interface down and up again sees the link go away for a
+//! while, as on silicon.
+
+use std::time::{Duration, Instant};
 
 pub const PHY_ADDR: u32 = 1;
+
+/// How long auto-negotiation takes on the wall clock. 1000BASE-T takes seconds on
+/// silicon; QEMU's e1000-family models take 500 ms, and so does tunic: long enough
+/// that a 50 ms down/up cycle never links (the kernel's `stats.py` down/up hammer
+/// relies on that), short enough not to slow every driver load.
+pub const AUTONEG_TIME: Duration = Duration::from_millis(500);
 const BMCR: usize = 0x00;
 const BMSR: usize = 0x01;
 const PHYID1: usize = 0x02;
@@ -28,6 +39,9 @@ const BMSR_AN_COMPLETE: u16 = 1 << 5;
 pub struct Phy {
     regs: [u16; 32],
     link_up: bool,
+    /// Auto-negotiation in progress until then: no link yet.
+    negotiating_until: Option<Instant>,
+    autoneg_time: Duration,
 }
 
 impl Phy {
@@ -35,12 +49,56 @@ impl Phy {
         let mut p = Self {
             regs: [0; 32],
             link_up: true,
+            negotiating_until: None,
+            autoneg_time: AUTONEG_TIME,
         };
-        p.reset();
+        p.reset_registers();
+        // Powered on long before any driver looks: negotiated already.
+        p.negotiating_until = None;
         p
     }
 
+    /// The same PHY with another auto-negotiation time (zero: links at once).
+    pub fn with_autoneg_time(mut self, t: Duration) -> Self {
+        self.autoneg_time = t;
+        self
+    }
+
+    /// PHY reset (BMCR.RESET, CTRL.PHY_RST, a function reset): defaults, then
+    /// auto-negotiation from the start.
     pub fn reset(&mut self) {
+        self.reset_registers();
+        self.start_autoneg();
+    }
+
+    fn start_autoneg(&mut self) {
+        self.negotiating_until = match self.autoneg_time.is_zero() {
+            true => None,
+            false => Some(Instant::now() + self.autoneg_time),
+        };
+    }
+
+    /// When a running auto-negotiation completes (the device's wall-clock deadline).
+    pub fn autoneg_deadline(&self) -> Option<Instant> {
+        self.negotiating_until
+    }
+
+    /// Ends auto-negotiation if its time has come; true when it just did.
+    pub fn finish_autoneg(&mut self, now: Instant) -> bool {
+        match self.negotiating_until {
+            Some(t) if now >= t => {
+                self.negotiating_until = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn negotiating(&self) -> bool {
+        self.negotiating_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn reset_registers(&mut self) {
         self.regs = [0; 32];
         self.regs[BMCR] = BMCR_AN_ENABLE | BMCR_FULL_DUPLEX | BMCR_SPEED_1000;
         self.regs[PHYID1] = 0x02a8;
@@ -53,12 +111,15 @@ impl Phy {
     }
 
     pub fn set_link(&mut self, up: bool) {
+        if up && !self.link_up {
+            self.start_autoneg();
+        }
         self.link_up = up;
     }
 
-    /// Link as the PHY reports it: wire up and not powered down.
+    /// Link as the PHY reports it: wire up, not powered down, negotiated.
     pub fn link(&self) -> bool {
-        self.link_up && self.regs[BMCR] & BMCR_POWER_DOWN == 0
+        self.link_up && self.regs[BMCR] & BMCR_POWER_DOWN == 0 && !self.negotiating()
     }
 
     /// Internal loopback: transmitted frames come back to the MAC.
@@ -91,7 +152,14 @@ impl Phy {
         match reg {
             // Reset and restart-negotiation complete instantly: they self-clear.
             BMCR if val & BMCR_RESET != 0 => self.reset(),
-            BMCR => self.regs[BMCR] = val & !BMCR_AN_RESTART,
+            BMCR => {
+                let powered_up =
+                    self.regs[BMCR] & BMCR_POWER_DOWN != 0 && val & BMCR_POWER_DOWN == 0;
+                if powered_up || val & BMCR_AN_RESTART != 0 {
+                    self.start_autoneg();
+                }
+                self.regs[BMCR] = val & !BMCR_AN_RESTART;
+            }
             BMSR | PHYID1 | PHYID2 | ANLPAR | GBSR | PORT_STATUS => {}
             r if r < 32 => self.regs[r] = val,
             _ => {}
@@ -110,8 +178,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reset_self_clears_and_link_reports() {
+    fn the_link_comes_up_only_once_auto_negotiation_is_done() {
         let mut p = Phy::new();
+        assert!(p.link(), "negotiated at power-on");
+        p.write(BMCR, p.read(BMCR) | BMCR_POWER_DOWN);
+        assert!(!p.link());
+        p.write(BMCR, p.read(BMCR) & !BMCR_POWER_DOWN);
+        assert!(!p.link(), "powered up, still negotiating");
+        let due = p.autoneg_deadline().expect("a deadline");
+        assert!(due > Instant::now() + AUTONEG_TIME / 2);
+        assert!(!p.finish_autoneg(due - Duration::from_millis(1)));
+        assert!(p.finish_autoneg(due));
+        assert!(p.link());
+        // The wire going away and back, and a restart, negotiate again.
+        p.set_link(false);
+        p.set_link(true);
+        assert!(!p.link());
+        let mut q = Phy::new();
+        q.write(BMCR, q.read(BMCR) | BMCR_AN_RESTART);
+        assert!(!q.link() && q.autoneg_deadline().is_some());
+    }
+
+    #[test]
+    fn reset_self_clears_and_link_reports() {
+        let mut p = Phy::new().with_autoneg_time(Duration::ZERO);
         p.write(BMCR, BMCR_RESET | BMCR_AN_ENABLE);
         assert_eq!(p.read(BMCR) & BMCR_RESET, 0);
         assert_ne!(p.read(BMSR) & BMSR_LINK, 0);

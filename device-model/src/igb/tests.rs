@@ -38,6 +38,10 @@ const RX_RING: u64 = 0x20_000;
 const BUFS: u64 = 0x40_000;
 
 fn rig() -> Rig {
+    rig_with_autoneg(std::time::Duration::ZERO)
+}
+
+fn rig_with_autoneg(autoneg_time: std::time::Duration) -> Rig {
     let dma = Arc::new(DmaSpace::new());
     dma.map_anonymous(0, 0x100_0000).unwrap();
     let wire = Arc::new(Mutex::new(Vec::new()));
@@ -47,6 +51,7 @@ fn rig() -> Rig {
         IgbConfig {
             mac: MAC,
             timing: Default::default(),
+            autoneg_time,
         },
         dma.clone(),
         irq.clone(),
@@ -173,6 +178,28 @@ fn probe_facing_registers() {
     assert_eq!(r.rd(CTRL) & CTRL_RST, 0);
     assert_ne!(r.rd(EECD) & EECD_AUTO_RD, 0);
     assert_ne!(r.rd(STATUS) & STATUS_LU, 0);
+}
+
+#[test]
+fn a_phy_reset_drops_the_link_until_auto_negotiation_ends_and_then_says_so() {
+    let mut r = rig_with_autoneg(std::time::Duration::from_millis(30));
+    assert_ne!(r.rd(STATUS) & STATUS_LU, 0, "negotiated at power-on");
+    assert!(r.dev.next_deadline().is_none());
+    r.wr(IMS, ICR_LSC);
+    let ctrl = r.rd(CTRL);
+    r.wr(CTRL, ctrl | CTRL_PHY_RST);
+    assert_eq!(r.rd(STATUS) & STATUS_LU, 0, "negotiating");
+    let due = r
+        .dev
+        .next_deadline()
+        .expect("auto-negotiation has a deadline");
+    r.dev.run_deadlines();
+    assert_eq!(r.rd(ICR) & ICR_LSC, 0, "not yet");
+    std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+    r.dev.run_deadlines();
+    assert_ne!(r.rd(STATUS) & STATUS_LU, 0);
+    assert_ne!(r.rd(ICR) & ICR_LSC, 0, "the driver hears the link come up");
+    assert!(r.dev.next_deadline().is_none());
 }
 
 #[test]

@@ -81,7 +81,11 @@ fn rig_with(speed: LinkSpeed, ring: u32, mode: TimingMode, trace: Option<TraceWr
         ..TimingConfig::default()
     };
     let dev = Igb::new(
-        IgbConfig { mac: MAC, timing },
+        IgbConfig {
+            mac: MAC,
+            timing,
+            autoneg_time: std::time::Duration::ZERO,
+        },
         dma.clone(),
         irq.clone(),
         Box::new(wire.clone()),

@@ -125,6 +125,8 @@ impl VirtioNet {
                 tracing::warn!(features = format_args!("{:#x}", self.features.driver), why);
                 self.counters.features_refused += 1;
                 v &= !FEATURES_OK;
+            } else {
+                self.features.accepted();
             }
         }
         // FEATURES_OK cannot be set late: features were not checked on the way.

@@ -1,5 +1,6 @@
 //! The control virtqueue (5.1.6.5): receive modes, MAC and VLAN filters, the number
-//! of queue pairs, and the RSS and hash configuration.
+//! of queue pairs, the RSS and hash configuration, notification coalescing, and the
+//! guest offloads in force (which a driver switches off to attach XDP).
 //!
 //! Each chain is a `virtio_net_ctrl_hdr` (class, command) and the command's data,
 //! all device-readable, then one device-writable `ack` byte. A command the device
@@ -149,6 +150,13 @@ impl VirtioNet {
                 // Notifications held under the old limits go out now.
                 self.wake_worker();
                 Ok(())
+            }
+            (VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET) => {
+                needs(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)?;
+                let offloads: [u8; 8] =
+                    data.try_into().map_err(|_| "guest offloads are 8 bytes")?;
+                self.features
+                    .set_guest_offloads(u64::from_le_bytes(offloads))
             }
             _ => Err("unknown control command"),
         }

@@ -29,14 +29,16 @@ pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_CTRL_RX)
     | bit(VIRTIO_NET_F_CTRL_VLAN)
     | bit(VIRTIO_NET_F_CTRL_MAC_ADDR)
+    | bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)
     | bit(VIRTIO_NET_F_MQ)
     | bit(VIRTIO_NET_F_RSS)
     | bit(VIRTIO_NET_F_HASH_REPORT)
     | bit(VIRTIO_NET_F_NOTF_COAL);
 
 /// Features that only work through the control queue (5.1.3.1).
-pub(crate) const NEED_CTRL_VQ: [u32; 7] = [
+pub(crate) const NEED_CTRL_VQ: [u32; 8] = [
     VIRTIO_NET_F_NOTF_COAL,
+    VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
     VIRTIO_NET_F_CTRL_RX,
     VIRTIO_NET_F_CTRL_VLAN,
     VIRTIO_NET_F_CTRL_MAC_ADDR,
@@ -48,6 +50,16 @@ pub(crate) const NEED_CTRL_VQ: [u32; 7] = [
 /// Segmentation offloads, which need checksum offload (5.1.3.1).
 pub(crate) const NEED_CSUM: u64 =
     bit(VIRTIO_NET_F_HOST_TSO4) | bit(VIRTIO_NET_F_HOST_TSO6) | bit(VIRTIO_NET_F_HOST_USO);
+
+/// The receive offloads the driver may switch at run time with
+/// VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (5.1.6.5.6): the GUEST_* feature bits.
+pub(crate) const GUEST_OFFLOADS: u64 = bit(VIRTIO_NET_F_GUEST_CSUM)
+    | bit(VIRTIO_NET_F_GUEST_TSO4)
+    | bit(VIRTIO_NET_F_GUEST_TSO6)
+    | bit(VIRTIO_NET_F_GUEST_ECN)
+    | bit(VIRTIO_NET_F_GUEST_UFO)
+    | bit(VIRTIO_NET_F_GUEST_USO4)
+    | bit(VIRTIO_NET_F_GUEST_USO6);
 
 /// What a port offers: packed rings only when asked for, since drivers use them
 /// whenever offered, and split rings are what most devices (QEMU's among them) give.
@@ -66,6 +78,9 @@ pub struct Features {
     pub driver_select: u32,
     pub driver: u64,
     offered: u64,
+    /// The guest offloads in force: the negotiated ones from FEATURES_OK on
+    /// (5.1.6.5.6.1), then whatever the driver last set through the control queue.
+    guest_offloads: u64,
 }
 
 impl Default for Features {
@@ -81,6 +96,7 @@ impl Features {
             driver_select: 0,
             driver: 0,
             offered,
+            guest_offloads: 0,
         }
     }
 
@@ -136,6 +152,25 @@ impl Features {
 
     pub fn has(&self, feature: u32) -> bool {
         feature < 64 && self.driver & bit(feature) != 0
+    }
+
+    /// FEATURES_OK was accepted: every negotiated guest offload starts enabled.
+    pub fn accepted(&mut self) {
+        self.guest_offloads = self.driver & GUEST_OFFLOADS;
+    }
+
+    /// Whether the guest offload `feature` (a GUEST_* bit) is negotiated and enabled now.
+    pub fn guest_offload(&self, feature: u32) -> bool {
+        self.has(feature) && self.guest_offloads & bit(feature) != 0
+    }
+
+    /// VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET: only negotiated offloads may be enabled.
+    pub fn set_guest_offloads(&mut self, offloads: u64) -> Result<(), &'static str> {
+        if offloads & !(self.driver & GUEST_OFFLOADS) != 0 {
+            return Err("guest offload not negotiated");
+        }
+        self.guest_offloads = offloads;
+        Ok(())
     }
 }
 

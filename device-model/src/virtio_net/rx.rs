@@ -95,7 +95,8 @@ impl VirtioNet {
         if self.features.has(VIRTIO_NET_F_HASH_REPORT) {
             (hdr.hash_value, hdr.hash_report) = decision.report;
         }
-        if self.features.has(VIRTIO_NET_F_GUEST_CSUM) {
+        // Negotiated, and not switched off since (`ethtool -K rx off`, or XDP attaching).
+        if self.features.guest_offload(VIRTIO_NET_F_GUEST_CSUM) {
             // Nothing verified when the headers did not parse: no DATA_VALID.
             let v = decision
                 .parsed

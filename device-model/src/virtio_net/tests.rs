@@ -138,6 +138,7 @@ fn full_features() -> u64 {
         VIRTIO_NET_F_RSS,
         VIRTIO_NET_F_HASH_REPORT,
         VIRTIO_NET_F_NOTF_COAL,
+        VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
     ]
     .into_iter()
     .fold(linux_features(), |f, b| f | bit(b))
@@ -357,7 +358,12 @@ impl Rig {
     /// Everything Linux negotiates from the full offer, every queue pair and the
     /// control queue set up.
     fn up_full(&mut self) {
-        let st = self.negotiate(full_features());
+        self.up_full_with(full_features());
+    }
+
+    /// Every queue set up, control queue included, with `features` negotiated.
+    fn up_full_with(&mut self, features: u64) {
+        let st = self.negotiate(features);
         assert_ne!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
         self.set_common(common::CONFIG_MSIX_VECTOR, 2, u64::from(CONFIG_VECTOR));
         for q in 0..QUEUES {
@@ -864,6 +870,57 @@ fn rx_without_guest_csum_never_sets_data_valid() {
     r.dev.receive(&frame);
     let (hdr, _) = read_rx(&r, bufs[0], NET_HDR_LEN + frame.len());
     assert_eq!(hdr.flags, 0);
+}
+
+#[test]
+fn guest_offloads_switched_off_by_the_driver_stop_data_valid_until_switched_on() {
+    let mut r = rig();
+    r.up_full();
+    let frame = tcp4_complete(&payload(20));
+    let receive_flags = |r: &mut Rig| {
+        let bufs = r.offer_rx_on(0, 1, 1536);
+        r.dev.receive(&frame);
+        read_rx(r, bufs[0], NET_HDR_LEN + frame.len()).0.flags
+    };
+    let set = |r: &mut Rig, offloads: u64| {
+        r.ctrl(
+            VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+            VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+            &offloads.to_le_bytes(),
+        )
+    };
+    // Negotiated guest offloads start enabled (5.1.6.5.6.1).
+    assert_eq!(receive_flags(&mut r), VIRTIO_NET_HDR_F_DATA_VALID as u8);
+    // What Linux sends to attach XDP: every guest offload off.
+    assert_eq!(set(&mut r, 0), OK);
+    assert_eq!(receive_flags(&mut r), 0);
+    assert_eq!(set(&mut r, bit(VIRTIO_NET_F_GUEST_CSUM)), OK);
+    assert_eq!(receive_flags(&mut r), VIRTIO_NET_HDR_F_DATA_VALID as u8);
+    // Not negotiated (tunic never offers guest TSO), or not 8 bytes: refused, nothing changes.
+    assert_eq!(set(&mut r, bit(VIRTIO_NET_F_GUEST_TSO4)), ERR);
+    assert_eq!(
+        r.ctrl(
+            VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+            VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+            &[0; 4]
+        ),
+        ERR
+    );
+    assert_eq!(receive_flags(&mut r), VIRTIO_NET_HDR_F_DATA_VALID as u8);
+}
+
+#[test]
+fn guest_offloads_need_their_feature() {
+    let mut r = rig();
+    r.up_full_with(full_features() & !bit(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS));
+    assert_eq!(
+        r.ctrl(
+            VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+            VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
+            &[0; 8]
+        ),
+        ERR
+    );
 }
 
 #[test]

@@ -32,7 +32,7 @@ impl VirtioNet {
     pub(super) fn timed_rx(&mut self, pair: usize, bytes: usize, buffers: usize) {
         let checksum = self
             .features
-            .has(virtio_bindings::virtio_net::VIRTIO_NET_F_GUEST_CSUM);
+            .guest_offload(virtio_bindings::virtio_net::VIRTIO_NET_F_GUEST_CSUM);
         if let Some(t) = self.timing.as_mut() {
             let shape = RxShape {
                 descriptors: buffers as u32,

@@ -8,10 +8,15 @@ use device_model::FrameSink;
 
 use super::Frame;
 
-/// Frames lost because the receiving side's queue was full (the peer is not draining).
+/// Frames a port's wire lost, each counted once, so none vanishes silently.
 #[derive(Default, Debug)]
 pub struct WireCounters {
+    /// Sent by the port and lost on the way: the receiving queue was full (the peer
+    /// is not draining), or the outside peer (stream, tap) could not take it.
     pub dropped: AtomicU64,
+    /// Sent to the port by an outside peer (stream, tap) and lost before the device
+    /// saw it: the port's receive queue was full.
+    pub rx_dropped: AtomicU64,
 }
 
 /// Transmits into a channel; never blocks the device.

@@ -3,10 +3,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use device_model::FrameSink;
 
+use super::channel::WireCounters;
 use super::Frame;
 
 const IFF_TAP: libc::c_short = 0x0002;
@@ -22,18 +25,25 @@ struct IfReq {
 
 pub struct TapSink {
     file: File,
+    counters: Arc<WireCounters>,
 }
 
 impl FrameSink for TapSink {
     fn transmit(&mut self, frame: &[u8]) {
+        // The host side refused it (interface down, no buffer): lost, and counted.
         if let Err(e) = self.file.write_all(frame) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(error = %e, "tap write failed");
         }
     }
 }
 
 /// Opens (creating if needed) tap device `name`.
-pub fn open(name: &str, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>> {
+pub fn open(
+    name: &str,
+    rx: Sender<Frame>,
+    counters: Arc<WireCounters>,
+) -> anyhow::Result<Box<dyn FrameSink>> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -52,6 +62,7 @@ pub fn open(name: &str, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>>
         anyhow::bail!("TUNSETIFF {name}: {}", std::io::Error::last_os_error());
     }
     let mut reader = file.try_clone()?;
+    let rx_counters = counters.clone();
     std::thread::Builder::new()
         .name("tunic-tap-rx".into())
         .spawn(move || {
@@ -60,8 +71,10 @@ pub fn open(name: &str, rx: Sender<Frame>) -> anyhow::Result<Box<dyn FrameSink>>
                 if n == 0 {
                     break;
                 }
-                let _ = rx.try_send(buf[..n].to_vec());
+                if rx.try_send(buf[..n].to_vec()).is_err() {
+                    rx_counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         })?;
-    Ok(Box::new(TapSink { file }))
+    Ok(Box::new(TapSink { file, counters }))
 }

@@ -73,7 +73,7 @@ fn label(p: PersonalityKind) -> &'static str {
 }
 
 /// QEMU's own pair of NICs of the personality's kind, both on hub 0.
-fn qemu_pair(p: PersonalityKind) -> Vec<Nic> {
+pub(super) fn qemu_pair(p: PersonalityKind) -> Vec<Nic> {
     (1..=2)
         .map(|i| {
             let mac = [0x52, 0x54, 0, 0x12, 0x34, i];

@@ -187,6 +187,7 @@ pub struct ConformanceArgs {
 
 #[derive(Serialize)]
 struct Report<'a> {
+    personality: &'a str,
     kernel: &'a str,
     accel: String,
     boot_seconds: f64,
@@ -244,6 +245,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     let passed =
         boot.completed && !boot.results.is_empty() && boot.results.iter().all(|r| r.passed);
     let report = Report {
+        personality: a.personality.name(),
         kernel: &assets.kernel_release,
         accel: boot.accel.clone(),
         boot_seconds: boot.boot_seconds,
@@ -622,7 +624,7 @@ fn host_checks(
     checks
 }
 
-fn xml_escape(s: &str) -> String {
+pub(super) fn xml_escape(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control() || *c == '\n')
         .map(|c| match c {
@@ -636,7 +638,7 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// JUnit XML as CI systems read it: one testsuite, one testcase per case.
-fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
+pub(super) fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
     let failures = cases.iter().filter(|c| !c.passed).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(

@@ -24,11 +24,7 @@ const DEFAULT_SERIES: &str = "6.12";
 
 /// "6.12" of "6.12.117+deb13-amd64": cases follow the driver, which follows the series.
 pub fn kernel_series(release: &str) -> String {
-    let mut parts = release.split(['.', '-', '+']);
-    match (parts.next(), parts.next()) {
-        (Some(major), Some(minor)) => format!("{major}.{minor}"),
-        _ => release.to_string(),
-    }
+    qemu_glue::harness::kernel_series(release).unwrap_or_else(|| release.to_string())
 }
 
 /// Whether the DPDK suite, not this list, declares the case.

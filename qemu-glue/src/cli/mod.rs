@@ -9,8 +9,11 @@ pub mod dpdk;
 pub mod dpdk_lso;
 pub mod evidence;
 pub mod expected;
+pub mod ktap;
 pub mod offline;
 pub mod reliability;
+pub mod report;
+pub mod selftests;
 pub mod serve;
 pub mod stats;
 pub mod timing_check;
@@ -43,6 +46,11 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Fault and soak tests: QEMU killed, driver unloaded, resets, a hostile ring, the wire cut.
     Reliability(reliability::ReliabilityArgs),
+    /// The kernel's own NIC selftests (drivers/net, drivers/net/hw) in a Debian guest on two
+    /// tunic NICs, with QEMU's own NIC beside them (--baseline); KTAP, JUnit and report.json.
+    Selftests(selftests::SelftestsArgs),
+    /// Merge the report.json files of many shards or runs into one (report merge).
+    Report(report::ReportArgs),
     /// Print the statistics `tunic serve --stats-file` writes (per queue timing, interrupts).
     Stats(stats::StatsArgs),
     /// Guest iperf3 over a paced 1 Gb/s and 10 Gb/s tunic link (timing model check).
@@ -84,6 +92,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Conformance(a) => conformance::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Reliability(a) => reliability::run(a),
+        Command::Selftests(a) => selftests::run(a),
+        Command::Report(a) => report::run(a),
         Command::Stats(a) => stats::run(a),
         Command::TimingCheck(a) => timing_check::run(a),
         Command::Segment(a) => offline::segment::run(a),

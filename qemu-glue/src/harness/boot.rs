@@ -68,6 +68,9 @@ pub struct GuestSpec {
     /// Run the script chrooted into this ext4 image (the full Debian guest), on a
     /// virtio disk with `snapshot=on`; `/tunic` is bind-mounted into it.
     pub disk: Option<PathBuf>,
+    /// More ext4 images for the full guest, each on its own virtio disk with
+    /// `snapshot=on`, mounted at the given path inside it (`/opt/ksft`).
+    pub data_disks: Vec<(PathBuf, String)>,
 }
 
 impl Default for GuestSpec {
@@ -85,6 +88,7 @@ impl Default for GuestSpec {
             extra_qemu_args: Vec::new(),
             extra_files: Vec::new(),
             disk: None,
+            data_disks: Vec::new(),
         }
     }
 }
@@ -314,6 +318,16 @@ fn qemu_args(
     .collect::<Vec<_>>();
     if spec.disk.is_some() {
         cmdline.push("tunic.root=/dev/vda".into());
+        // The data disks follow the root disk: vdb, vdc, ...
+        for (i, (_, at)) in spec.data_disks.iter().enumerate() {
+            let dev = char::from(b'b' + i as u8);
+            cmdline.push(format!("tunic.mount=/dev/vd{dev}:{at}"));
+        }
+    } else if !spec.data_disks.is_empty() {
+        bail!("data disks are mounted inside the full guest image: set GuestSpec::disk too");
+    }
+    if spec.data_disks.len() > 8 {
+        bail!("at most 8 data disks");
     }
     cmdline.extend(spec.extra_kernel_args.iter().cloned());
 
@@ -399,6 +413,13 @@ fn qemu_args(
         let drive = format!(
             "file={},if=virtio,format=raw,snapshot=on,cache=unsafe",
             disk.to_string_lossy().replace(',', ",,")
+        );
+        a.extend(["-drive".to_string(), drive]);
+    }
+    for (image, _) in &spec.data_disks {
+        let drive = format!(
+            "file={},if=virtio,format=raw,snapshot=on,cache=unsafe",
+            image.to_string_lossy().replace(',', ",,")
         );
         a.extend(["-drive".to_string(), drive]);
     }

@@ -22,7 +22,7 @@ const RESULT: &str = "TUNIC-RESULT ";
 const SCRIPT_EXIT: &str = "TUNIC-SCRIPT-EXIT ";
 
 /// One `TUNIC-RESULT` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CaseResult {
     pub name: String,
     pub passed: bool,

@@ -20,8 +20,10 @@ use super::qemu_root::mmdebstrap;
 use super::util::{fnv1a, run, unique_suffix, Progress};
 
 /// Packages of the full guest. DPDK (testpmd and the PMDs of tunic's personalities); python3 and
-/// python3-yaml, socat, iperf3, ethtool, iproute2 for the kernel's selftests;
-/// pciutils and kmod to find and bind NICs; ping and busybox for the guest library.
+/// python3-yaml, socat, iperf3, jq, bpftool and netcat for the kernel's selftests, with ethtool
+/// and iproute2 from unstable (the 7.x selftests use `ethtool --json -l` and `ip` options
+/// trixie's lack; both install on trixie's libraries); pciutils and kmod to find and bind
+/// NICs; ping and busybox for the guest library.
 pub const PACKAGES: &[&str] = &[
     // dpdk-testpmd ships in dpdk-dev; the PMDs are only Recommends of dpdk, which
     // mmdebstrap does not install, so they are named.
@@ -35,19 +37,27 @@ pub const PACKAGES: &[&str] = &[
     "python3-yaml",
     "socat",
     "iperf3",
-    "ethtool",
-    "iproute2",
+    "jq",
+    "bpftool",
+    "netcat-openbsd",
+    "ethtool/unstable",
+    "iproute2/unstable",
+    // unstable's iproute2 needs unstable's libbpf1, and dpdk-dev's libbpf-dev pins
+    // its own libbpf1: both from unstable keep them in step.
+    "libbpf-dev/unstable",
     "kmod",
     "pciutils",
     "procps",
     "tcpdump",
     "iputils-ping",
+    // netpoll_basic.py watches the kernel with it.
+    "bpftrace",
     // Applets the guest library uses (usleep) that Debian has no binary for.
     "busybox",
 ];
 
 /// Bump when the image layout changes.
-const FORMAT: &str = "tunic-full-image v1";
+const FORMAT: &str = "tunic-full-image v2";
 
 /// Modules the initramfs must load to mount the image, and to hand a NIC to DPDK.
 /// ext4 asks the crypto API for crc32c by name at mount time, which no module
@@ -94,9 +104,14 @@ pub(crate) fn ensure_full_image(cache: &Path, progress: &Progress) -> Result<Pat
                 .arg("--dpkgopt=path-exclude=/usr/share/locale/*")
                 .arg("--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/*")
                 .arg("--customize-hook=mkdir -p \"$1\"/tunic \"$1\"/dev/hugepages")
+                // trixie for everything but the packages named `/unstable`.
+                .arg("--aptopt=APT::Default-Release \"trixie\"")
                 .arg("trixie")
                 .arg(&tree)
-                .arg(format!("deb {mirror} trixie main")),
+                .arg(format!("deb {mirror} trixie main"))
+                // A mirror's unstable Release can be past its Valid-Until (a
+                // frozen or slow mirror); only two packages come from it.
+                .arg(format!("deb [check-valid-until=no] {mirror} unstable main")),
             "mmdebstrap (full guest image)",
         )?;
         if !tree.join("usr/bin/dpdk-testpmd").exists() {
@@ -133,7 +148,7 @@ pub(crate) fn ensure_full_image(cache: &Path, progress: &Progress) -> Result<Pat
 }
 
 /// Bytes under `dir`, symlinks not followed.
-fn dir_size(dir: &Path) -> Result<u64> {
+pub(super) fn dir_size(dir: &Path) -> Result<u64> {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

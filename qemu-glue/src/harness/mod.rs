@@ -46,6 +46,7 @@ mod initramfs;
 mod kernel;
 mod mirror;
 mod qemu_root;
+mod selftests;
 mod util;
 
 use std::fs;
@@ -57,6 +58,10 @@ pub use accel::{Accel, AccelChoice, AccelKind};
 pub use boot::{boot, spawn, GuestExit, GuestRun, GuestSpec, Nic, RunningGuest};
 pub use guest_script::{parse_results, CaseResult, GUEST_LIB};
 pub use mirror::debian_mirror;
+pub use selftests::{
+    kernel_series, programs as selftests_programs, source as selftests_source, upstream_version,
+    GUEST_PATH as SELFTESTS_GUEST_PATH,
+};
 
 /// Everything needed to boot a guest; produced by [`provision`].
 #[derive(Debug, Clone)]
@@ -77,6 +82,9 @@ pub struct Assets {
     pub boot_modules: Vec<String>,
     /// The full Debian guest image (ext4), when asked for: see [`image`].
     pub full_image: Option<PathBuf>,
+    /// The kernel's NIC selftests built for this kernel (ext4), when asked for:
+    /// mounted at [`SELFTESTS_GUEST_PATH`] in the full guest (see [`selftests`]).
+    pub selftests: Option<PathBuf>,
 }
 
 /// Options for [`provision`].
@@ -96,7 +104,22 @@ pub struct ProvisionOptions {
     /// Also provide the full Debian guest image (DPDK, python3), and the modules
     /// to mount it; a guest boots into it with [`GuestSpec::disk`].
     pub full_image: bool,
+    /// Also build (once per kernel release) the kernel's NIC selftests; implies
+    /// `full_image`, and adds the modules the tests create devices with.
+    pub selftests: bool,
 }
+
+/// Modules the selftests create devices or qdiscs with (`?`: where the kernel has it).
+pub const SELFTESTS_MODULES: &[&str] = &[
+    "vxlan",
+    "geneve",
+    "dummy",
+    "macsec",
+    "netconsole",
+    "sch_fq",
+    "sch_etf?",
+    "sch_netem?",
+];
 
 /// Modules always put in the initramfs and loaded by `/init`.
 pub const DEFAULT_MODULES: &[&str] = &[
@@ -146,7 +169,13 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
         .extra_modules
         .iter()
         .cloned()
-        .chain(image_modules.filter(|_| opts.full_image))
+        .chain(image_modules.filter(|_| opts.full_image || opts.selftests))
+        .chain(
+            SELFTESTS_MODULES
+                .iter()
+                .map(|m| m.to_string())
+                .filter(|_| opts.selftests),
+        )
         .collect();
     for m in &wanted {
         if !boot_modules.contains(m) {
@@ -155,8 +184,17 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
     }
     let initramfs =
         initramfs::ensure_base(&qemu_root, &cache_dir, &kernel, &boot_modules, &progress)?;
-    let full_image = match opts.full_image {
+    let full_image = match opts.full_image || opts.selftests {
         true => Some(image::ensure_full_image(&cache_dir, &progress)?),
+        false => None,
+    };
+    let selftests = match opts.selftests {
+        true => Some(selftests::ensure_selftests(
+            &cache_dir,
+            &kernel.release,
+            &kernel.modules,
+            &progress,
+        )?),
         false => None,
     };
     Ok(Assets {
@@ -168,6 +206,7 @@ pub fn provision(opts: &ProvisionOptions) -> Result<Assets> {
         kernel_package: kernel.package,
         boot_modules,
         full_image,
+        selftests,
     })
 }
 
