@@ -66,6 +66,33 @@ fn malformed_command_lines_are_refused() {
 }
 
 #[test]
+fn selftests_and_report_arguments_are_checked_before_any_guest() {
+    refused(&["selftests", "--shard", "0/3"], "between 1 and N");
+    refused(&["selftests", "--shard", "4/3"], "between 1 and N");
+    refused(&["selftests", "--shard", "x"], "K/N");
+    refused(&["selftests", "--subset", "everything"], "everything");
+    refused(&["selftests", "--personality", "e1000"], "e1000");
+    refused(&["report", "merge"], "required");
+    let dir = scratch_dir("report-merge");
+    refused(
+        &[
+            "report",
+            "merge",
+            "--out",
+            &path_str(&dir),
+            "/nonexistent/report.json",
+        ],
+        "/nonexistent/report.json",
+    );
+    let junk = dir.join("junk.json");
+    std::fs::write(&junk, "{not json").unwrap();
+    refused(&["report", "merge", &path_str(&junk)], "not JSON");
+    let other = dir.join("other.json");
+    std::fs::write(&other, r#"{"passed": true}"#).unwrap();
+    refused(&["report", "merge", &path_str(&other)], "neither");
+}
+
+#[test]
 fn unusable_mac_addresses_are_refused() {
     for (mac, why) in [
         ("01:00:5e:00:00:01", "multicast"),
