@@ -60,7 +60,24 @@ else
     echo "TUNIC-TESTPMD-LOG-BEGIN"; tail -n 60 /tmp/tp.log; grep -i huge /proc/meminfo; dmesg | tail -n 8; echo "TUNIC-TESTPMD-LOG-END"
     exit 1
 fi
-link=$(awk '/^Link status:/ { s = $3 } /^Link speed:/ { v = $3 " " $4 } END { print s, v }' /tmp/tp.log)
+link_status() { # the newest "Link status" testpmd printed, after a fresh show port info
+    _c=$(tp_count "^Link status:")
+    tp show port info 0
+    tp_wait "^Link status:" $((_c + 1)) 20 || { echo none; return; }
+    sleep 0.3
+    awk '/^Link status:/ { s = $3 } END { print s }' /tmp/tp.log
+}
+# The PMD resets the PHY when it starts the port, and the PHY then negotiates
+# (500 ms on tunic's igb, seconds on silicon): wait for the link as an application
+# does, up to 10 s.
+st=$(awk '/^Link status:/ { s = $3 } END { print s }' /tmp/tp.log)
+n=0
+while [ "$st" != up ] && [ $n -lt 20 ]; do
+    sleep 0.5
+    st=$(link_status)
+    n=$((n + 1))
+done
+link="$st $(awk '/^Link speed:/ { v = $3 " " $4 } END { print v }' /tmp/tp.log)"
 case "$link" in
     up*) result dpdk-link pass "link $link" ;;
     *) result dpdk-link fail "link '$link'" ;;
@@ -70,13 +87,6 @@ esac
 # powered down, or the X710's PHY configuration without link); the device must tell
 # the driver each time (igb: ICR.LSC; X710: a link status event on the admin queue),
 # testpmd must print each event, and the link status must follow.
-link_status() { # the newest "Link status" testpmd printed, after a fresh show port info
-    _c=$(tp_count "^Link status:")
-    tp show port info 0
-    tp_wait "^Link status:" $((_c + 1)) 20 || { echo none; return; }
-    sleep 0.3
-    awk '/^Link status:/ { s = $3 } END { print s }' /tmp/tp.log
-}
 # virtio's PMD has neither: no set_link_down, and link events only with MSI-X, which
 # uio_pci_generic does not give it.
 if [ $TUNIC_DRIVER != virtio_net ]; then
