@@ -79,17 +79,17 @@ fn selftests_and_report_arguments_are_checked_before_any_guest() {
             "report",
             "merge",
             "--out",
-            &path_str(&dir),
+            path_str(&dir),
             "/nonexistent/report.json",
         ],
         "/nonexistent/report.json",
     );
     let junk = dir.join("junk.json");
     std::fs::write(&junk, "{not json").unwrap();
-    refused(&["report", "merge", &path_str(&junk)], "not JSON");
+    refused(&["report", "merge", path_str(&junk)], "not JSON");
     let other = dir.join("other.json");
     std::fs::write(&other, r#"{"passed": true}"#).unwrap();
-    refused(&["report", "merge", &path_str(&other)], "neither");
+    refused(&["report", "merge", path_str(&other)], "neither");
 }
 
 #[test]

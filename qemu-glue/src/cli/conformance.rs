@@ -336,11 +336,7 @@ fn kernel_boot(
     let window_deltas = pair.ledger.as_ref().map(|l| l.deltas()).unwrap_or_default();
     let host = host_checks(&pair, &window_deltas, &run.results, a.personality);
     run.results.extend(host);
-    let counters: Vec<serde_json::Value> = pair
-        .counters()
-        .iter()
-        .filter_map(|c| serde_json::from_str(c).ok())
-        .collect();
+    let counters = pair.counter_values();
     // Stopping the ports flushes the captures the checksum oracle reads.
     drop(pair);
     run.results.extend(tshark_checks(out)?);
@@ -539,11 +535,7 @@ fn host_checks(
     guest: &[CaseResult],
     personality: PersonalityKind,
 ) -> Vec<CaseResult> {
-    let counters: Vec<serde_json::Value> = pair
-        .counters()
-        .iter()
-        .filter_map(|c| serde_json::from_str(c).ok())
-        .collect();
+    let counters = pair.counter_values();
     let sum = |k: &str| {
         counters
             .iter()

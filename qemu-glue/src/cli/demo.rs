@@ -143,6 +143,14 @@ impl WiredPair {
     pub fn counters(&self) -> Vec<String> {
         self.ports.iter().map(|p| p.counters_json()).collect()
     }
+
+    /// Both ports' counters as JSON values (a port whose JSON is unreadable is left out).
+    pub fn counter_values(&self) -> Vec<serde_json::Value> {
+        self.counters()
+            .iter()
+            .filter_map(|c| serde_json::from_str(c).ok())
+            .collect()
+    }
 }
 
 impl Drop for WiredPair {

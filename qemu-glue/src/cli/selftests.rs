@@ -482,11 +482,7 @@ pub fn run(a: SelftestsArgs) -> anyhow::Result<()> {
         &out,
         "tunic",
     )?];
-    let counters: Vec<serde_json::Value> = pair
-        .counters()
-        .iter()
-        .filter_map(|c| serde_json::from_str(c).ok())
-        .collect();
+    let counters = pair.counter_values();
     drop(pair);
     if a.baseline {
         columns.push(run_column(
