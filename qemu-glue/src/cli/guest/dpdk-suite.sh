@@ -213,6 +213,10 @@ fi
 if [ $TUNIC_DRIVER = i40e ]; then
     # NVGRE from B: outer frames to A's MAC, inner UDP to a static neighbour.
     in_peer ip link add nvx0 type gretap local $TUNIC_IP4_B remote 198.18.0.99 key $KEY
+    # No IPv6 on the tunnel: its router solicitations and MLD reports would be NVGRE
+    # frames too, and corrupt-outer-ip counts every NVGRE frame, so one arriving in a
+    # case window would take the place of a UDP datagram among the corrupted.
+    in_peer sh -c 'echo 1 >/proc/sys/net/ipv6/conf/nvx0/disable_ipv6'
     in_peer ip addr add 198.19.2.2/24 dev nvx0
     in_peer ip link set nvx0 up
     in_peer ip neigh replace 198.19.2.1 lladdr 02:00:00:00:00:99 dev nvx0 nud permanent
