@@ -18,7 +18,7 @@ pub mod wire;
 
 pub use irq::{IrqSink, NoIrq};
 pub use personality::Personality;
-pub use wire::{FrameSink, NullSink};
+pub use wire::{FrameSink, NullSink, RoomKick};
 
 #[cfg(test)]
 mod error_counter_lists {

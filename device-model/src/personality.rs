@@ -39,8 +39,14 @@ pub trait Personality: Send {
     /// Performs the write-backs and fires the moderation timers that are due
     /// (virtual time: jumps to the next moderation timer).
     fn run_timers(&mut self) {}
-    /// The Tx packet buffer has room again: Tx queues stopped by it go on.
+    /// The Tx packet buffer or the wire has room again: Tx queues stopped by it go on.
     fn resume_tx(&mut self) {}
+    /// Whether frames from the wire must wait on it for now: the device asked its
+    /// link partner to pause (802.3x XOFF) and has not released it. The port's
+    /// worker stops taking frames until this turns false and the device wakes it.
+    fn rx_held(&self) -> bool {
+        false
+    }
     /// Wall-clock timers of a device with timing off (virtio-net notification
     /// coalescing; with timing on they are model timers, see `next_timer`): the
     /// earliest deadline...
@@ -111,6 +117,9 @@ impl Personality for crate::igb::Igb {
     }
     fn resume_tx(&mut self) {
         crate::igb::Igb::resume_tx(self)
+    }
+    fn rx_held(&self) -> bool {
+        crate::igb::Igb::rx_held(self)
     }
     fn next_deadline(&self) -> Option<Instant> {
         crate::igb::Igb::next_deadline(self)

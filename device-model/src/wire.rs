@@ -11,7 +11,21 @@ pub trait FrameSink: Send {
     fn transmit_at(&mut self, frame: &[u8], _departure: Picos) {
         self.transmit(frame);
     }
+
+    /// Whether the wire can take another packet now. A device asks before it
+    /// fetches the next packet's descriptors and stops its queue when it cannot,
+    /// as a MAC whose Tx buffer is full does: back-pressure, never loss.
+    fn has_room(&self) -> bool {
+        true
+    }
+
+    /// Who to call when the wire has room again after `has_room` said no (the
+    /// port's worker, which resumes the device's stopped queues).
+    fn on_room(&mut self, _kick: RoomKick) {}
 }
+
+/// Called when a full wire has room again.
+pub type RoomKick = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A wire with nothing attached: frames vanish.
 #[derive(Default)]

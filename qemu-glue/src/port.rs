@@ -13,7 +13,7 @@ use device_model::FrameSink;
 pub use device_model::Personality;
 use dma::DmaSpace;
 
-use crate::backend::channel::WireCounters;
+use crate::backend::channel::{WireCounters, WireGate};
 use crate::backend::inject::{self, Injector};
 use crate::backend::ledger::MarkSender;
 use crate::backend::marker;
@@ -69,6 +69,9 @@ pub struct PortSpec {
     /// Test hooks: where `pcap=` window marks go, so the case ledger can snapshot
     /// every port's counters at case boundaries.
     pub case_marks: Option<MarkSender>,
+    /// The back-pressure of the wire into this port (the in-process cable): the
+    /// worker tells it what it took, so the sending port goes on.
+    pub rx_gate: Option<Arc<WireGate>>,
 }
 
 /// A running port.
@@ -114,6 +117,12 @@ impl Port {
         rx: Receiver<Frame>,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
+        let mut sink = sink;
+        // A wire that pushes back kicks the worker, which resumes the stopped queues.
+        let (room_tx, room_rx) = crossbeam_channel::bounded::<()>(1);
+        sink.on_room(Arc::new(move || {
+            let _ = room_tx.try_send(());
+        }));
         let pcap = match &spec.pcap {
             None => None,
             Some(PcapSpec::File(p)) => Some(PcapRecorder::create(p)?),
@@ -195,6 +204,8 @@ impl Port {
             test_hooks: spec.test_hooks,
             case_marks: spec.case_marks.filter(|_| spec.test_hooks),
             clock,
+            rx_gate: spec.rx_gate,
+            room: room_rx,
         };
         threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
             move || match kick {
@@ -284,7 +295,7 @@ fn port_counters(
                 m.insert("wire_rx_dropped".into(), rx_dropped.into());
             }
             for (name, value) in transport.snapshot() {
-                m.insert(name.into(), value.into());
+                m.insert(name, value.into());
             }
             serde_json::Value::Object(m).to_string()
         }
@@ -308,6 +319,10 @@ struct RxWorker {
     test_hooks: bool,
     case_marks: Option<MarkSender>,
     clock: Option<ModelEpoch>,
+    /// Released as frames are taken, so the port sending into this one goes on.
+    rx_gate: Option<Arc<WireGate>>,
+    /// This port's own wire has room again: its stopped Tx queues go on.
+    room: Receiver<()>,
 }
 
 /// How long the receive worker waits before checking the stop flag.
@@ -321,20 +336,24 @@ impl RxWorker {
     /// notification coalescing). `wake` says a new deadline was set.
     fn run(&self, rx: &Receiver<Frame>, wake: &Receiver<()>, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
-            let (deadline, busy) = {
+            let (deadline, busy, held) = {
                 let d = self.lock();
-                (d.next_deadline(), d.has_deferred())
+                (d.next_deadline(), d.has_deferred(), d.rx_held())
             };
             let wait = match deadline {
                 _ if busy => Duration::ZERO,
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => TICK,
             };
+            // While the device holds its link partner back (XOFF), frames wait on the wire.
+            let never = crossbeam_channel::never();
+            let source = if held { &never } else { rx };
             crossbeam_channel::select! {
-                recv(rx) -> f => match f {
+                recv(source) -> f => match f {
                     Ok(f) => self.deliver(f, rx),
                     Err(_) => return,
                 },
+                recv(self.room) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
                 recv(wake) -> _ => {}
                 default(wait.min(TICK)) => {}
             }
@@ -370,9 +389,9 @@ impl RxWorker {
         while !stop.load(Ordering::Relaxed) {
             let wait = self.timer_wait();
             // Wall-clock deadlines run here too (igb's auto-negotiation).
-            let (busy, deadline) = {
+            let (busy, deadline, held) = {
                 let d = self.lock();
-                (d.has_deferred(), d.next_deadline())
+                (d.has_deferred(), d.next_deadline(), d.rx_held())
             };
             let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             // Woken for the deadline, not the model timer: the timers are not due.
@@ -382,12 +401,15 @@ impl RxWorker {
             } else {
                 wait.unwrap_or(TICK).min(until_deadline.unwrap_or(TICK))
             };
+            let never = crossbeam_channel::never();
+            let source = if held { &never } else { rx };
             crossbeam_channel::select! {
-                recv(rx) -> f => match f {
+                recv(source) -> f => match f {
                     Ok(f) => self.deliver(f, rx),
                     Err(_) => return,
                 },
                 recv(kick) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
+                recv(self.room) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
                 recv(wake) -> _ => {}
                 default(idle) => {
                     // Only for a device timer: in virtual time, run_timers jumps
@@ -435,6 +457,9 @@ impl RxWorker {
         let mut next = Some(first);
         let mut n = 0;
         while let Some(mut f) = next {
+            if let Some(g) = &self.rx_gate {
+                g.taken(f.len());
+            }
             {
                 let mut inj = self.injector.lock().unwrap_or_else(|e| e.into_inner());
                 match marker::parse(&f).filter(|_| self.test_hooks) {
@@ -468,7 +493,12 @@ impl RxWorker {
                 |d| d.receive(&f),
             );
             n += 1;
-            next = if n < 64 { rx.try_recv().ok() } else { None };
+            // XOFF sent: the rest waits on the wire, as the paused partner holds it.
+            next = if n < 64 && !d.rx_held() {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
     }
 }
@@ -522,6 +552,8 @@ mod tests {
             test_hooks,
             case_marks: None,
             clock: None,
+            rx_gate: None,
+            room: crossbeam_channel::never(),
         }
     }
 

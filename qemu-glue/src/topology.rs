@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use crate::backend::channel::{ChannelSink, WireCounters};
+use crate::backend::channel::{ChannelSink, WireCounters, WireGate, WIRE_BYTES};
 use crate::backend::inject::Spec;
 use crate::backend::ledger::CaseLedger;
 use crate::backend::switch::Switch;
@@ -79,6 +79,8 @@ pub fn start(
     let channels: Vec<_> = plans.iter().map(|_| rx_channel()).collect();
     // Per port: the frames it sent that a receiving queue could not take.
     let lost: Vec<Arc<WireCounters>> = plans.iter().map(|_| Arc::default()).collect();
+    // Per port on the cable: the back-pressure of the wire into it.
+    let gates: Vec<Arc<WireGate>> = plans.iter().map(|_| WireGate::new(WIRE_BYTES)).collect();
     let members = |b: BackendSpec| -> Vec<usize> {
         (0..plans.len())
             .filter(|&i| plans[i].backend == b)
@@ -94,7 +96,11 @@ pub fn start(
         let (sink, joined): (Box<dyn device_model::FrameSink>, bool) = match &plan.backend {
             BackendSpec::Wire => {
                 let peer = cable.iter().copied().find(|&j| j != i).unwrap_or(i);
-                let sink = ChannelSink::new(channels[peer].0.clone(), lost[i].clone());
+                let sink = ChannelSink::gated(
+                    channels[peer].0.clone(),
+                    lost[i].clone(),
+                    gates[peer].clone(),
+                );
                 (Box::new(sink), true)
             }
             BackendSpec::Switch => {
@@ -114,6 +120,7 @@ pub fn start(
             test_hooks: shared.test_hooks,
             case_marks: shared.ledger.map(CaseLedger::sender),
             pcap: plan.pcap.clone(),
+            rx_gate: (plan.backend == BackendSpec::Wire).then(|| gates[i].clone()),
         };
         let (_, rx) = channels[i].clone();
         let mut port = Port::start_timed(spec, &shared.timing, sink, rx, stop.clone())?;

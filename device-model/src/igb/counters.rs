@@ -39,6 +39,16 @@ pub struct Counters {
     pub rx_csum_bad: u64,
     pub rx_rss_hashed: u64,
     pub loopback_frames: u64,
+    /// 802.3x: PAUSE frames sent (XOFF when the receive buffer passed its high
+    /// mark, and its refreshes; XON when it drained) and received with CTRL.RFCE.
+    pub fc_xoff_sent: u64,
+    pub fc_xon_sent: u64,
+    pub fc_xoff_received: u64,
+    pub fc_xon_received: u64,
+    /// Tx queues that stopped fetching descriptors: paused by the link partner,
+    /// or the wire could take no more (back-pressure, not loss).
+    pub tx_paused_stops: u64,
+    pub tx_wire_full_stops: u64,
     /// Tx passes that stopped at their budget with descriptors left, resumed by the
     /// port's worker (`doorbell`): work, not an error.
     pub tx_deferred_passes: u64,

@@ -25,7 +25,9 @@ impl Eeprom {
         words[0x0c] = 0x8086; // subsystem vendor
         words[0x0d] = device_id;
         words[0x0e] = 0x8086;
-        words[0x0f] = 0x0000; // init control 2: no flow-control pause advertised
+        // Init control 2: PAUSE and ASM_DIR, so the driver asks for symmetric
+        // 802.3x flow control by default, as the 82576's reference NVM does.
+        words[0x0f] = 0x3000;
         words[0x37] = 0xffff; // no alternate MAC address
         let partial = words[..CHECKSUM_WORD]
             .iter()

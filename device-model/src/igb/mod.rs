@@ -7,6 +7,7 @@
 
 mod counters;
 mod eeprom;
+mod flow_control;
 mod interrupts;
 pub mod phy;
 pub mod regs;
@@ -14,6 +15,7 @@ mod rx;
 mod stats;
 mod timed;
 mod tx;
+mod wall_itr;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -78,6 +80,8 @@ pub struct Igb {
     txq: Vec<TxQueue>,
     rx_fifo: VecDeque<Vec<u8>>,
     rx_fifo_bytes: usize,
+    /// 802.3x PAUSE state: XOFF sent, paused by the partner, stopped queues.
+    fc: flow_control::FlowControl,
     rss: rx::RssState,
     segmenter: Segmenter,
     scratch: Vec<u8>,
@@ -88,6 +92,8 @@ pub struct Igb {
     unmodelled_logged: HashSet<u32>,
     /// `None` with timing off, so the untimed paths pay one branch at most.
     timing: Option<Box<DeviceTiming>>,
+    /// EITR on the wall clock, with timing off (with timing on the model runs it).
+    wall_itr: Option<wall_itr::WallModeration>,
 }
 
 impl Igb {
@@ -112,6 +118,7 @@ impl Igb {
             txq: (0..QUEUES).map(|_| TxQueue::default()).collect(),
             rx_fifo: VecDeque::new(),
             rx_fifo_bytes: 0,
+            fc: flow_control::FlowControl::default(),
             rss: rx::RssState::default(),
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
@@ -119,7 +126,11 @@ impl Igb {
             wake: None,
             unmodelled_logged: HashSet::new(),
             timing: DeviceTiming::new(&cfg.timing, usize::from(MSIX_VECTORS), QUEUES).map(Box::new),
+            wall_itr: None,
         };
+        if dev.timing.is_none() {
+            dev.wall_itr = Some(wall_itr::WallModeration::new(usize::from(MSIX_VECTORS)));
+        }
         dev.reset_registers();
         dev
     }
@@ -197,9 +208,18 @@ impl Igb {
         self.counters.rx_reset_drops += self.rx_fifo.len() as u64;
         self.rx_fifo.clear();
         self.rx_fifo_bytes = 0;
+        // An XOFF in force ends with the buffer: the worker takes frames again.
+        if std::mem::take(&mut self.fc).xoff_sent {
+            if let Some(w) = &self.wake {
+                w();
+            }
+        }
         self.rss = rx::RssState::default();
         if let Some(t) = self.timing.as_mut() {
             t.reset();
+        }
+        if let Some(m) = self.wall_itr.as_mut() {
+            m.reset();
         }
         self.set(CTRL, CTRL_FD);
         self.set(EECD, EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256_WORDS);
@@ -286,6 +306,9 @@ impl Igb {
         }
         if self.get(CTRL) & CTRL_GIO_MASTER_DISABLE == 0 {
             s |= STATUS_GIO_MASTER_ENABLE;
+        }
+        if self.fc.paused(std::time::Instant::now()) {
+            s |= flow_control::STATUS_TXOFF;
         }
         s
     }
@@ -393,7 +416,9 @@ impl Igb {
                     self.phy.reset();
                     self.autoneg_started();
                 }
+                let was = self.get(CTRL);
                 self.set(CTRL, v & !(CTRL_RST | CTRL_PHY_RST));
+                self.flow_control_changed(was);
             }
             STATUS => {}
             EERD => {
@@ -558,6 +583,13 @@ impl Igb {
                 | LEDCTL
                 | DTXTCPFLGL
                 | DTXTCPFLGH
+                | flow_control::FCAL
+                | flow_control::FCAH
+                | flow_control::FCT
+                | flow_control::FCTTV
+                | flow_control::FCRTL
+                | flow_control::FCRTH
+                | flow_control::FCRTV
         ) || (MTA..MTA + 512).contains(&off)
             || (VFTA..VFTA + 512).contains(&off)
             || (0x5400..0x5480).contains(&off)
@@ -601,9 +633,7 @@ impl Igb {
             if pending == 0 {
                 return;
             }
-            if self.timing.is_some() {
-                pending = self.moderate(pending);
-            }
+            pending = self.moderate(pending);
             self.send_vectors(pending);
         } else {
             let pending = self.intr.legacy_pending();
@@ -627,13 +657,44 @@ impl Igb {
 
     /// The wall-clock moment the PHY's auto-negotiation ends, while it runs.
     pub fn next_deadline(&self) -> Option<std::time::Instant> {
-        self.phy.autoneg_deadline()
+        [
+            self.phy.autoneg_deadline(),
+            self.fc.deadline(),
+            self.wall_itr.as_ref().and_then(|m| m.deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Auto-negotiation done: the link is up, and the driver hears of it (LSC).
+    /// A pause the link partner asked for ended; an XOFF is due for refresh.
     pub fn run_deadlines(&mut self) {
-        if self.phy.finish_autoneg(std::time::Instant::now()) && self.link_up() {
+        let now = std::time::Instant::now();
+        if self.phy.finish_autoneg(now) && self.link_up() {
             self.post(Cause::Other(ICR_LSC));
+        }
+        self.run_flow_control_deadlines(now);
+        // EITR intervals that ended: their held causes go out if still pending.
+        let pending = self.intr.pending_vectors();
+        if let Some(m) = self.wall_itr.as_mut() {
+            let fire = m.due(now, pending);
+            if self.intr.msix_mode() {
+                self.send_vectors(fire);
+            }
+        }
+    }
+
+    /// CTRL was written: a pause no longer honoured ends, and an XOFF no longer
+    /// allowed stops holding the wire.
+    fn flow_control_changed(&mut self, was: u32) {
+        let now = self.get(CTRL);
+        let off = |bit| was & bit != 0 && now & bit == 0;
+        if off(flow_control::CTRL_RFCE) && self.fc.paused_until.take().is_some() {
+            self.resume_stalled();
+        }
+        if off(flow_control::CTRL_TFCE) {
+            self.check_low_water();
         }
     }
 

@@ -57,6 +57,11 @@ impl Igb {
             self.counters.rx_filtered += 1;
             return;
         }
+        if let Some(quanta) = super::flow_control::pause_quanta(frame) {
+            if self.receive_pause(quanta) {
+                return;
+            }
+        }
         self.receive_frame(frame);
     }
 
@@ -108,6 +113,7 @@ impl Igb {
         }
         self.rx_fifo_bytes += frame.len();
         self.rx_fifo.push_back(frame.to_vec());
+        self.check_high_water();
     }
 
     /// Delivers waiting frames in order while their queues have descriptors.
@@ -122,6 +128,7 @@ impl Igb {
             }
             self.rx_fifo_bytes -= f.len();
         }
+        self.check_low_water();
     }
 
     /// Destination address filter: RAR exact match, multicast table, broadcast, promiscuous.

@@ -42,10 +42,20 @@ fn rig() -> Rig {
 }
 
 fn rig_with_autoneg(autoneg_time: std::time::Duration) -> Rig {
-    let dma = Arc::new(DmaSpace::new());
-    dma.map_anonymous(0, 0x100_0000).unwrap();
     let wire = Arc::new(Mutex::new(Vec::new()));
     let w2 = wire.clone();
+    let mut r = rig_with_sink(
+        autoneg_time,
+        Box::new(move |f: &[u8]| w2.lock().unwrap().push(f.to_vec())),
+    );
+    r.wire = wire;
+    r
+}
+
+/// A rig whose wire is `sink` (`Rig::wire` then stays empty).
+fn rig_with_sink(autoneg_time: std::time::Duration, sink: Box<dyn FrameSink>) -> Rig {
+    let dma = Arc::new(DmaSpace::new());
+    dma.map_anonymous(0, 0x100_0000).unwrap();
     let irq = Arc::new(RecordingIrq::default());
     let dev = Igb::new(
         IgbConfig {
@@ -55,12 +65,12 @@ fn rig_with_autoneg(autoneg_time: std::time::Duration) -> Rig {
         },
         dma.clone(),
         irq.clone(),
-        Box::new(move |f: &[u8]| w2.lock().unwrap().push(f.to_vec())),
+        sink,
     );
     Rig {
         dev,
         dma,
-        wire,
+        wire: Arc::default(),
         irq,
     }
 }
@@ -660,4 +670,256 @@ fn a_frame_whose_second_buffer_is_outside_memory_is_dropped_whole() {
     assert_eq!(r.rd(queue_off(false, 0, Q_HEAD)), 2);
     assert_eq!(r.dev.counters().rx_descriptors, 2);
     assert_eq!(r.dev.counters().rx_frames, 1);
+}
+
+// ---- 802.3x flow control ------------------------------------------------------
+
+use super::flow_control::{
+    pause_frame, pause_quanta, CTRL_RFCE, CTRL_TFCE, FCRTH, FCRTL, FCRTL_XONE, FCTTV, STATUS_TXOFF,
+    XOFFRXC, XOFFTXC, XONRXC, XONTXC,
+};
+
+impl Rig {
+    /// Flow control as igb programs it after a full-duplex autonegotiation that
+    /// resolved to symmetric pause, with a 16 KiB high and a 12 KiB low mark.
+    fn flow_control_on(&mut self) {
+        let ctrl = self.rd(CTRL);
+        self.wr(CTRL, ctrl | CTRL_RFCE | CTRL_TFCE);
+        self.wr(FCTTV, 0x0100);
+        self.wr(FCRTH, 0x4000);
+        self.wr(FCRTL, 0x3000 | FCRTL_XONE);
+    }
+    fn pauses_on_wire(&self) -> Vec<u16> {
+        self.wire
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|f| pause_quanta(f))
+            .collect()
+    }
+}
+
+/// A rig that is up, with flow control on.
+fn fc_rig() -> Rig {
+    let mut r = rig();
+    r.up();
+    r.flow_control_on();
+    r
+}
+
+#[test]
+fn the_nvm_asks_for_symmetric_flow_control() {
+    // igb_set_default_fc: word 0x0F bits 13:12 both set is e1000_fc_full.
+    let e = eeprom::Eeprom::new(MAC, DEVICE_ID);
+    assert_eq!(e.word(0x0f).unwrap() & 0x3000, 0x3000);
+}
+
+#[test]
+fn a_filling_receive_buffer_sends_xoff_once_and_xon_when_it_drains() {
+    let mut r = fc_rig();
+    r.wr(queue_off(false, 0, Q_TAIL), 0); // no free descriptor: frames wait
+    let f = udp_frame(1000 - 42);
+    let mut sent = 0;
+    while r.pauses_on_wire().is_empty() && sent < 64 {
+        r.dev.receive(&f);
+        sent += 1;
+    }
+    assert_eq!(
+        sent, 17,
+        "16 KiB of 1000-byte frames: the 17th passes the high mark"
+    );
+    assert_eq!(r.pauses_on_wire(), vec![0x0100], "XOFF for FCTTV quanta");
+    let pause = r.wire.lock().unwrap()[0].clone();
+    assert_eq!(&pause[6..12], &MAC, "from the station address");
+    assert!(r.dev.rx_held(), "the wire holds frames while XOFF stands");
+    r.dev.receive(&f);
+    assert_eq!(
+        r.pauses_on_wire().len(),
+        1,
+        "no second XOFF while one stands"
+    );
+    assert_eq!(r.rd(XOFFTXC), 1);
+    assert_eq!(
+        r.rd(stats::GPTC),
+        0,
+        "PAUSE frames are not good packets sent"
+    );
+    // Fifteen descriptors: the buffer drains below 12 KiB, and XON goes out.
+    r.wr(queue_off(false, 0, Q_TAIL), 15);
+    assert_eq!(r.pauses_on_wire(), vec![0x0100, 0]);
+    assert_eq!(r.rd(XONTXC), 1);
+    assert!(!r.dev.rx_held());
+    assert_eq!(r.dev.counters().rx_fifo_overflow_drops, 0);
+}
+
+#[test]
+fn without_tfce_a_full_buffer_drops_and_counts_instead_of_pausing() {
+    let mut r = fc_rig();
+    let ctrl = r.rd(CTRL);
+    r.wr(CTRL, ctrl & !CTRL_TFCE);
+    r.wr(queue_off(false, 0, Q_TAIL), 0);
+    let f = udp_frame(1000 - 42);
+    for _ in 0..80 {
+        r.dev.receive(&f);
+    }
+    assert!(r.pauses_on_wire().is_empty());
+    assert!(!r.dev.rx_held());
+    assert_eq!(r.dev.counters().rx_fifo_overflow_drops, 80 - 65);
+    assert_eq!(r.rd(stats::MPC), 80 - 65);
+}
+
+#[test]
+fn turning_tfce_off_releases_the_wire() {
+    let mut r = fc_rig();
+    r.wr(queue_off(false, 0, Q_TAIL), 0);
+    for _ in 0..20 {
+        r.dev.receive(&udp_frame(958));
+    }
+    assert!(r.dev.rx_held());
+    let ctrl = r.rd(CTRL);
+    r.wr(CTRL, ctrl & !CTRL_TFCE);
+    assert!(!r.dev.rx_held());
+    assert_eq!(r.pauses_on_wire(), vec![0x0100], "no XON without TFCE");
+}
+
+fn queue_one_packet(r: &mut Rig, slot: u64) {
+    let f = udp_frame(100);
+    r.dma.write(BUFS + 0x80_000, &f).unwrap();
+    r.tx_data(
+        slot,
+        BUFS + 0x80_000,
+        f.len(),
+        EOP | IFCS | RS,
+        (f.len() as u32) << 14,
+    );
+    r.wr(queue_off(true, 0, Q_TAIL), slot as u32 + 1);
+}
+
+fn data_frames_on_wire(r: &Rig) -> usize {
+    r.wire
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| pause_quanta(f).is_none())
+        .count()
+}
+
+#[test]
+fn a_received_xoff_stops_transmission_until_xon() {
+    let mut r = fc_rig();
+    r.dev.receive(&pause_frame([2, 0, 0, 0, 0, 9], 0xffff));
+    assert_eq!(r.rd(XOFFRXC), 1);
+    assert_ne!(r.rd(STATUS) & STATUS_TXOFF, 0, "STATUS.TXOFF while paused");
+    assert_eq!(
+        r.dev.counters().rx_frames,
+        0,
+        "the MAC consumes PAUSE frames"
+    );
+    queue_one_packet(&mut r, 0);
+    assert_eq!(data_frames_on_wire(&r), 0, "paused: nothing leaves");
+    assert_eq!(
+        r.rd(queue_off(true, 0, Q_HEAD)),
+        0,
+        "descriptors stay on the ring"
+    );
+    assert_eq!(r.dev.counters().tx_paused_stops, 1);
+    r.dev.receive(&pause_frame([2, 0, 0, 0, 0, 9], 0));
+    assert_eq!(r.rd(XONRXC), 1);
+    assert_eq!(r.rd(STATUS) & STATUS_TXOFF, 0);
+    assert_eq!(data_frames_on_wire(&r), 1, "XON: the stopped queue goes on");
+    assert_eq!(r.rd(queue_off(true, 0, Q_HEAD)), 1);
+}
+
+#[test]
+fn a_pause_ends_by_itself_after_its_quanta() {
+    let mut r = fc_rig();
+    // 4000 quanta at 1 Gb/s: 2.048 ms.
+    r.dev.receive(&pause_frame([2, 0, 0, 0, 0, 9], 4000));
+    queue_one_packet(&mut r, 0);
+    assert_eq!(data_frames_on_wire(&r), 0);
+    let deadline = r
+        .dev
+        .next_deadline()
+        .expect("the pause's end is a deadline");
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    assert!(
+        left <= std::time::Duration::from_nanos(2_048_000),
+        "{left:?}"
+    );
+    std::thread::sleep(left + std::time::Duration::from_millis(1));
+    r.dev.run_deadlines();
+    assert_eq!(data_frames_on_wire(&r), 1);
+    assert_eq!(r.rd(STATUS) & STATUS_TXOFF, 0);
+}
+
+#[test]
+fn pause_frames_without_rfce_are_ordinary_multicast_frames() {
+    let mut r = rig();
+    r.up();
+    r.dev.receive(&pause_frame([2, 0, 0, 0, 0, 9], 0xffff));
+    assert_eq!(r.rd(XOFFRXC), 0);
+    assert_eq!(r.rd(STATUS) & STATUS_TXOFF, 0);
+    assert_eq!(
+        r.dev.counters().rx_filtered,
+        1,
+        "not in the multicast table"
+    );
+    queue_one_packet(&mut r, 0);
+    assert_eq!(data_frames_on_wire(&r), 1);
+}
+
+/// A wire whose room a test switches.
+struct ValveSink {
+    room: Arc<std::sync::atomic::AtomicBool>,
+    frames: Arc<Mutex<usize>>,
+}
+
+impl FrameSink for ValveSink {
+    fn transmit(&mut self, _frame: &[u8]) {
+        *self.frames.lock().unwrap() += 1;
+    }
+    fn has_room(&self) -> bool {
+        self.room.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_full_wire_stops_the_queue_and_room_resumes_it_without_loss() {
+    let room = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let frames = Arc::new(Mutex::new(0));
+    let sink = ValveSink {
+        room: room.clone(),
+        frames: frames.clone(),
+    };
+    let mut r = rig_with_sink(std::time::Duration::ZERO, Box::new(sink));
+    r.up();
+    queue_one_packet(&mut r, 0);
+    queue_one_packet(&mut r, 1);
+    assert_eq!(*frames.lock().unwrap(), 0);
+    assert_eq!(r.rd(queue_off(true, 0, Q_HEAD)), 0);
+    assert_eq!(
+        r.dev.counters().tx_wire_full_stops,
+        1,
+        "one stop, however many doorbells"
+    );
+    room.store(true, std::sync::atomic::Ordering::SeqCst);
+    r.dev.resume_tx();
+    assert_eq!(*frames.lock().unwrap(), 2);
+    assert_eq!(r.rd(queue_off(true, 0, Q_HEAD)), 2);
+}
+
+#[test]
+fn a_low_mark_of_zero_releases_the_partner_once_the_buffer_is_empty() {
+    let mut r = fc_rig();
+    r.wr(FCRTL, FCRTL_XONE); // low mark 0
+    r.wr(queue_off(false, 0, Q_TAIL), 0);
+    for _ in 0..17 {
+        r.dev.receive(&udp_frame(958));
+    }
+    assert!(r.dev.rx_held());
+    r.wr(queue_off(false, 0, Q_TAIL), 15); // 15 of 17 delivered: still above 0
+    assert!(r.dev.rx_held());
+    r.wr(queue_off(false, 0, Q_TAIL), 4); // the last two: empty
+    assert!(!r.dev.rx_held());
+    assert_eq!(r.pauses_on_wire(), vec![0x0100, 0]);
 }

@@ -27,16 +27,31 @@ impl Igb {
         if let Some(t) = self.timing.as_mut() {
             t.vectors.delivered(vectors);
         }
+        if let Some(m) = self.wall_itr.as_mut() {
+            m.delivered(vectors);
+        }
     }
 
     /// EITR: of the `pending` vectors, those whose interval allows a message now.
     pub(super) fn moderate(&mut self, pending: u32) -> u32 {
         let eitr: [u32; MSIX_VECTORS as usize] =
             std::array::from_fn(|v| self.get(EITR0 + 4 * v as u32));
-        match self.timing.as_mut() {
-            Some(t) => t.gate(pending, |v| eitr_interval(eitr[v])),
-            None => pending,
+        let interval = |v: usize| eitr_interval(eitr[v]);
+        if let Some(t) = self.timing.as_mut() {
+            return t.gate(pending, interval);
         }
+        let Some(m) = self.wall_itr.as_mut() else {
+            return pending;
+        };
+        let before = m.deadline();
+        let fire = m.gate(pending, interval);
+        // A held cause is a new deadline for the worker to keep.
+        if m.deadline().is_some_and(|d| before.is_none_or(|b| d < b)) {
+            if let Some(w) = &self.wake {
+                w();
+            }
+        }
+        fire
     }
 
     /// Moderation timers fired for `vectors`: send those still pending.
@@ -101,7 +116,8 @@ impl Igb {
 
     /// The Tx packet buffer drained: queues stopped by it go on.
     pub fn resume_tx(&mut self) {
-        let stalled = self.timing.as_mut().map_or(0, |t| t.take_stalled());
+        let stalled = self.timing.as_mut().map_or(0, |t| t.take_stalled())
+            | std::mem::take(&mut self.fc.stalled);
         for q in (0..QUEUES).filter(|q| stalled & (1 << q) != 0) {
             self.tx_process(q);
         }

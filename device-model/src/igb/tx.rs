@@ -124,6 +124,9 @@ impl Igb {
             if self.timing.is_some() && self.tx_must_stop(q) {
                 break;
             }
+            if between_packets && self.tx_held(q) {
+                break;
+            }
             budget.fetched();
             let addr = base.wrapping_add(u64::from(head) * DESC_LEN);
             let mut d = [0u8; 16];

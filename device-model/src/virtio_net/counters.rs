@@ -18,6 +18,9 @@ pub struct Counters {
     /// Tx passes that stopped at their budget with chains left, resumed by the
     /// port's worker (`doorbell`): work, not an error.
     pub tx_deferred_passes: u64,
+    /// Tx queues that stopped because the wire could take no more (back-pressure,
+    /// not loss); the port's worker resumed them when it had room.
+    pub tx_wire_full_stops: u64,
     pub rx_packets: u64,
     pub rx_bytes: u64,
     /// Frames marked DATA_VALID after tunic validated their checksums.

@@ -130,6 +130,8 @@ pub struct VirtioNet {
     wake: Option<Waker>,
     /// Transmit queues left with chains after their pass's budget ran out.
     deferred: crate::doorbell::DeferredTx,
+    /// Queue pairs whose Tx stopped because the wire had no room (bit per pair).
+    wire_stalled: u32,
     /// Zero of the coalescing clock when timing is off (see [`Self::coalesce_now`]).
     epoch: Instant,
     /// `None` with timing off; the ledger counts per queue pair.
@@ -178,6 +180,7 @@ impl VirtioNet {
             coalesce: vec![Coalescer::default(); usize::from(QUEUES)],
             wake: None,
             deferred: crate::doorbell::DeferredTx::default(),
+            wire_stalled: 0,
             epoch: Instant::now(),
         }
     }
@@ -299,6 +302,7 @@ impl VirtioNet {
         }
         self.rx_backlog.iter_mut().for_each(VecDeque::clear);
         self.rx_backlog_bytes.fill(0);
+        self.wire_stalled = 0;
         self.mac = self.cfg.mac;
         self.filter = RxFilter::new(false);
         self.steering = Steering::default();

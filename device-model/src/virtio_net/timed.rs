@@ -17,7 +17,18 @@ impl VirtioNet {
     /// Paced: whether the Tx packet buffer is too full to take the next chain of
     /// pair `pair` (chains are whole packets, so this is a packet boundary).
     pub(super) fn tx_must_stop(&mut self, pair: usize) -> bool {
-        self.timing.as_mut().is_some_and(|t| t.must_stop(pair))
+        if self.timing.as_mut().is_some_and(|t| t.must_stop(pair)) {
+            return true;
+        }
+        // The wire can take no more: the queue waits, as behind a full Tx buffer.
+        if self.wire.has_room() {
+            return false;
+        }
+        if self.wire_stalled & (1 << pair) == 0 {
+            self.counters.tx_wire_full_stops += 1;
+        }
+        self.wire_stalled |= 1 << pair;
+        true
     }
 
     /// The frames of this notification leave with their modelled departure times.
@@ -47,7 +58,8 @@ impl VirtioNet {
 
     /// The Tx packet buffer drained: pairs stopped by it go on.
     pub fn resume_tx(&mut self) {
-        let stalled = self.timing.as_mut().map_or(0, |t| t.take_stalled());
+        let stalled = self.timing.as_mut().map_or(0, |t| t.take_stalled())
+            | std::mem::take(&mut self.wire_stalled);
         let ctrl = self.ctrl_queue();
         for pair in (0..ctrl / 2).filter(|p| stalled & (1 << p) != 0) {
             self.queue_notified(2 * pair + 1);

@@ -37,6 +37,9 @@ pub fn instant_of(epoch: Instant, at: Picos) -> Instant {
     epoch + Duration::from_nanos(at.as_ps() / 1000)
 }
 
+/// How soon the pacer looks again at a wire that had no room.
+const WIRE_RETRY: Duration = Duration::from_millis(1);
+
 fn model_now(epoch: Instant) -> Picos {
     Picos(u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX / 1000) * 1000)
 }
@@ -68,9 +71,13 @@ fn run(
     let idle = Duration::from_millis(200);
     let mut due: EventQueue<Frame> = EventQueue::new();
     while !stop.load(Ordering::Relaxed) {
-        let deadline = due
-            .next_deadline()
-            .map_or_else(|| Instant::now() + idle, |at| instant_of(epoch, at));
+        // A wire with no room (its receiver paused us) holds due frames here; the
+        // pacer looks again shortly, and the device stays stopped on its backlog.
+        let deadline = match due.next_deadline() {
+            Some(_) if !wire.has_room() => Instant::now() + WIRE_RETRY,
+            Some(at) => instant_of(epoch, at),
+            None => Instant::now() + idle,
+        };
         match rx.recv_deadline(deadline) {
             Ok((at, frame)) => {
                 due.schedule(at, frame);
@@ -86,7 +93,10 @@ fn run(
             }
         }
         let now = model_now(epoch);
-        while let Some((_, frame)) = due.pop_due(now) {
+        while wire.has_room() {
+            let Some((_, frame)) = due.pop_due(now) else {
+                break;
+            };
             wire.transmit(&frame);
             if backlog.release(frame.len() as u64) {
                 let _ = kick.try_send(());

@@ -182,6 +182,14 @@ impl FrameSink for RecordingSink {
         self.pcap.record(frame, at);
         self.inner.transmit_at(frame, departure);
     }
+
+    fn has_room(&self) -> bool {
+        self.inner.has_room()
+    }
+
+    fn on_room(&mut self, kick: device_model::RoomKick) {
+        self.inner.on_room(kick);
+    }
 }
 
 /// A pcap timestamp for model time `at` of a port whose model time zero was `epoch`.

@@ -6,24 +6,35 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::Sender;
-use device_model::FrameSink;
+use std::time::Duration;
 
-use super::channel::WireCounters;
+use crossbeam_channel::{SendTimeoutError, Sender};
+use device_model::{FrameSink, RoomKick};
+
+use super::channel::{WireCounters, WireGate, WIRE_BYTES};
 use super::Frame;
 
 /// Longest frame accepted from a peer; anything longer ends the connection.
 const MAX_FRAME: usize = 65536;
 
-/// Frames waiting for a slow stream peer; past this they are dropped, as a
-/// full wire would, instead of stalling the device.
+/// Frames waiting for a slow stream peer. The device stops its Tx queues once
+/// [`WIRE_BYTES`] wait (back-pressure); only a sender that ignores that (none of
+/// tunic's devices) can fill the queue, and what it then loses is counted.
 const TX_QUEUE_FRAMES: usize = 1024;
 
+/// How long a frame from the peer may wait for room in the port's receive queue
+/// (the port holds its wire while it has asked for a pause): the socket pushes
+/// back on the peer meanwhile. Past it the frame is dropped and counted, so a port
+/// that stays stopped cannot wedge the connection.
+const RX_WAIT: Duration = Duration::from_millis(200);
+
 /// Transmits to whichever stream is connected now, through a writer thread so
-/// that a peer that stops reading never blocks the device.
+/// that a peer that stops reading never blocks the device: the device's queues
+/// stop instead, through the gate, and go on when the writer catches up.
 pub struct StreamSink {
     tx: crossbeam_channel::Sender<Vec<u8>>,
     counters: Arc<WireCounters>,
+    gate: Arc<WireGate>,
 }
 
 impl StreamSink {
@@ -32,6 +43,8 @@ impl StreamSink {
         counters: Arc<WireCounters>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(TX_QUEUE_FRAMES);
+        let gate = WireGate::new(WIRE_BYTES);
+        let written = gate.clone();
         std::thread::Builder::new()
             .name("tunic-stream-tx".into())
             .spawn(move || {
@@ -43,9 +56,11 @@ impl StreamSink {
                             *guard = None;
                         }
                     }
+                    drop(guard);
+                    written.taken(buf.len() - 4);
                 }
             })?;
-        Ok(Self { tx, counters })
+        Ok(Self { tx, counters, gate })
     }
 }
 
@@ -54,10 +69,20 @@ impl FrameSink for StreamSink {
         let mut buf = Vec::with_capacity(4 + frame.len());
         buf.extend_from_slice(&(frame.len() as u32).to_be_bytes());
         buf.extend_from_slice(frame);
-        // A peer that stops reading fills the queue: the frame is lost, and counted.
+        // Only a sender that ignored `has_room` can find the queue full: counted.
         if self.tx.try_send(buf).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.gate.sent(frame.len());
         }
+    }
+
+    fn has_room(&self) -> bool {
+        self.gate.has_room()
+    }
+
+    fn on_room(&mut self, kick: RoomKick) {
+        self.gate.on_room(kick);
     }
 }
 
@@ -79,9 +104,14 @@ fn read_frames(mut s: UnixStream, rx: &Sender<Frame>, counters: &WireCounters) {
         if s.read_exact(&mut f).is_err() {
             return;
         }
-        // A full receive queue drops the frame, as a NIC's FIFO would, and counts it.
-        if rx.try_send(f).is_err() {
-            counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+        // A full receive queue makes the peer wait (the socket fills and pushes
+        // back); one that stays full drops the frame, and counts it.
+        match rx.send_timeout(f, RX_WAIT) {
+            Ok(()) => {}
+            Err(SendTimeoutError::Timeout(_)) => {
+                counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(SendTimeoutError::Disconnected(_)) => return,
         }
     }
 }
@@ -179,6 +209,54 @@ mod tests {
             "20000 frames cannot fit a stalled peer's buffers"
         );
         assert!(dropped < sent, "the queue and the socket buffer hold some");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A device that asks before each packet, as tunic's do, stops when the peer
+    /// stops reading and loses nothing; it is kicked when the peer reads again.
+    #[test]
+    fn a_peer_that_stops_reading_stops_the_sender_and_costs_nothing() {
+        let path = std::env::temp_dir().join(format!("tunic-stream-push-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (tx, _rx) = crossbeam_channel::bounded(1);
+        let counters = Arc::new(WireCounters::default());
+        let mut sink = connect(&path, tx, counters.clone()).unwrap();
+        let (kick_tx, kick_rx) = crossbeam_channel::bounded::<()>(1);
+        sink.on_room(Arc::new(move || {
+            let _ = kick_tx.try_send(());
+        }));
+        let (mut peer, _) = listener.accept().unwrap();
+        let frame = vec![0u8; 1500];
+        let mut sent = 0u64;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // Keep sending while there is room; the socket buffer fills, then the gate.
+        while std::time::Instant::now() < deadline {
+            if sink.has_room() {
+                sink.transmit(&frame);
+                sent += 1;
+            } else if kick_rx
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .is_err()
+            {
+                break;
+            }
+        }
+        assert!(!sink.has_room(), "a peer that never reads stops the sender");
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
+        // The peer reads everything: the sender is kicked and every frame arrives.
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1504];
+            let mut got = 0u64;
+            while got < sent && peer.read_exact(&mut buf).is_ok() {
+                got += 1;
+            }
+            got
+        });
+        assert!(kick_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .is_ok());
+        assert_eq!(reader.join().unwrap(), sent);
         let _ = std::fs::remove_file(&path);
     }
 

@@ -24,7 +24,7 @@ struct Suite {
 
 /// The guest suites, run in this order in one boot. The driver suite always runs:
 /// it builds the two-NIC topology the others use.
-const SUITES: [Suite; 8] = [
+const SUITES: [Suite; 9] = [
     Suite {
         script: include_str!("guest/driver-suite.sh"),
         cases: &[
@@ -84,6 +84,12 @@ const SUITES: [Suite; 8] = [
         only: &[],
     },
     Suite {
+        script: include_str!("guest/flow-control-suite.sh"),
+        cases: &["flow-control-"],
+        // 802.3x PAUSE is modelled on the 82576.
+        only: &[PersonalityKind::Igb],
+    },
+    Suite {
         script: include_str!("guest/macvlan-suite.sh"),
         cases: &["macvlan-"],
         // Host check: macvlan-vsi-steering.
@@ -96,6 +102,7 @@ const SUITES: [Suite; 8] = [
             "mtu-9000",
             "down-up",
             "notf-coal",
+            "eitr-rate",
             "ethtool-selftest",
             "after-selftest",
         ],

@@ -64,14 +64,46 @@ pub struct TransportCounters {
     pub connections_dropped: AtomicU64,
     /// File descriptors closed because a message carried more than its command takes.
     pub fds_closed: AtomicU64,
+    /// REGION_READ and REGION_WRITE by region (BAR0..BAR5, ROM, config, VGA): the
+    /// register round trips a guest pays for, each a trip through QEMU and back.
+    pub region_reads: [AtomicU64; REGIONS],
+    pub region_writes: [AtomicU64; REGIONS],
 }
+
+/// VFIO PCI region indices a client may name (`VFIO_PCI_NUM_REGIONS`).
+pub const REGIONS: usize = 9;
+const REGION_NAMES: [&str; REGIONS] = [
+    "bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "config", "vga",
+];
 
 impl TransportCounters {
     fn bump(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self) -> [(&'static str, u64); 4] {
+    /// Every counter with its name; the per-region counts only where non-zero.
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out: Vec<(String, u64)> = self
+            .totals()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        for (i, name) in REGION_NAMES.iter().enumerate() {
+            for (what, c) in [
+                ("reads", &self.region_reads[i]),
+                ("writes", &self.region_writes[i]),
+            ] {
+                let v = g(c);
+                if v > 0 {
+                    out.push((format!("vfio_user_region_{what}_{name}"), v));
+                }
+            }
+        }
+        out
+    }
+
+    fn totals(&self) -> [(&'static str, u64); 4] {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("vfio_user_messages", g(&self.messages)),
@@ -432,6 +464,9 @@ impl Session {
     ) -> Result<Vec<u8>, Errno> {
         let (a, _) = RegionAccess::parse(body, false)?;
         self.access(&a)?;
+        if let Some(c) = self.counters.region_reads.get(a.region as usize) {
+            TransportCounters::bump(c, 1);
+        }
         let mut out = a.encode().0;
         let at = out.len();
         out.resize(at + a.count as usize, 0);
@@ -447,6 +482,9 @@ impl Session {
     ) -> Result<Vec<u8>, Errno> {
         let (a, data) = RegionAccess::parse(body, true)?;
         self.access(&a)?;
+        if let Some(c) = self.counters.region_writes.get(a.region as usize) {
+            TransportCounters::bump(c, 1);
+        }
         backend.region_write(a.region, a.offset, data)?;
         Ok(reply(header, a.encode().0))
     }

@@ -128,8 +128,9 @@ else
 fi
 
 # txonly: testpmd generates UDP frames to B's MAC as fast as it can; B's NIC receives
-# them. The generator outruns an emulated guest, so frames are also dropped: by B's
-# NIC (its missed counter) and by the wire into it (tunic's wire_tx_dropped). The
+# them. The generator outruns an emulated guest: igb's flow control pauses A (nothing
+# lost); elsewhere frames are dropped, by B's NIC (its missed counter) or by the wire
+# into it (tunic's wire_tx_dropped). The
 # host check dpdk-txonly-accounted adds those up against testpmd's count, over the
 # case window B marks.
 tp set eth-peer 0 $BMAC
