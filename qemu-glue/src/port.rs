@@ -113,11 +113,10 @@ impl Port {
     pub fn start_timed(
         spec: PortSpec,
         timing: &PortTiming,
-        sink: Box<dyn FrameSink>,
+        mut sink: Box<dyn FrameSink>,
         rx: Receiver<Frame>,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
-        let mut sink = sink;
         // A wire that pushes back kicks the worker, which resumes the stopped queues.
         let (room_tx, room_rx) = crossbeam_channel::bounded::<()>(1);
         sink.on_room(Arc::new(move || {

@@ -63,10 +63,6 @@ impl WireGate {
     pub fn on_room(&self, kick: RoomKick) {
         let _ = self.kick.set(kick);
     }
-
-    pub fn queued(&self) -> u64 {
-        self.queued.queued()
-    }
 }
 
 /// Transmits into a channel; never blocks the device. With a gate, the device
