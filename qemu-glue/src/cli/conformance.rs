@@ -12,6 +12,7 @@ use qemu_glue::port::PersonalityKind;
 use serde::Serialize;
 
 use super::demo::{AccelArg, Pcaps, WiredPair};
+use super::shard::Shard;
 
 /// A guest script and the cases it reports.
 struct Suite {
@@ -123,8 +124,63 @@ fn wanted(filters: &[String], name: &str) -> bool {
             .any(|f| name == f || name.starts_with(&format!("{f}-")))
 }
 
-/// The suites to run for the requested cases; an error names a case no suite has.
-fn select_suites(filters: &[String], personality: PersonalityKind) -> anyhow::Result<String> {
+/// A piece of a conformance run that a shard takes whole: one guest suite (an index
+/// into [`SUITES`]) or the DPDK boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Suite(usize),
+    Dpdk,
+}
+
+/// The units of a run on `personality`, in their stable order: the suites that
+/// apply, then the DPDK boot. `--shard K/N` takes every Nth from the Kth.
+fn units(personality: PersonalityKind) -> Vec<Unit> {
+    SUITES
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.only.is_empty() || s.only.contains(&personality))
+        .map(|(i, _)| Unit::Suite(i))
+        .chain(std::iter::once(Unit::Dpdk))
+        .collect()
+}
+
+/// The unit that reports case `name`: the suite with the longest matching case
+/// prefix (`tshark-port0-nvgre` is the offload suite's, not the driver suite's
+/// `tshark-port0-`...); a case no suite names (a host check such as
+/// `tshark-checksums`) is the driver suite's.
+fn unit_of(name: &str) -> Unit {
+    if name.starts_with("dpdk") {
+        return Unit::Dpdk;
+    }
+    SUITES
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.cases.iter().map(move |p| (i, *p)))
+        .filter(|(_, p)| name.starts_with(p))
+        .max_by_key(|(_, p)| p.len())
+        .map_or(Unit::Suite(0), |(i, _)| Unit::Suite(i))
+}
+
+/// Whether `shard` (all, when none) reports `unit`.
+fn shard_takes(shard: Option<Shard>, personality: PersonalityKind, unit: Unit) -> bool {
+    let Some(shard) = shard else { return true };
+    let position = units(personality).iter().position(|u| *u == unit);
+    shard.takes(position.unwrap_or(0))
+}
+
+/// Whether case `name` is this run's to report: asked for, and its unit's shard.
+fn owned(a: &ConformanceArgs, name: &str) -> bool {
+    wanted(&a.cases, name) && shard_takes(a.shard, a.personality, unit_of(name))
+}
+
+/// The suites to run for the requested cases and shard; an error names a case no
+/// suite has. The driver suite always runs, since it builds the topology the others
+/// use; a shard that does not own it runs it without reporting its cases.
+fn select_suites(
+    filters: &[String],
+    personality: PersonalityKind,
+    shard: Option<Shard>,
+) -> anyhow::Result<String> {
     // DPDK cases run in their own boot (`super::dpdk`).
     for f in filters.iter().filter(|f| !f.starts_with("dpdk")) {
         let known = SUITES.iter().any(|s| {
@@ -142,16 +198,24 @@ fn select_suites(filters: &[String], personality: PersonalityKind) -> anyhow::Re
         .filter(|(_, s)| s.only.is_empty() || s.only.contains(&personality))
         .filter(|(i, s)| {
             *i == 0
-                || filters.is_empty()
-                || s.cases.iter().any(|p| {
-                    filters
-                        .iter()
-                        .any(|f| f.starts_with(p) || p.starts_with(f.as_str()))
-                })
+                || (shard_takes(shard, personality, Unit::Suite(*i))
+                    && (filters.is_empty()
+                        || s.cases.iter().any(|p| {
+                            filters
+                                .iter()
+                                .any(|f| f.starts_with(p) || p.starts_with(f.as_str()))
+                        })))
         })
         .map(|(_, s)| s.script)
         .collect();
     Ok(scripts.join("\n"))
+}
+
+/// Whether the kernel-driver boot has anything to report for this shard.
+fn kernel_units_in(shard: Option<Shard>, personality: PersonalityKind) -> bool {
+    units(personality)
+        .into_iter()
+        .any(|u| u != Unit::Dpdk && shard_takes(shard, personality, u))
 }
 
 #[derive(clap::Args, Debug)]
@@ -188,14 +252,23 @@ pub struct ConformanceArgs {
     /// Write this run's cases as the list the personality must report on this
     /// kernel series (`testvectors/conformance/expected/`), instead of checking
     /// the run against it.
-    #[arg(long, conflicts_with = "cases")]
+    #[arg(long, conflicts_with_all = ["cases", "shard"])]
     pub record_expected: bool,
+    /// Run and report this share of the suites only: `K/N` takes every Nth suite from
+    /// the Kth (the DPDK boot counts as one), in a stable order, so shards `1/N` ...
+    /// `N/N` with the same options report every case once; `tunic report merge` joins
+    /// them. Every shard still runs the driver suite, which builds the topology.
+    #[arg(long, value_parser = super::shard::parse)]
+    pub shard: Option<Shard>,
 }
 
 #[derive(Serialize)]
 struct Report<'a> {
     personality: &'a str,
     kernel: &'a str,
+    /// `K/N` when this run is one shard of a larger one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<String>,
     accel: String,
     boot_seconds: f64,
     total_seconds: f64,
@@ -209,8 +282,19 @@ struct Report<'a> {
 pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     // `--case dpdk-...` alone needs only the DPDK boot; any other case the first one.
     let dpdk_case = |f: &String| f.starts_with("dpdk");
-    let want_dpdk = !a.no_dpdk && (a.cases.is_empty() || a.cases.iter().any(dpdk_case));
-    let want_kernel = a.cases.is_empty() || !a.cases.iter().all(dpdk_case);
+    let want_dpdk = !a.no_dpdk
+        && (a.cases.is_empty() || a.cases.iter().any(dpdk_case))
+        && shard_takes(a.shard, a.personality, Unit::Dpdk);
+    let want_kernel = (a.cases.is_empty() || !a.cases.iter().all(dpdk_case))
+        && kernel_units_in(a.shard, a.personality);
+    if !want_kernel && !want_dpdk {
+        anyhow::bail!(
+            "shard {} of the {} run has nothing to run (it has {} suites; with --no-dpdk one fewer)",
+            a.shard.map_or_else(|| "-".into(), |s| s.to_string()),
+            a.personality.name(),
+            units(a.personality).len()
+        );
+    }
     let assets = harness::provision(&ProvisionOptions {
         progress: true,
         kernel_package: a.kernel.clone(),
@@ -232,7 +316,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         boot.results.extend(results);
         boot.window_deltas.extend(deltas);
     }
-    boot.results.retain(|c| wanted(&a.cases, &c.name));
+    boot.results.retain(|c| owned(&a, &c.name));
     let repo = std::env::current_dir()?;
     let series = super::expected::kernel_series(&assets.kernel_release);
     if a.record_expected {
@@ -240,8 +324,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         println!("declared case list written: {}", path.display());
     } else if want_kernel {
         let declared = super::expected::load(&repo, a.personality, &series)?;
-        let undeclared =
-            super::expected::check(&declared, &mut boot.results, |n| wanted(&a.cases, n));
+        let undeclared = super::expected::check(&declared, &mut boot.results, |n| owned(&a, n));
         for name in undeclared {
             println!(
                 "note: case '{name}' ran but is not declared in {}",
@@ -254,6 +337,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     let report = Report {
         personality: a.personality.name(),
         kernel: &assets.kernel_release,
+        shard: a.shard.map(|s| s.to_string()),
         accel: boot.accel.clone(),
         boot_seconds: boot.boot_seconds,
         total_seconds: boot.total_seconds,
@@ -328,7 +412,7 @@ fn kernel_boot(
             "TUNIC_IPERF_SECONDS={}\nTUNIC_DRIVER={}\n{}",
             a.seconds,
             super::demo::guest_driver(a.personality),
-            select_suites(&a.cases, a.personality)?
+            select_suites(&a.cases, a.personality, a.shard)?
         ),
         timeout: Duration::from_secs(600 + 2 * u64::from(a.seconds)),
         accel: a.accel.into(),
@@ -706,9 +790,63 @@ mod tests {
                         .any(|p| name.starts_with(p) || p.starts_with(name.as_str())),
                     "case '{name}' is reported but not listed in its suite"
                 );
-                assert!(select_suites(std::slice::from_ref(&name), PersonalityKind::Igb).is_ok());
+                let one = std::slice::from_ref(&name);
+                assert!(select_suites(one, PersonalityKind::Igb, None).is_ok());
             }
         }
+    }
+
+    /// Each case a script reports belongs to the suite that reports it, so the shard
+    /// that runs the suite is the one that reports the case.
+    #[test]
+    fn every_case_belongs_to_the_suite_that_reports_it() {
+        for (i, suite) in SUITES.iter().enumerate() {
+            for name in reported_names(suite.script) {
+                assert_eq!(unit_of(&name), Unit::Suite(i), "case '{name}'");
+            }
+        }
+        assert_eq!(unit_of("dpdk-txonly-accounted"), Unit::Dpdk);
+        assert_eq!(unit_of("tshark-checksums"), Unit::Suite(0));
+        assert_eq!(unit_of("tshark-port1-nvgre-ipv6"), unit_of("nvgre-ipv4"));
+    }
+
+    /// Shards 1/N ... N/N with the same options run each suite once between them and
+    /// report each case once; every shard runs the driver suite for its topology.
+    #[test]
+    fn shards_cover_every_suite_and_case_once() {
+        for personality in [
+            PersonalityKind::Igb,
+            PersonalityKind::VirtioNet,
+            PersonalityKind::I40e,
+        ] {
+            let all = units(personality);
+            for n in 1..=all.len() + 1 {
+                for unit in &all {
+                    let owners = (1..=n)
+                        .filter(|&k| shard_takes(Some(Shard { k, n }), personality, *unit))
+                        .count();
+                    assert_eq!(owners, 1, "{unit:?} in {n} shards");
+                }
+                for k in 1..=n {
+                    let shard = Some(Shard { k, n });
+                    let script = select_suites(&[], personality, shard).unwrap();
+                    assert!(script.starts_with(SUITES[0].script));
+                    for (i, s) in SUITES.iter().enumerate().skip(1) {
+                        let runs = script.contains(s.script);
+                        let takes = all.contains(&Unit::Suite(i))
+                            && shard_takes(shard, personality, Unit::Suite(i));
+                        assert_eq!(runs, takes, "suite {i} in shard {k}/{n}");
+                    }
+                }
+            }
+            assert!(kernel_units_in(None, personality));
+        }
+        // The DPDK boot is the last unit: a shard that holds only it needs no kernel boot.
+        let n = units(PersonalityKind::Igb).len();
+        assert!(!kernel_units_in(
+            Some(Shard { k: n, n }),
+            PersonalityKind::Igb
+        ));
     }
 
     #[test]

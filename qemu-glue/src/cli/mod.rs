@@ -15,6 +15,7 @@ pub mod reliability;
 pub mod report;
 pub mod selftests;
 pub mod serve;
+pub mod shard;
 pub mod stats;
 pub mod timing_check;
 

@@ -508,6 +508,17 @@ const RX_ACCOUNTED: [&str; 7] = [
     "rx_dma_errors",
 ];
 
+/// The sender's counters that say how flow control and a full wire held it back.
+const FLOW_CONTROL_EVIDENCE: &[&str] = &[
+    "fc_xoff_sent",
+    "fc_xon_sent",
+    "fc_xoff_received",
+    "fc_xon_received",
+    "tx_paused_stops",
+    "tx_wire_full_stops",
+    "resets",
+];
+
 fn soak_accounting(steps: &Steps, seconds: u32) -> Vec<CaseResult> {
     let (Some(start), Some(end)) = (steps.at("soak-start"), steps.at("soak-end")) else {
         return vec![case(
@@ -529,13 +540,19 @@ fn soak_accounting(steps: &Steps, seconds: u32) -> Vec<CaseResult> {
         let wire = end.2[dir] - start.2[dir];
         let unaccounted = sent as i64 - arrived as i64 - wire as i64;
         let name = format!("soak-accounting-y{}-to-y{}", from - 2, to - 2);
+        // How the sender was held back meanwhile (evidence, not part of the verdict).
+        let held: Vec<String> = FLOW_CONTROL_EVIDENCE
+            .iter()
+            .map(|k| format!("{k} {}", d(from, k)))
+            .collect();
         results.push(case(
             &name,
             unaccounted == 0 && sent > 0,
             format!(
-                "{seconds} s: sent {sent} = received {} + dropped by the receiver {} + dropped on the wire {wire}; unaccounted {unaccounted}",
+                "{seconds} s: sent {sent} = received {} + dropped by the receiver {} + dropped on the wire {wire}; unaccounted {unaccounted}; sender: {}",
                 d(to, "rx_frames"),
                 arrived - d(to, "rx_frames"),
+                held.join(", "),
             ),
         ));
     }

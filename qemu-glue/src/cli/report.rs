@@ -130,12 +130,19 @@ fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, 
             .context("a conformance report's cases are unreadable")?;
         // Runs of several personalities or kernels name the same cases: qualify them.
         let tag = format!("{} {kernel}", r["personality"].as_str().unwrap_or("?"));
-        cases.extend(list.into_iter().map(|mut c| {
+        for mut c in list {
+            // Shards of one run share a tag and must not share a case.
+            if cases
+                .iter()
+                .any(|d| d.name == c.name || d.name == format!("{tag}: {}", c.name))
+            {
+                bail!("{} was reported by two shards of {tag}", c.name);
+            }
             if reports.len() > 1 {
                 c.name = format!("{tag}: {}", c.name);
             }
-            c
-        }));
+            cases.push(c);
+        }
     }
     let seconds: f64 = reports
         .iter()
@@ -213,6 +220,34 @@ mod tests {
         assert!(merge_values(&[shard("a:b", true), shard("a:b", true)]).is_err());
         let conformance = serde_json::json!({"kernel": "6.12", "passed": true, "cases": []});
         assert!(merge_values(&[shard("a:b", true), conformance]).is_err());
+    }
+
+    fn conformance_shard(shard: &str, cases: &[&str]) -> Value {
+        let cases: Vec<Value> = cases
+            .iter()
+            .map(|n| serde_json::json!({"name": n, "passed": true, "evidence": "x"}))
+            .collect();
+        serde_json::json!({
+            "personality": "igb", "kernel": "6.12.1", "shard": shard, "passed": true,
+            "total_seconds": 5.0, "cases": cases
+        })
+    }
+
+    #[test]
+    fn conformance_shards_join_and_a_case_in_two_shards_is_refused() {
+        let (m, junit) = merge_values(&[
+            conformance_shard("1/2", &["probe", "rss-spread"]),
+            conformance_shard("2/2", &["uso"]),
+        ])
+        .unwrap();
+        assert_eq!(m["cases"].as_array().unwrap().len(), 3);
+        assert_eq!(m["cases"][2]["name"], "igb 6.12.1: uso");
+        assert_eq!(junit.matches("<testcase").count(), 3);
+        assert!(merge_values(&[
+            conformance_shard("1/2", &["probe"]),
+            conformance_shard("2/2", &["probe"]),
+        ])
+        .is_err());
     }
 
     /// The tunic commands of a CI example: the rest of each line holding

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::demo::{AccelArg, Pcaps, WiredPair};
 use super::ktap::{self, Program, Status};
+use super::shard::Shard;
 
 /// The guest kernel the selftests are written for by default: the newest Debian
 /// ships (trixie-backports), whose `linux-source` the tests are built from.
@@ -55,8 +56,8 @@ pub struct SelftestsArgs {
     pub subset: Option<String>,
     /// Run this share of the selected programs only: `K/N` takes every Nth program
     /// from the Kth (a stable split; `tunic selftests --shard 1/3` ... `3/3` cover all).
-    #[arg(long, value_parser = parse_shard)]
-    pub shard: Option<(usize, usize)>,
+    #[arg(long, value_parser = super::shard::parse)]
+    pub shard: Option<Shard>,
     /// Also run the same programs on QEMU's own NIC of the same kind (igb, or
     /// virtio-net-pci), in a second boot, as a second column of the report.
     #[arg(long)]
@@ -77,24 +78,6 @@ pub struct SelftestsArgs {
     /// kernel series (the programs run replace theirs; the others are kept).
     #[arg(long)]
     pub record_expected: bool,
-}
-
-fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-    let (k, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("'{s}' is not K/N (for example 1/4)"))?;
-    let k: usize = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{k}' is not a number"))?;
-    let n: usize = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{n}' is not a number"))?;
-    if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {k}/{n}: K must be between 1 and N"));
-    }
-    Ok((k, n))
 }
 
 /// `drivers/net/hw:csum.py` of `csum.py`, `hw/csum.py` or the full name, among the
@@ -153,11 +136,11 @@ fn select(a: &SelftestsArgs, installed: &[String]) -> anyhow::Result<Vec<String>
             .collect::<anyhow::Result<_>>()?
     };
     chosen.dedup();
-    if let Some((k, n)) = a.shard {
+    if let Some(shard) = a.shard {
         chosen = chosen
             .into_iter()
             .enumerate()
-            .filter(|(i, _)| i % n == k - 1)
+            .filter(|(i, _)| shard.takes(*i))
             .map(|(_, t)| t)
             .collect();
     }
@@ -778,13 +761,10 @@ mod tests {
 
     #[test]
     fn shards_split_the_selection_stably_and_cover_it() {
-        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
-        assert!(parse_shard("0/3").is_err() && parse_shard("4/3").is_err());
-        assert!(parse_shard("x").is_err());
         let i = installed();
         let mut all = Vec::new();
         for k in 1..=3 {
-            let a = args(Some((k, 3)));
+            let a = args(Some(Shard { k, n: 3 }));
             all.extend(select(&a, &i).unwrap());
         }
         all.sort();
@@ -793,7 +773,7 @@ mod tests {
         assert_eq!(all, want);
     }
 
-    fn args(shard: Option<(usize, usize)>) -> SelftestsArgs {
+    fn args(shard: Option<Shard>) -> SelftestsArgs {
         SelftestsArgs {
             personality: PersonalityKind::Igb,
             kernel: DEFAULT_KERNEL.into(),

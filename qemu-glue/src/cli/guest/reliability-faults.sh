@@ -222,7 +222,10 @@ step soak-end
 if [ $soak_rc -eq 0 ]; then
     result soak-iperf3 pass "$(grep -E 'receiver' /tmp/soak-iperf.out | tr -s ' ' | tr '\n' ' ')"
 else
-    result soak-iperf3 fail "rc=$soak_rc $(tail -n 5 /tmp/soak-iperf.out | tr '\n' ' ')"
+    # What the driver said meanwhile (a Tx hang report, a reset) and what the qdiscs dropped.
+    _why="$(dmesg | grep -iE 'hang|reset|link is' | tail -n 4 | tr '\n' ' ')"
+    _qd="$(for _p in "y0 $Y0" "y1 $Y1"; do set -- $_p; ip netns exec $1 tc -s qdisc show dev $2 | grep -o 'dropped [0-9]*' | head -n 1; done | tr '\n' ' ')"
+    result soak-iperf3 fail "rc=$soak_rc $(tail -n 5 /tmp/soak-iperf.out | tr '\n' ' ') dmesg: $_why qdisc: $_qd"
 fi
 # The flood may lose only what the accounting explains: the echoes the Y NICs dropped
 # for want of buffers while iperf3 filled them (counted by their drivers), and the one
