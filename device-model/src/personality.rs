@@ -43,7 +43,10 @@ pub trait Personality: Send {
     fn resume_tx(&mut self) {}
     /// Whether frames from the wire must wait on it for now: the device asked its
     /// link partner to pause (802.3x XOFF) and has not released it. The port's
-    /// worker stops taking frames until this turns false and the device wakes it.
+    /// worker then parks data frames (a bounded number; beyond it they stay on the
+    /// wire) and delivers them in order once this turns false and the device wakes
+    /// it; MAC control frames (PAUSE) still reach the device at once, as they reach
+    /// the MAC on silicon, so two ports that hold each other still pause their Tx.
     fn rx_held(&self) -> bool {
         false
     }

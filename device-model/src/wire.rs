@@ -40,3 +40,27 @@ impl<F: FnMut(&[u8]) + Send> FrameSink for F {
         self(frame)
     }
 }
+
+/// IEEE 802.3 MAC control (EtherType 0x8808): PAUSE and its kin, which a MAC
+/// acts on as they arrive, even while its receive buffer holds data frames back.
+pub const ETHERTYPE_MAC_CONTROL: u16 = 0x8808;
+
+/// Whether `frame` is a MAC control frame (never VLAN-tagged, by 802.3 Annex 31A).
+pub fn is_mac_control(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&ETHERTYPE_MAC_CONTROL.to_be_bytes()[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_control_is_told_by_its_ethertype_and_short_frames_are_not() {
+        let mut f = [0u8; 60];
+        f[12..14].copy_from_slice(&[0x88, 0x08]);
+        assert!(is_mac_control(&f));
+        f[13] = 0x00;
+        assert!(!is_mac_control(&f));
+        assert!(!is_mac_control(&[0x88; 13]));
+    }
+}

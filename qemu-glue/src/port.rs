@@ -1,6 +1,8 @@
 //! A port: one device personality, its guest memory, interrupts, wire and
 //! receive worker, served on one vfio-user socket.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -205,6 +207,7 @@ impl Port {
             clock,
             rx_gate: spec.rx_gate,
             room: room_rx,
+            parked: RefCell::default(),
         };
         threads.push(std::thread::Builder::new().name("tunic-rx".into()).spawn(
             move || match kick {
@@ -322,7 +325,17 @@ struct RxWorker {
     rx_gate: Option<Arc<WireGate>>,
     /// This port's own wire has room again: its stopped Tx queues go on.
     room: Receiver<()>,
+    /// Data frames read off the wire while XOFF stands, in arrival order. The
+    /// worker reads on so that the partner's PAUSE frames reach the MAC at once,
+    /// as silicon's MAC acts on them with a full buffer; the data frames stay
+    /// counted on the sender's gate until delivered, so its Tx stays held.
+    parked: RefCell<VecDeque<Frame>>,
 }
+
+/// How many data frames a held port parks before it stops reading its wire: the
+/// receive channel's own bound, so an ungated peer (stream, tap) meets the same
+/// limit as before.
+const PARKED_FRAMES: usize = RX_QUEUE_FRAMES;
 
 /// How long the receive worker waits before checking the stop flag.
 const TICK: Duration = Duration::from_millis(200);
@@ -339,17 +352,19 @@ impl RxWorker {
                 let d = self.lock();
                 (d.next_deadline(), d.has_deferred(), d.rx_held())
             };
+            if !held {
+                self.deliver_parked(rx);
+            }
             let wait = match deadline {
-                _ if busy => Duration::ZERO,
+                _ if busy || self.has_parked(held) => Duration::ZERO,
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => TICK,
             };
-            // While the device holds its link partner back (XOFF), frames wait on the wire.
             let never = crossbeam_channel::never();
-            let source = if held { &never } else { rx };
+            let source = self.source(held, rx, &never);
             crossbeam_channel::select! {
                 recv(source) -> f => match f {
-                    Ok(f) => self.deliver(f, rx),
+                    Ok(f) => self.arrived(f, held, rx),
                     Err(_) => return,
                 },
                 recv(self.room) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
@@ -392,19 +407,22 @@ impl RxWorker {
                 let d = self.lock();
                 (d.has_deferred(), d.next_deadline(), d.rx_held())
             };
+            if !held {
+                self.deliver_parked(rx);
+            }
             let until_deadline = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             // Woken for the deadline, not the model timer: the timers are not due.
             let deadline_first = until_deadline.is_some_and(|u| wait.is_none_or(|w| u < w));
-            let idle = if busy {
+            let idle = if busy || self.has_parked(held) {
                 Duration::ZERO
             } else {
                 wait.unwrap_or(TICK).min(until_deadline.unwrap_or(TICK))
             };
             let never = crossbeam_channel::never();
-            let source = if held { &never } else { rx };
+            let source = self.source(held, rx, &never);
             crossbeam_channel::select! {
                 recv(source) -> f => match f {
-                    Ok(f) => self.deliver(f, rx),
+                    Ok(f) => self.arrived(f, held, rx),
                     Err(_) => return,
                 },
                 recv(kick) -> _ => self.contained("Tx resume", |d| d.resume_tx()),
@@ -451,11 +469,69 @@ impl RxWorker {
         })
     }
 
-    fn deliver(&self, first: Frame, rx: &Receiver<Frame>) {
+    /// Where the next frame comes from: the wire, unless the device holds its
+    /// link partner back and as many frames as the wire itself holds are parked.
+    fn source<'a>(
+        &self,
+        held: bool,
+        rx: &'a Receiver<Frame>,
+        never: &'a Receiver<Frame>,
+    ) -> &'a Receiver<Frame> {
+        if held && self.parked.borrow().len() >= PARKED_FRAMES {
+            never
+        } else {
+            rx
+        }
+    }
+
+    /// Parked frames are waiting and the device takes frames again.
+    fn has_parked(&self, held: bool) -> bool {
+        !held && !self.parked.borrow().is_empty()
+    }
+
+    /// A frame came off the wire. While XOFF stands only MAC control frames go
+    /// on to the device (a PAUSE from the partner paces our Tx now); data frames
+    /// wait, parked, as the paused partner would have held them.
+    fn arrived(&self, f: Frame, held: bool, rx: &Receiver<Frame>) {
+        if !held {
+            return self.deliver(Some(f), rx);
+        }
+        if device_model::wire::is_mac_control(&f) {
+            let mut d = self.lock();
+            self.deliver_one(&mut *d, f);
+        } else {
+            self.parked.borrow_mut().push_back(f);
+        }
+    }
+
+    fn deliver_parked(&self, rx: &Receiver<Frame>) {
+        if !self.parked.borrow().is_empty() {
+            self.deliver(None, rx);
+        }
+    }
+
+    /// Up to a batch of frames, parked ones first (they came first), then
+    /// `first`, then what else the wire holds, until XOFF stands again.
+    fn deliver(&self, first: Option<Frame>, rx: &Receiver<Frame>) {
         let mut d = self.lock();
-        let mut next = Some(first);
+        let mut first = first;
         let mut n = 0;
-        while let Some(mut f) = next {
+        while n < 64 && !d.rx_held() {
+            let next = self.parked.borrow_mut().pop_front();
+            let Some(f) = next.or_else(|| first.take()).or_else(|| rx.try_recv().ok()) else {
+                break;
+            };
+            self.deliver_one(&mut *d, f);
+            n += 1;
+        }
+        // XOFF came back before `first`'s turn: it waits behind the parked ones.
+        if let Some(f) = first {
+            self.parked.borrow_mut().push_back(f);
+        }
+    }
+
+    fn deliver_one(&self, d: &mut dyn Personality, mut f: Frame) {
+        {
             if let Some(g) = &self.rx_gate {
                 g.taken(f.len());
             }
@@ -487,17 +563,10 @@ impl RxWorker {
             // contain it (the device shows the fault and counts it) and go on.
             let len = f.len();
             crate::containment::contained(
-                &mut *d,
+                d,
                 || format!("receive of a {len}-byte frame"),
                 |d| d.receive(&f),
             );
-            n += 1;
-            // XOFF sent: the rest waits on the wire, as the paused partner holds it.
-            next = if n < 64 && !d.rx_held() {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
         }
     }
 }
@@ -553,7 +622,101 @@ mod tests {
             clock: None,
             rx_gate: None,
             room: crossbeam_channel::never(),
+            parked: RefCell::default(),
         }
+    }
+
+    /// Stands in for a device whose XOFF is under the test's control, and
+    /// remembers what reached it.
+    struct Holding {
+        held: Arc<AtomicBool>,
+        got: Arc<Mutex<Vec<Frame>>>,
+    }
+
+    impl Personality for Holding {
+        fn bar_sizes(&self) -> Vec<(u32, u64)> {
+            Vec::new()
+        }
+        fn config_size(&self) -> u64 {
+            0
+        }
+        fn msix_vectors(&self) -> u32 {
+            0
+        }
+        fn config_read(&mut self, _: u64, _: &mut [u8]) {}
+        fn config_write(&mut self, _: u64, _: &[u8]) {}
+        fn bar_read(&mut self, _: u32, _: u64, _: &mut [u8]) {}
+        fn bar_write(&mut self, _: u32, _: u64, _: &[u8]) {}
+        fn reset(&mut self) {}
+        fn contain_fault(&mut self) {}
+        fn receive(&mut self, frame: &[u8]) {
+            self.got.lock().unwrap().push(frame.to_vec());
+        }
+        fn counters_json(&self) -> String {
+            String::new()
+        }
+        fn rx_held(&self) -> bool {
+            self.held.load(Ordering::SeqCst)
+        }
+    }
+
+    fn data_frame(tag: u8) -> Frame {
+        let mut f = vec![tag; 60];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f
+    }
+
+    /// While XOFF stands the partner's PAUSE still reaches the device at once,
+    /// data frames wait in order and stay on the sender's gate; released, they
+    /// arrive ahead of newer ones.
+    #[test]
+    fn a_held_port_acts_on_pause_frames_and_parks_data_in_order() {
+        let held = Arc::new(AtomicBool::new(true));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let mut w = worker(false);
+        w.device = Arc::new(Mutex::new(Holding {
+            held: held.clone(),
+            got: got.clone(),
+        }));
+        let gate = WireGate::new(100);
+        w.rx_gate = Some(gate.clone());
+        let (tx, rx) = rx_channel();
+        // An 802.3x PAUSE: to 01:80:c2:00:00:01, MAC control, opcode 1, quanta.
+        let mut pause = vec![0x01, 0x80, 0xc2, 0x00, 0x00, 0x01, 2, 0, 0, 0, 0, 2];
+        pause.extend_from_slice(&[0x88, 0x08, 0x00, 0x01, 0xff, 0xff]);
+        pause.resize(60, 0);
+        for f in [data_frame(1), pause.clone(), data_frame(2)] {
+            gate.sent(f.len());
+            w.arrived(f, true, &rx);
+        }
+        assert_eq!(*got.lock().unwrap(), vec![pause.clone()]);
+        assert!(
+            !gate.has_room(),
+            "parked frames still count on the sender's gate"
+        );
+
+        held.store(false, Ordering::SeqCst);
+        tx.send(data_frame(3)).unwrap();
+        gate.sent(60);
+        w.deliver_parked(&rx);
+        let want = vec![pause, data_frame(1), data_frame(2), data_frame(3)];
+        assert_eq!(*got.lock().unwrap(), want);
+        assert!(gate.has_room());
+    }
+
+    /// A held port stops reading its wire once it has parked as much as the
+    /// wire itself holds: an ungated peer cannot make it buffer without bound.
+    #[test]
+    fn a_held_port_parks_a_bounded_number_of_frames() {
+        let w = worker(false);
+        let (_tx, rx) = rx_channel();
+        let never = crossbeam_channel::never();
+        for i in 0..PARKED_FRAMES {
+            assert!(std::ptr::eq(w.source(true, &rx, &never), &rx), "frame {i}");
+            w.arrived(data_frame(i as u8), true, &rx);
+        }
+        assert!(std::ptr::eq(w.source(true, &rx, &never), &never));
+        assert!(std::ptr::eq(w.source(false, &rx, &never), &rx));
     }
 
     /// A wire peer's marker frame switches fault injection only on a port whose
@@ -563,7 +726,7 @@ mod tests {
         let (_tx, rx) = rx_channel();
         for hooks in [false, true] {
             let w = worker(hooks);
-            w.deliver(marker::frame("inject=corrupt-l4-1"), &rx);
+            w.deliver(Some(marker::frame("inject=corrupt-l4-1")), &rx);
             let mut frame = inject::tests_support::udp_frame();
             let corrupted = w.injector.lock().unwrap().apply(&mut frame);
             assert_eq!(corrupted, hooks, "test hooks {hooks}");

@@ -38,7 +38,7 @@ pub const XOFFTXC: u32 = 0x4054;
 
 /// Where 802.3x PAUSE frames go (Annex 31B), and their type and opcode.
 pub const PAUSE_ADDRESS: [u8; 6] = [0x01, 0x80, 0xc2, 0x00, 0x00, 0x01];
-const MAC_CONTROL: [u8; 2] = [0x88, 0x08];
+const MAC_CONTROL: [u8; 2] = crate::wire::ETHERTYPE_MAC_CONTROL.to_be_bytes();
 const OPCODE_PAUSE: [u8; 2] = [0x00, 0x01];
 /// A PAUSE frame is a minimum-size frame (without its FCS).
 const PAUSE_FRAME_LEN: usize = 60;
