@@ -273,7 +273,8 @@ struct Report<'a> {
     boot_seconds: f64,
     total_seconds: f64,
     passed: bool,
-    cases: &'a [CaseResult],
+    /// Each case with the check that decided it (`checks.rs`).
+    cases: Vec<super::checks::ReportedCase<'a>>,
     device_counters: Vec<serde_json::Value>,
     /// Per case window, per port: what each counter rose by (the in-device evidence).
     window_counter_deltas: &'a WindowDeltas,
@@ -342,7 +343,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         boot_seconds: boot.boot_seconds,
         total_seconds: boot.total_seconds,
         passed,
-        cases: &boot.results,
+        cases: super::checks::with_checks(&boot.results),
         device_counters: boot.counters.clone(),
         window_counter_deltas: &boot.window_deltas,
     };
@@ -352,7 +353,12 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
     )?;
     std::fs::write(
         out.join("junit.xml"),
-        junit(&assets.kernel_release, &boot.results, boot.total_seconds),
+        junit(
+            a.personality.name(),
+            &assets.kernel_release,
+            &boot.results,
+            boot.total_seconds,
+        ),
     )?;
     println!();
     println!("{:<22} {:<7} evidence", "case", "verdict");
@@ -721,7 +727,9 @@ pub(super) fn xml_escape(s: &str) -> String {
 }
 
 /// JUnit XML as CI systems read it: one testsuite, one testcase per case.
-pub(super) fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
+/// `classname` is the personality (or the merged run's name); a failure's message
+/// carries the check that failed it beside its evidence.
+pub(super) fn junit(classname: &str, kernel: &str, cases: &[CaseResult], seconds: f64) -> String {
     let failures = cases.iter().filter(|c| !c.passed).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -735,13 +743,25 @@ pub(super) fn junit(kernel: &str, cases: &[CaseResult], seconds: f64) -> String 
     for c in cases {
         let _ = write!(
             x,
-            "  <testcase classname=\"igb\" name=\"{}\">",
+            "  <testcase classname=\"{}\" name=\"{}\">",
+            xml_escape(classname),
             xml_escape(&c.name)
         );
+        let check = super::checks::check_of(&c.name).unwrap_or("(no check catalogued)");
         if c.passed {
-            let _ = write!(x, "<system-out>{}</system-out>", xml_escape(&c.evidence));
+            let _ = write!(
+                x,
+                "<system-out>{}\ncheck: {}</system-out>",
+                xml_escape(&c.evidence),
+                xml_escape(check)
+            );
         } else {
-            let _ = write!(x, "<failure message=\"{}\"/>", xml_escape(&c.evidence));
+            let _ = write!(
+                x,
+                "<failure message=\"{}\">check: {}</failure>",
+                xml_escape(&c.evidence),
+                xml_escape(check)
+            );
         }
         x.push_str("</testcase>\n");
     }
@@ -863,7 +883,8 @@ mod tests {
                 evidence: "broke & \u{1b}ran".into(),
             },
         ];
-        let x = junit("6.12", &cases, 1.0);
+        let x = junit("igb", "6.12", &cases, 1.0);
+        assert!(x.contains("classname=\"igb\""));
         assert!(x.contains("tests=\"2\" failures=\"1\""));
         assert!(x.contains("x &lt; y"));
         assert!(x.contains("name=\"b&quot;\""));

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_timing;
+pub mod checks;
 pub mod conformance;
 pub mod demo;
 pub mod differential;

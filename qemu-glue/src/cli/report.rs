@@ -148,11 +148,11 @@ fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, 
         .iter()
         .filter_map(|r| r["total_seconds"].as_f64())
         .sum();
-    let junit = super::conformance::junit("merged", &cases, seconds);
+    let junit = super::conformance::junit("tunic-conformance", "merged", &cases, seconds);
     let merged = serde_json::json!({
         "merged_from": reports.len(),
         "passed": passed && cases.iter().all(|c| c.passed),
-        "cases": cases,
+        "cases": super::checks::with_checks(&cases),
     });
     Ok((merged, junit))
 }

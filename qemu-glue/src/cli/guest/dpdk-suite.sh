@@ -310,13 +310,24 @@ if [ $TUNIC_DRIVER = i40e ]; then
         _payload=$(( $(in_peer cat /sys/class/net/$_dev/mtu) - _hl - 7 ))
         in_peer $G mark $B pcap=$1
         sleep 0.3
+        lso_sends=$((lso_sends + 1))
         in_peer $G gso-send $_dev 02:00:00:00:00:99 $_src $_dst $4 9 $_payload $3 nots 77 2 ||
-            result $1 fail "gso-send failed"
+            { result $1 fail "gso-send failed"; lso_failed="$lso_failed $1"; }
         sleep 0.5
         in_peer $G mark $B pcap=off
         sleep 0.2
     }
+    # What testpmd forwarded while one configuration ran: its counters from after the
+    # port restart (the restart may zero them) to before the next one.
+    lso_rx=0; lso_tx=0; lso_err=0; lso_sends=0; lso_failed=; lso_s0="0 0 0 0 0"
+    lso_tally() {
+        _s1=$(tp_stats)
+        set -- $lso_s0; _rp0=$1; _re0=$2; _tp0=$3; _te0=$4
+        set -- $_s1
+        lso_rx=$((lso_rx + $1 - _rp0)); lso_tx=$((lso_tx + $3 - _tp0)); lso_err=$((lso_err + $2 - _re0 + $4 - _te0))
+    }
     lso_config() { # lso_config TSO_MSS GSO_SEGSZ: testpmd's csum engine, hardware or software segmentation
+        [ $lso_sends -gt 0 ] && lso_tally
         tp stop
         tp port stop 0
         for l in ip tcp outer-ip; do tp csum set $l hw 0; done
@@ -326,7 +337,7 @@ if [ $TUNIC_DRIVER = i40e ]; then
         if [ "$2" != 0 ]; then tp set gso segsz $2; tp set port 0 gso on; else tp set port 0 gso off; fi
         tp set fwd csum
         tp start
-        tp_stats >/dev/null
+        lso_s0=$(tp_stats)
     }
     for m in $LSO_MSS; do
         lso_config $m 0
@@ -342,9 +353,17 @@ if [ $TUNIC_DRIVER = i40e ]; then
         lso_config 0 $((96 + m))
         lso_send dpdk-lso-v4-in-v4-m$m-sw v4-in-v4 9000 40020
     done
+    lso_tally
     tp stop
     tp set port 0 gso off
-    result dpdk-lso-sent pass "NVGRE TCP in 4 IP mixes x MSS $LSO_MSS: kernel GSO, X710 tunnel TSO, DPDK GSO (v4 in v4)"
+    # Each send is two packets (whole, or as B's kernel segmented them) that testpmd
+    # receives and sends on, segmented or not, so it sends at least what it received.
+    lso_what="$lso_sends sends (NVGRE TCP in 4 IP mixes x MSS $LSO_MSS: kernel GSO, X710 tunnel TSO, DPDK GSO v4 in v4); testpmd rx +$lso_rx tx +$lso_tx, errors $lso_err"
+    if [ -z "$lso_failed" ] && [ $lso_rx -ge $((2 * lso_sends)) ] && [ $lso_tx -ge $lso_rx ] && [ $lso_err = 0 ] && kill -0 $TP_PID 2>/dev/null; then
+        result dpdk-lso-sent pass "$lso_what"
+    else
+        result dpdk-lso-sent fail "$lso_what; gso-send failed in:${lso_failed:- none}"
+    fi
 
     # VSID steering (i40e): rte_flow's NVGRE item with a tenant ID and an inner
     # destination MAC becomes an admin-queue cloud filter (NDIS VMQ on NVGRE); matching

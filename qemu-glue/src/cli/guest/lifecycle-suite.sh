@@ -4,7 +4,17 @@
 # MTU 9000 on both ends: a 9000-byte IPv4 packet fits one frame, then back to 1500.
 ip link set $A mtu 9000 && in_peer ip link set $B mtu 9000
 wait_link $A 15 && wait_link $B 15 peer
-check mtu-9000 ping -c 3 -W 2 -s 8972 $TUNIC_IP4_B
+# The check counts B's received frames: each 9000-byte packet whole is one frame,
+# where fragments at MTU 1500 would be seven, so a change that did not take fails.
+mtu_a=$(cat /sys/class/net/$A/mtu); mtu_b=$(in_peer cat /sys/class/net/$B/mtu)
+b_rx0=$(stat_of $B rx_packets peer)
+if ping -c 3 -W 2 -s 8972 $TUNIC_IP4_B >/dev/null 2>&1; then mtu_ping=ok; else mtu_ping=failed; fi
+b_rx1=$(stat_of $B rx_packets peer); mtu_rx=$((b_rx1 - b_rx0))
+if [ "$mtu_a/$mtu_b" = 9000/9000 ] && [ $mtu_ping = ok ] && [ $mtu_rx -ge 3 ] && [ $mtu_rx -le 8 ]; then
+    result mtu-9000 pass "MTU $mtu_a/$mtu_b; 3 pings of 9000 B, B received $mtu_rx frames"
+else
+    result mtu-9000 fail "MTU $mtu_a/$mtu_b; ping $mtu_ping; B received $mtu_rx frames (whole: 3 to 8, fragmented: 21 or more)"
+fi
 ip link set $A mtu 1500 && in_peer ip link set $B mtu 1500
 wait_link $A 15 && wait_link $B 15 peer
 
