@@ -126,17 +126,54 @@ impl VmqTable {
     /// The queue for a key: the most specific matching filter (VSID beats VLAN beats
     /// MAC only; ties go to the earliest added), else the default queue.
     pub fn classify_key(&self, key: &ClassifyKey) -> u16 {
+        self.lookup(key).unwrap_or(self.default_queue)
+    }
+
+    /// The queue of the most specific filter matching `key`, or None when no filter
+    /// does: for devices that treat "no filter" differently from "the default queue"
+    /// (the 82576 can drop such frames instead, VT_CTL.DIS_DEF_POOL).
+    pub fn lookup(&self, key: &ClassifyKey) -> Option<u16> {
         let mut best: Option<&VmqFilter> = None;
         for f in self.filters.iter().filter(|f| f.matches(key)) {
             if best.is_none_or(|b| f.specificity() > b.specificity()) {
                 best = Some(f);
             }
         }
-        best.map_or(self.default_queue, |f| f.queue)
+        best.map(|f| f.queue)
     }
 
     /// The queue for a received frame.
     pub fn classify(&self, frame: &[u8]) -> u16 {
         ClassifyKey::of(frame).map_or(self.default_queue, |k| self.classify_key(&k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(mac: [u8; 6]) -> ClassifyKey {
+        ClassifyKey {
+            mac,
+            vlan: None,
+            vsid: None,
+        }
+    }
+
+    #[test]
+    fn lookup_tells_no_filter_from_the_default_queue() {
+        let mut t = VmqTable::new(5, 2);
+        let a = [2, 0, 0, 0, 0, 1];
+        t.add(VmqFilter {
+            mac: a,
+            vlan: None,
+            vsid: None,
+            queue: 5,
+        })
+        .unwrap();
+        // Both end in queue 5, but only one matched a filter.
+        assert_eq!(t.lookup(&key(a)), Some(5));
+        assert_eq!(t.lookup(&key([2, 0, 0, 0, 0, 2])), None);
+        assert_eq!(t.classify_key(&key([2, 0, 0, 0, 0, 2])), 5);
     }
 }

@@ -1,10 +1,11 @@
 //! Interrupt delivery through the eventfds QEMU hands over with SET_IRQS.
 
 use std::fs::File;
-use std::io::Write;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::sync::RwLock;
 
 use device_model::IrqSink;
+use vmm_sys_util::eventfd::EventFd;
 
 /// vfio IRQ indexes.
 pub const INTX: u32 = 0;
@@ -21,9 +22,9 @@ const DATA_EVENTFD: u32 = 1 << 2;
 
 #[derive(Default)]
 struct Routes {
-    intx: Option<File>,
-    msi: Option<File>,
-    msix: Vec<Option<File>>,
+    intx: Option<EventFd>,
+    msi: Option<EventFd>,
+    msix: Vec<Option<EventFd>>,
 }
 
 /// The eventfds of one PCI function, per IRQ index.
@@ -32,16 +33,16 @@ pub struct EventfdIrq {
     routes: RwLock<Routes>,
 }
 
-fn signal(f: &File) -> bool {
-    // An eventfd adds the 8-byte value written to its counter.
-    (&*f).write_all(&1u64.to_ne_bytes()).is_ok()
+fn signal(f: &EventFd) -> bool {
+    // An eventfd adds the value written to its counter.
+    f.write(1).is_ok()
 }
 
 /// An interrupt fd must be an eventfd, and it is written without blocking: any other
 /// fd (a pipe, a socket) would block the port, device lock held, once its buffer
 /// filled. An eventfd's write only fails (EAGAIN) when its counter is about to
 /// overflow, and then the interrupt is lost, as a real MSI would be, not the port.
-fn usable_eventfd(f: &File) -> std::io::Result<()> {
+fn usable_eventfd(f: File) -> std::io::Result<EventFd> {
     use std::os::fd::AsRawFd;
     let fd = f.as_raw_fd();
     let kind = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
@@ -57,7 +58,8 @@ fn usable_eventfd(f: &File) -> std::io::Result<()> {
     if !ok {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(())
+    // SAFETY: `f` is an eventfd (checked above) whose ownership moves into the EventFd.
+    Ok(unsafe { EventFd::from_raw_fd(f.into_raw_fd()) })
 }
 
 impl EventfdIrq {
@@ -83,11 +85,13 @@ impl EventfdIrq {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
         let assign = flags & DATA_EVENTFD != 0 && !fds.is_empty();
-        if assign {
-            for f in &fds {
-                usable_eventfd(f)?;
-            }
-        }
+        let fds: Vec<EventFd> = if assign {
+            fds.into_iter()
+                .map(usable_eventfd)
+                .collect::<std::io::Result<_>>()?
+        } else {
+            Vec::new()
+        };
         if flags & DATA_NONE != 0 && count > 0 && index != MSIX {
             // DATA_NONE with TRIGGER fires the interrupt (a test hook).
             match index {
@@ -179,11 +183,12 @@ impl IrqSink for EventfdIrq {
 #[cfg(test)]
 mod fd_tests {
     use super::*;
-    use std::os::fd::FromRawFd;
+    use std::io::Write;
 
     fn eventfd() -> File {
-        // SAFETY: a new eventfd, owned by the File.
-        unsafe { File::from_raw_fd(libc::eventfd(0, 0)) }
+        let ev = EventFd::new(0).unwrap();
+        // SAFETY: the new eventfd's ownership moves into the File.
+        unsafe { File::from_raw_fd(ev.into_raw_fd()) }
     }
 
     fn pipe_writer() -> (File, File) {

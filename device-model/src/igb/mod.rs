@@ -83,6 +83,8 @@ pub struct Igb {
     /// 802.3x PAUSE state: XOFF sent, paused by the partner, stopped queues.
     fc: flow_control::FlowControl,
     rss: rx::RssState,
+    /// VMDq pool filters, rebuilt from RAL/RAH and VT_CTL when they are written.
+    vmdq: offload_engines::vmq::VmqTable,
     segmenter: Segmenter,
     scratch: Vec<u8>,
     /// Tx queues left with work after their pass's budget ran out.
@@ -120,6 +122,7 @@ impl Igb {
             rx_fifo_bytes: 0,
             fc: flow_control::FlowControl::default(),
             rss: rx::RssState::default(),
+            vmdq: offload_engines::vmq::VmqTable::new(0, RAR_ENTRIES),
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
             deferred: DeferredTx::default(),
@@ -242,6 +245,7 @@ impl Igb {
             ral(0) + 4,
             u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV,
         );
+        self.rebuild_vmdq();
     }
 
     /// A device-model bug was contained (a panic in one operation): the state
@@ -488,6 +492,9 @@ impl Igb {
                     self.log_unmodelled(o, "write");
                 }
                 self.set(o, v);
+                if o == VT_CTL || (0x5400..0x5480).contains(&o) || (0x54e0..0x5520).contains(&o) {
+                    self.rebuild_vmdq();
+                }
             }
         }
     }

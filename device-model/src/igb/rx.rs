@@ -9,6 +9,7 @@
 use offload_engines::parse::{self, Parsed};
 use offload_engines::rss::{self, HashKind, HashTypes, Toeplitz};
 use offload_engines::rxcsum::{self, L4Kind};
+use offload_engines::vmq;
 
 use super::interrupts::Cause;
 use super::regs::*;
@@ -146,18 +147,44 @@ impl Igb {
 
     /// VMDq pool of a frame: the pool bits (RAH 25:18) of the receive address it
     /// matched, else VT_CTL's default pool; `None` when VT_CTL.DIS_DEF_POOL drops it.
+    /// Matched on the outer destination MAC only: the 82576 knows no tunnels.
     /// Broadcast and multicast go to the default pool (no replication is modelled).
     fn vmdq_pool(&self, dst: &[u8]) -> Option<usize> {
-        let vt_ctl = self.get(VT_CTL);
-        let matched = self
-            .rar_match(dst)
-            .map(|n| (self.get(ral(n) + 4) >> 18) & 0xff)
-            .filter(|&bits| bits != 0);
-        match matched {
-            Some(bits) => Some(bits.trailing_zeros() as usize),
-            None if vt_ctl & VT_CTL_DIS_DEF_POOL != 0 => None,
-            None => Some(((vt_ctl >> 7) & 7) as usize),
+        let key = vmq::ClassifyKey {
+            mac: dst.try_into().ok()?,
+            vlan: None,
+            vsid: None,
+        };
+        match self.vmdq.lookup(&key) {
+            Some(pool) => Some(usize::from(pool)),
+            None if self.get(VT_CTL) & VT_CTL_DIS_DEF_POOL != 0 => None,
+            None => Some(usize::from(self.vmdq.default_queue())),
         }
+    }
+
+    /// Rebuilds the VMDq filter table from the receive addresses and VT_CTL; called
+    /// whenever one of them is written, so a received frame only looks it up.
+    pub(super) fn rebuild_vmdq(&mut self) {
+        let default_pool = ((self.get(VT_CTL) >> 7) & 7) as u16;
+        let mut table = vmq::VmqTable::new(default_pool, RAR_ENTRIES);
+        for n in 0..RAR_ENTRIES {
+            let rah = self.get(ral(n) + 4);
+            let pools = (rah >> 18) & 0xff;
+            if rah & RAH_AV == 0 || pools == 0 {
+                continue;
+            }
+            let lo = self.get(ral(n)).to_le_bytes();
+            let hi = (rah as u16).to_le_bytes();
+            // The lowest pool bit of the first entry holding a MAC wins; a later
+            // entry with the same MAC is refused as a duplicate and never consulted.
+            let _ = table.add(vmq::VmqFilter {
+                mac: [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1]],
+                vlan: None,
+                vsid: None,
+                queue: pools.trailing_zeros() as u16,
+            });
+        }
+        self.vmdq = table;
     }
 
     fn accepts(&self, frame: &[u8]) -> bool {

@@ -530,6 +530,15 @@ fn vmdq_pools_steer_by_mac_with_a_default_pool() {
         2,
         "dropped with no default pool"
     );
+    // Moving RAR1 to pool 1 takes effect with the write.
+    r.wr(ral(1) + 4, 0x0200 | RAH_AV | (1 << (18 + 1)));
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    r.dev.receive(&f);
+    assert_eq!(
+        r.rd(queue_off(false, 1, Q_HEAD)),
+        1,
+        "pool 1 after RAH write"
+    );
 }
 
 /// A TSO context (slot 0) for TCP/IPv4 with 20-byte IP and TCP headers at `mss`.

@@ -28,10 +28,10 @@ pub fn check_of(name: &str) -> Option<&'static str> {
     for (n, c) in rows() {
         match n.strip_suffix('*') {
             None if n == name => return Some(c),
-            Some(prefix) if name.starts_with(prefix) => {
-                if best.is_none_or(|(len, _)| prefix.len() > len) {
-                    best = Some((prefix.len(), c));
-                }
+            Some(prefix)
+                if name.starts_with(prefix) && best.is_none_or(|(len, _)| prefix.len() > len) =>
+            {
+                best = Some((prefix.len(), c));
             }
             _ => {}
         }
@@ -85,7 +85,10 @@ mod tests {
                 }
             }
         }
-        assert!(seen > 100, "the declared lists were not found ({seen} names)");
+        assert!(
+            seen > 100,
+            "the declared lists were not found ({seen} names)"
+        );
         assert!(missing.is_empty(), "cases without a check: {missing:#?}");
     }
 
@@ -109,9 +112,13 @@ mod tests {
         let mut shadowed = 0;
         for (n, c) in rows().filter(|(n, _)| !n.ends_with('*')) {
             assert_eq!(check_of(n), Some(c), "{n}");
-            shadowed += rows().any(|(p, _)| p.strip_suffix('*').is_some_and(|p| n.starts_with(p))) as usize;
+            shadowed +=
+                rows().any(|(p, _)| p.strip_suffix('*').is_some_and(|p| n.starts_with(p))) as usize;
         }
-        assert!(shadowed > 0, "no exact row overlaps a pattern: the rule is untested");
+        assert!(
+            shadowed > 0,
+            "no exact row overlaps a pattern: the rule is untested"
+        );
     }
 
     #[test]
@@ -119,7 +126,10 @@ mod tests {
         let bad: Vec<&str> = CATALOGUE
             .lines()
             .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
-            .filter(|l| l.split_once('\t').is_none_or(|(n, c)| n.trim().is_empty() || c.trim().is_empty()))
+            .filter(|l| {
+                l.split_once('\t')
+                    .is_none_or(|(n, c)| n.trim().is_empty() || c.trim().is_empty())
+            })
             .collect();
         assert!(bad.is_empty(), "malformed rows: {bad:?}");
     }

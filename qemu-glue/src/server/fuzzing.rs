@@ -97,10 +97,9 @@ fn memfd() -> Option<OwnedFd> {
 }
 
 fn eventfd() -> Option<OwnedFd> {
-    // SAFETY: a new eventfd, owned by the OwnedFd.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-    // SAFETY: fd is a valid descriptor we own when non-negative.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    let ev = vmm_sys_util::eventfd::EventFd::new(libc::EFD_CLOEXEC).ok()?;
+    // SAFETY: the new eventfd's ownership moves into the OwnedFd.
+    Some(unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(ev)) })
 }
 
 /// Most messages one input becomes: keeps an input's work bounded.
