@@ -18,6 +18,7 @@ pub mod selftests;
 pub mod serve;
 pub mod shard;
 pub mod stats;
+pub mod switch;
 pub mod timing_check;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Fault and soak tests: QEMU killed, driver unloaded, resets, a hostile ring, the wire cut.
     Reliability(reliability::ReliabilityArgs),
+    /// Two guests, two NICs each, on one `tunic serve` with four ports on its built-in
+    /// switch: ping and iperf3 across them, and the switch's learned unicast checked.
+    Switch(switch::SwitchArgs),
     /// The kernel's own NIC selftests (drivers/net, drivers/net/hw) in a Debian guest on two
     /// tunic NICs, with QEMU's own NIC beside them (--baseline); KTAP, JUnit and report.json.
     Selftests(selftests::SelftestsArgs),
@@ -95,11 +99,57 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Reliability(a) => reliability::run(a),
         Command::Selftests(a) => selftests::run(a),
+        Command::Switch(a) => switch::run(a),
         Command::Report(a) => report::run(a),
         Command::Stats(a) => stats::run(a),
         Command::TimingCheck(a) => timing_check::run(a),
         Command::Segment(a) => offline::segment::run(a),
         Command::Csum(a) => offline::csum::run(a),
         Command::Rss(a) => offline::rss::run(a),
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    use clap::Parser;
+
+    /// The `tunic` command lines of a Markdown text (`... --bin tunic -- ARGS`, and
+    /// `tunic ARGS` at the start of a code line), with trailing comments cut.
+    fn tunic_commands(md: &str) -> Vec<Vec<String>> {
+        let mut in_code = false;
+        let mut out = Vec::new();
+        for line in md.lines() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if !in_code {
+                continue;
+            }
+            let line = line.split(" #").next().unwrap_or("");
+            let Some((_, args)) = line.split_once("--bin tunic --") else {
+                continue;
+            };
+            // A pipe or a loop's tail is the shell's, not tunic's.
+            let args = args.split(['|', ';']).next().unwrap_or("");
+            out.push(
+                std::iter::once("tunic".to_string())
+                    .chain(args.split_whitespace().map(str::to_string))
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn every_tunic_command_the_readme_shows_is_one_tunic_accepts() {
+        let cmds = tunic_commands(include_str!("../../../README.md"));
+        assert!(cmds.len() >= 10, "found only {cmds:?}");
+        assert!(cmds.iter().any(|c| c.get(1).is_some_and(|w| w == "switch")));
+        for c in cmds {
+            if let Err(e) = super::Cli::try_parse_from(&c) {
+                panic!("README: tunic refuses {c:?}: {e}");
+            }
+        }
     }
 }

@@ -74,7 +74,7 @@ pub fn run(a: ReliabilityArgs) -> anyhow::Result<()> {
     }
     results.extend(faults_and_soak(&assets, &a, &mut rig, &out)?);
     results.push(rig.still_serving());
-    report(&out, &results)
+    report(&out, "reliability", &results)
 }
 
 /// The four ports, their wires and what this process measures about itself.
@@ -227,7 +227,7 @@ impl Relay {
     }
 }
 
-fn case(name: &str, passed: bool, evidence: String) -> CaseResult {
+pub(super) fn case(name: &str, passed: bool, evidence: String) -> CaseResult {
     CaseResult {
         name: name.into(),
         passed,
@@ -594,7 +594,8 @@ fn verdict(r: &CaseResult) -> &'static str {
     }
 }
 
-fn report(out: &Path, results: &[CaseResult]) -> anyhow::Result<()> {
+/// Writes `out/report.json`, prints the cases and fails the command if any failed.
+pub(super) fn report(out: &Path, command: &str, results: &[CaseResult]) -> anyhow::Result<()> {
     std::fs::write(
         out.join("report.json"),
         serde_json::to_string_pretty(results)?,
@@ -608,11 +609,11 @@ fn report(out: &Path, results: &[CaseResult]) -> anyhow::Result<()> {
     println!();
     println!("report: {}", out.join("report.json").display());
     println!(
-        "reliability: {} passed, {failed} failed",
+        "{command}: {} passed, {failed} failed",
         results.len() - failed
     );
     if failed > 0 {
-        anyhow::bail!("{failed} reliability case(s) failed");
+        anyhow::bail!("{failed} {command} case(s) failed");
     }
     Ok(())
 }
