@@ -110,7 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod readme_tests {
+pub(crate) mod readme_tests {
     use clap::Parser;
 
     /// The `tunic` command lines of a Markdown text (`... --bin tunic -- ARGS`, and
@@ -132,13 +132,16 @@ mod readme_tests {
             };
             // A pipe or a loop's tail is the shell's, not tunic's.
             let args = args.split(['|', ';']).next().unwrap_or("");
-            out.push(
-                std::iter::once("tunic".to_string())
-                    .chain(args.split_whitespace().map(str::to_string))
-                    .collect(),
-            );
+            out.push(tunic_argv(args));
         }
         out
+    }
+
+    /// `tunic` and the words of `args`: an argv for `Cli::try_parse_from`.
+    pub(crate) fn tunic_argv(args: &str) -> Vec<String> {
+        std::iter::once("tunic".to_string())
+            .chain(args.split_whitespace().map(str::to_string))
+            .collect()
     }
 
     #[test]

@@ -54,13 +54,20 @@ pub struct ReliabilityArgs {
     pub console: bool,
 }
 
-pub fn run(a: ReliabilityArgs) -> anyhow::Result<()> {
+/// Provisions the busybox guest (progress shown) and creates `out`, made absolute:
+/// what every command that boots guests on ports of its own starts with.
+pub(super) fn provision_with_out(out: &Path) -> anyhow::Result<(Assets, PathBuf)> {
     let assets = harness::provision(&ProvisionOptions {
         progress: true,
         ..Default::default()
     })?;
-    let out = std::path::absolute(&a.out)?;
+    let out = std::path::absolute(out)?;
     std::fs::create_dir_all(&out)?;
+    Ok((assets, out))
+}
+
+pub fn run(a: ReliabilityArgs) -> anyhow::Result<()> {
+    let (assets, out) = provision_with_out(&a.out)?;
     let mut rig = Rig::start(&out)?;
     let mut results = kill_qemu_mid_traffic(&assets, &a, &mut rig, &out)?;
     // Shown at once: the second boot is long, and a partial run still has evidence.

@@ -282,11 +282,7 @@ mod tests {
                 .replace("$KERNEL", "linux-image-amd64/trixie-backports")
                 .replace("$SHARD", "1")
                 .replace('"', "");
-            out.push(
-                std::iter::once("tunic".to_string())
-                    .chain(cmd.split_whitespace().map(str::to_string))
-                    .collect(),
-            );
+            out.push(crate::cli::readme_tests::tunic_argv(&cmd));
         }
         out
     }

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qemu_glue::harness::{self, CaseResult, GuestSpec, Nic, ProvisionOptions, RunningGuest};
+use qemu_glue::harness::{self, CaseResult, GuestSpec, Nic, RunningGuest};
 use serde_json::Value;
 
 use super::demo::AccelArg;
-use super::reliability::{case, report};
+use super::reliability::{case, provision_with_out, report};
 
 const SCRIPT: &str = include_str!("guest/switch-suite.sh");
 
@@ -68,12 +68,7 @@ impl Drop for Serve {
 }
 
 pub fn run(a: SwitchArgs) -> anyhow::Result<()> {
-    let assets = harness::provision(&ProvisionOptions {
-        progress: true,
-        ..Default::default()
-    })?;
-    let out = std::path::absolute(&a.out)?;
-    std::fs::create_dir_all(&out)?;
+    let (assets, out) = provision_with_out(&a.out)?;
     let sockets: Vec<PathBuf> = (0..4).map(|i| out.join(format!("s{i}.sock"))).collect();
     for s in &sockets {
         let _ = std::fs::remove_file(s);
