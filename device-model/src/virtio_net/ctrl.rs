@@ -1,6 +1,7 @@
 //! The control virtqueue (5.1.6.5): receive modes, MAC and VLAN filters, the number
 //! of queue pairs, the RSS and hash configuration, notification coalescing, and the
-//! guest offloads in force (which a driver switches off to attach XDP).
+//! guest offloads in force (which a driver switches off to attach XDP), and the
+//! device's statistics (DEVICE_STATS, `device_stats.rs`).
 //!
 //! Each chain is a `virtio_net_ctrl_hdr` (class, command) and the command's data,
 //! all device-readable, then one device-writable `ack` byte. A command the device
@@ -44,22 +45,30 @@ impl VirtioNet {
         if chain.writable.is_empty() {
             return Err(QueueError::NoAck);
         }
-        let ack = if chain.readable.len() > MAX_COMMAND {
+        // The ack is the first writable byte; a command's result follows it.
+        let mut written = vec![0u8];
+        written[0] = if chain.readable.len() > MAX_COMMAND {
             self.ctrl_refused("command longer than the device accepts")
         } else {
             let mut cmd = Vec::with_capacity(chain.readable.len());
             chain.readable.gather(&self.dma, &mut cmd, MAX_COMMAND)?;
-            match self.ctrl_command(&cmd) {
+            match self.ctrl_command(&cmd, &mut written) {
+                Ok(()) if written.len() > chain.writable.len() => {
+                    written.truncate(1);
+                    self.ctrl_refused("no room for the command's result")
+                }
                 Ok(()) => {
                     self.counters.ctrl_commands += 1;
                     VIRTIO_NET_OK as u8
                 }
-                Err(why) => self.ctrl_refused(why),
+                Err(why) => {
+                    written.truncate(1);
+                    self.ctrl_refused(why)
+                }
             }
         };
-        // The ack is the first writable byte.
-        chain.writable.scatter(&self.dma, &[ack])?;
-        self.queues[q].add_used(&self.dma, chain, 1)
+        chain.writable.scatter(&self.dma, &written)?;
+        self.queues[q].add_used(&self.dma, chain, written.len() as u32)
     }
 
     fn ctrl_refused(&mut self, why: &'static str) -> u8 {
@@ -68,7 +77,8 @@ impl VirtioNet {
         VIRTIO_NET_ERR as u8
     }
 
-    fn ctrl_command(&mut self, cmd: &[u8]) -> Result<(), &'static str> {
+    /// Carries out `cmd`; a command with a result appends it to `result`.
+    fn ctrl_command(&mut self, cmd: &[u8], result: &mut Vec<u8>) -> Result<(), &'static str> {
         let [class, command, data @ ..] = cmd else {
             return Err("control header truncated");
         };
@@ -157,6 +167,16 @@ impl VirtioNet {
                     data.try_into().map_err(|_| "guest offloads are 8 bytes")?;
                 self.features
                     .set_guest_offloads(u64::from_le_bytes(offloads))
+            }
+            (VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_QUERY) => {
+                needs(VIRTIO_NET_F_DEVICE_STATS)?;
+                result.extend_from_slice(&super::device_stats::DeviceStats::query());
+                Ok(())
+            }
+            (VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_GET) => {
+                needs(VIRTIO_NET_F_DEVICE_STATS)?;
+                result.extend(self.device_stats.get(data)?);
+                Ok(())
             }
             _ => Err("unknown control command"),
         }

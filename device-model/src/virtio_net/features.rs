@@ -33,11 +33,13 @@ pub const OFFERED: u64 = bit(VIRTIO_F_VERSION_1)
     | bit(VIRTIO_NET_F_MQ)
     | bit(VIRTIO_NET_F_RSS)
     | bit(VIRTIO_NET_F_HASH_REPORT)
-    | bit(VIRTIO_NET_F_NOTF_COAL);
+    | bit(VIRTIO_NET_F_NOTF_COAL)
+    | bit(VIRTIO_NET_F_DEVICE_STATS);
 
 /// Features that only work through the control queue (5.1.3.1).
-pub(crate) const NEED_CTRL_VQ: [u32; 8] = [
+pub(crate) const NEED_CTRL_VQ: [u32; 9] = [
     VIRTIO_NET_F_NOTF_COAL,
+    VIRTIO_NET_F_DEVICE_STATS,
     VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
     VIRTIO_NET_F_CTRL_RX,
     VIRTIO_NET_F_CTRL_VLAN,

@@ -13,6 +13,7 @@ mod coalesce;
 mod common_cfg;
 mod counters;
 mod ctrl;
+mod device_stats;
 mod features;
 pub mod layout;
 mod net_hdr;
@@ -124,6 +125,8 @@ pub struct VirtioNet {
     segmenter: Segmenter,
     scratch: Vec<u8>,
     counters: Counters,
+    /// DEVICE_STATS: the counts the driver reads through the control queue.
+    device_stats: device_stats::DeviceStats,
     /// Per queue: notifications held back (NOTF_COAL).
     coalesce: Vec<Coalescer>,
     /// Tells the port's worker that a coalescing deadline was set.
@@ -177,6 +180,7 @@ impl VirtioNet {
                 rx_queue_packets: vec![0; pairs],
                 ..Counters::default()
             },
+            device_stats: device_stats::DeviceStats::new(pairs),
             coalesce: vec![Coalescer::default(); usize::from(QUEUES)],
             wake: None,
             deferred: crate::doorbell::DeferredTx::default(),

@@ -139,6 +139,7 @@ fn full_features() -> u64 {
         VIRTIO_NET_F_HASH_REPORT,
         VIRTIO_NET_F_NOTF_COAL,
         VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
+        VIRTIO_NET_F_DEVICE_STATS,
     ]
     .into_iter()
     .fold(linux_features(), |f, b| f | bit(b))
@@ -395,6 +396,30 @@ impl Rig {
         let mut b = [0u8; 1];
         self.dma.read(ack, &mut b).unwrap();
         b[0]
+    }
+
+    /// Sends one control command with `room` device-writable bytes after the ack;
+    /// returns the ack, the used length the device reported and the bytes after the ack.
+    fn ctrl_with_result(
+        &mut self,
+        class: u32,
+        cmd: u32,
+        data: &[u8],
+        room: usize,
+    ) -> (u8, u32, Vec<u8>) {
+        let q = usize::from(2 * MAX_QUEUE_PAIRS);
+        let mut c = vec![class as u8, cmd as u8];
+        c.extend_from_slice(data);
+        let a = self.alloc(c.len());
+        self.dma.write(a, &c).unwrap();
+        let w = self.alloc(1 + room);
+        self.add_chain(q, &[(a, c.len() as u32, false), (w, 1 + room as u32, true)]);
+        self.kick(q as u16);
+        let used = self.used(q);
+        assert_eq!(used.len(), 1, "command completed");
+        let mut b = vec![0u8; 1 + room];
+        self.dma.read(w, &mut b).unwrap();
+        (b[0], used[0].1, b[1..].to_vec())
     }
 
     /// Sends `hdr` (12 or 20 bytes) and `frame` on transmit queue `q`.
@@ -758,19 +783,23 @@ fn tx_through_an_indirect_table() {
     assert!(!r.needs_reset());
 }
 
+/// TCP/IPv4 GSO at MSS 1448 for a frame with 54 bytes of headers.
+fn tso4_hdr() -> NetHdr {
+    NetHdr {
+        gso_type: VIRTIO_NET_HDR_GSO_TCPV4 as u8,
+        gso_size: 1448,
+        hdr_len: 54,
+        ..csum_hdr(34)
+    }
+}
+
 #[test]
 fn tso4_send_is_segmented_with_correct_checksums() {
     let mut r = rig();
     r.up();
     let p = payload(4000);
     let frame = tcp4_seeded(&p);
-    let hdr = NetHdr {
-        gso_type: VIRTIO_NET_HDR_GSO_TCPV4 as u8,
-        gso_size: 1448,
-        hdr_len: 54,
-        ..csum_hdr(34)
-    };
-    r.send(hdr, &frame);
+    r.send(tso4_hdr(), &frame);
     let wire = r.take_wire();
     assert_eq!(wire.len(), 3);
     let mut seq = 1000u32;
@@ -1884,4 +1913,45 @@ fn virtual_time_coalescing_limit_is_a_model_timer() {
     assert!(r.dev.model_time().unwrap() >= timer);
     assert_eq!(r.dev.next_timer(), None);
     assert_eq!(r.dev.counters().notifications_coalesced, 1);
+}
+
+#[test]
+fn device_stats_count_the_segmentation_the_device_did_per_transmit_queue() {
+    let mut r = rig();
+    // Without HASH_REPORT, so `send`'s 12-byte header is the negotiated one.
+    r.up_full_with(full_features() & !bit(VIRTIO_NET_F_HASH_REPORT));
+    let (ack, len, cap) =
+        r.ctrl_with_result(VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_QUERY, &[], 8);
+    assert_eq!((ack, len), (OK, 9));
+    assert_eq!(
+        u64::from_le_bytes(cap.try_into().unwrap()),
+        u64::from(VIRTIO_NET_STATS_TYPE_TX_GSO)
+    );
+    let frame = tcp4_seeded(&payload(4000));
+    r.send(tso4_hdr(), &frame);
+    let wire = r.take_wire();
+    assert_eq!(wire.len(), 3);
+    let wire_bytes: usize = wire.iter().map(Vec::len).sum();
+    // vq 1 (transmit queue of pair 0), TX_GSO.
+    let mut req = 1u16.to_le_bytes().to_vec();
+    req.extend_from_slice(&[0; 6]);
+    req.extend_from_slice(&u64::from(VIRTIO_NET_STATS_TYPE_TX_GSO).to_le_bytes());
+    let (ack, len, reply) =
+        r.ctrl_with_result(VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_GET, &req, 56);
+    assert_eq!((ack, len), (OK, 57));
+    assert_eq!(reply[0] as u32, VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO);
+    let word = |i: usize| u64::from_le_bytes(reply[8 + 8 * i..16 + 8 * i].try_into().unwrap());
+    assert_eq!(word(0), 1, "GSO packets");
+    assert_eq!(word(1), frame.len() as u64, "their bytes");
+    assert_eq!(word(2), wire.len() as u64, "segments");
+    assert_eq!(word(3), wire_bytes as u64, "segment bytes");
+    // No room for the result, or a receive queue asked for transmit counts: refused.
+    let (ack, len, _) =
+        r.ctrl_with_result(VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_GET, &req, 8);
+    assert_eq!((ack, len), (ERR, 1));
+    req[0] = 0;
+    let (ack, _, _) =
+        r.ctrl_with_result(VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_GET, &req, 56);
+    assert_eq!(ack, ERR);
+    assert!(!r.needs_reset());
 }

@@ -125,7 +125,7 @@ impl VirtioNet {
         let gathered = chain.readable.gather(&self.dma, &mut buf, MAX_TX_CHAIN);
         let result = match gathered {
             Ok(()) => {
-                match self.tx_packet(&mut buf) {
+                match self.tx_packet(pair, &mut buf) {
                     Ok(shape) => {
                         if let Some(t) = self.timing.as_mut() {
                             t.end_packet(pair, shape);
@@ -147,7 +147,7 @@ impl VirtioNet {
     }
 
     /// Sends one packet; its shape for the timing model.
-    fn tx_packet(&mut self, buf: &mut [u8]) -> Result<TxShape, TxDrop> {
+    fn tx_packet(&mut self, pair: usize, buf: &mut [u8]) -> Result<TxShape, TxDrop> {
         // With HASH_REPORT the driver sends the longer header too; its hash fields
         // mean nothing on transmit.
         let hdr_len = self.hdr_len();
@@ -206,6 +206,7 @@ impl VirtioNet {
             segmenter,
             wire,
             counters,
+            device_stats,
             timing,
             ..
         } = self;
@@ -231,6 +232,9 @@ impl VirtioNet {
         counters.tx_gso_segments += stats.segments as u64;
         counters.tx_packets += sent;
         counters.tx_bytes += bytes;
+        if let Some(q) = device_stats.tx_gso.get_mut(pair) {
+            q.count(frame.len() as u64, sent, bytes);
+        }
         Ok(TxShape {
             bytes: frame.len() as u64,
             header_len: u32::from(hdr.hdr_len),
