@@ -46,27 +46,27 @@ impl VirtioNet {
             return Err(QueueError::NoAck);
         }
         // The ack is the first writable byte; a command's result follows it.
-        let mut written = vec![0u8];
-        written[0] = if chain.readable.len() > MAX_COMMAND {
-            self.ctrl_refused("command longer than the device accepts")
+        let mut written = vec![VIRTIO_NET_OK as u8];
+        let outcome = if chain.readable.len() > MAX_COMMAND {
+            Err("command longer than the device accepts")
         } else {
             let mut cmd = Vec::with_capacity(chain.readable.len());
             chain.readable.gather(&self.dma, &mut cmd, MAX_COMMAND)?;
-            match self.ctrl_command(&cmd, &mut written) {
-                Ok(()) if written.len() > chain.writable.len() => {
-                    written.truncate(1);
-                    self.ctrl_refused("no room for the command's result")
+            self.ctrl_command(&cmd, &mut written).and_then(|()| {
+                if written.len() > chain.writable.len() {
+                    Err("no room for the command's result")
+                } else {
+                    Ok(())
                 }
-                Ok(()) => {
-                    self.counters.ctrl_commands += 1;
-                    VIRTIO_NET_OK as u8
-                }
-                Err(why) => {
-                    written.truncate(1);
-                    self.ctrl_refused(why)
-                }
-            }
+            })
         };
+        match outcome {
+            Ok(()) => self.counters.ctrl_commands += 1,
+            Err(why) => {
+                written.truncate(1);
+                written[0] = self.ctrl_refused(why);
+            }
+        }
         chain.writable.scatter(&self.dma, &written)?;
         self.queues[q].add_used(&self.dma, chain, written.len() as u32)
     }
