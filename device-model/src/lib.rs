@@ -17,7 +17,7 @@ pub mod virtio_net;
 pub mod wire;
 
 pub use irq::{IrqSink, NoIrq};
-pub use personality::Personality;
+pub use personality::{CounterReport, DeviceCounters, Personality};
 pub use wire::{FrameSink, NullSink, RoomKick};
 
 #[cfg(test)]

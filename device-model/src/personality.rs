@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use offload_engines::cost::Picos;
+use serde::Serialize;
 
 use crate::timing::Waker;
 
@@ -25,8 +26,9 @@ pub trait Personality: Send {
     fn contain_fault(&mut self);
     /// A frame arrived from the wire (no FCS).
     fn receive(&mut self, frame: &[u8]);
-    /// Device-specific counters as JSON: conformance evidence and `tunic demo` output.
-    fn counters_json(&self) -> String;
+    /// What the device counted, typed: conformance evidence, `tunic stats` and
+    /// `tunic demo` output. Serialised only at the edge (the port).
+    fn counters(&self) -> CounterReport;
     /// Model time now (picoseconds since the port's epoch); `None` with timing off.
     fn model_time(&self) -> Option<Picos> {
         None
@@ -106,8 +108,11 @@ impl Personality for crate::igb::Igb {
     fn receive(&mut self, frame: &[u8]) {
         crate::igb::Igb::receive(self, frame)
     }
-    fn counters_json(&self) -> String {
-        with_timing(self.counters(), self.timing_report())
+    fn counters(&self) -> CounterReport {
+        CounterReport {
+            device: DeviceCounters::Igb(crate::igb::Igb::counters(self).clone()),
+            timing: self.timing_report(),
+        }
     }
     fn model_time(&self) -> Option<Picos> {
         crate::igb::Igb::model_time(self)
@@ -183,8 +188,11 @@ impl Personality for crate::virtio_net::VirtioNet {
     fn receive(&mut self, frame: &[u8]) {
         crate::virtio_net::VirtioNet::receive(self, frame)
     }
-    fn counters_json(&self) -> String {
-        with_timing(self.counters(), self.timing_report())
+    fn counters(&self) -> CounterReport {
+        CounterReport {
+            device: DeviceCounters::VirtioNet(crate::virtio_net::VirtioNet::counters(self).clone()),
+            timing: self.timing_report(),
+        }
     }
     fn model_time(&self) -> Option<Picos> {
         crate::virtio_net::VirtioNet::model_time(self)
@@ -252,8 +260,11 @@ impl Personality for crate::i40e::I40e {
     fn receive(&mut self, frame: &[u8]) {
         crate::i40e::I40e::receive(self, frame)
     }
-    fn counters_json(&self) -> String {
-        serde_json::to_string(&self.counters()).unwrap_or_default()
+    fn counters(&self) -> CounterReport {
+        CounterReport {
+            device: DeviceCounters::I40e(crate::i40e::I40e::counters(self)),
+            timing: None,
+        }
     }
     fn set_waker(&mut self, wake: Waker) {
         crate::i40e::I40e::set_waker(self, wake)
@@ -266,14 +277,25 @@ impl Personality for crate::i40e::I40e {
     }
 }
 
-/// A device's counters as JSON, with its timing report under "timing" when timed.
-fn with_timing(
-    counters: &impl serde::Serialize,
-    timing: Option<crate::timing::TimingReport>,
-) -> String {
-    let mut v = serde_json::to_value(counters).unwrap_or_default();
-    if let (Some(m), Some(t)) = (v.as_object_mut(), timing) {
-        m.insert("timing".into(), serde_json::to_value(t).unwrap_or_default());
-    }
-    v.to_string()
+/// What one personality counts beyond its datasheet statistics (the evidence
+/// that it did the work, and every frame or descriptor it refused).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(untagged)]
+pub enum DeviceCounters {
+    /// A device that counts nothing (test doubles).
+    #[default]
+    None,
+    Igb(crate::igb::Counters),
+    VirtioNet(crate::virtio_net::Counters),
+    I40e(crate::i40e::Counters),
+}
+
+/// A device's counters and, when it is timed, its timing report. It serialises
+/// flat: every counter a named number, the report under `timing`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CounterReport {
+    #[serde(flatten)]
+    pub device: DeviceCounters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<crate::timing::TimingReport>,
 }

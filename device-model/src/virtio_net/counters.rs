@@ -1,4 +1,4 @@
-//! What the device saw, for `counters_json` and the tests.
+//! What the device saw, for its counter report and the tests.
 
 use serde::Serialize;
 

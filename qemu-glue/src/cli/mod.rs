@@ -1,25 +1,13 @@
-//! The `tunic` command line.
+//! The `tunic` command line: the commands that serve (`serve`, `stats`), the
+//! offline tools (`segment`, `csum`, `rss`), and the suites of `tunic-suites`.
 
-pub mod bench;
-pub mod bench_timing;
-pub mod checks;
-pub mod conformance;
-pub mod demo;
-pub mod differential;
-pub mod dpdk;
-pub mod dpdk_lso;
-pub mod evidence;
-pub mod expected;
-pub mod ktap;
 pub mod offline;
-pub mod reliability;
-pub mod report;
-pub mod selftests;
 pub mod serve;
-pub mod shard;
 pub mod stats;
-pub mod switch;
-pub mod timing_check;
+
+use tunic_suites::{
+    bench, conformance, demo, reliability, report, selftests, switch, timing_check,
+};
 
 use clap::{Parser, Subcommand};
 
@@ -81,7 +69,7 @@ pub fn init_tracing(verbose: u8) {
     use tracing_subscriber::util::SubscriberInitExt;
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(qemu_glue::log_limit::LogLimit::default())
+        .with(tunic_server::log_limit::LogLimit::default())
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
@@ -152,6 +140,70 @@ pub(crate) mod readme_tests {
         for c in cmds {
             if let Err(e) = super::Cli::try_parse_from(&c) {
                 panic!("README: tunic refuses {c:?}: {e}");
+            }
+        }
+    }
+
+    /// The tunic commands of a CI example: the rest of each line holding
+    /// `--bin tunic --`, with a folded YAML block's continuation lines joined.
+    fn ci_example_commands(yaml: &str) -> Vec<Vec<String>> {
+        let lines: Vec<&str> = yaml.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let Some((_, rest)) = line.split_once("--bin tunic --") else {
+                continue;
+            };
+            let mut cmd = rest.to_string();
+            if !line.trim_start().starts_with("- ") {
+                for next in &lines[i + 1..] {
+                    let t = next.trim_start();
+                    if indent(next) != indent(line)
+                        || t.starts_with("- ")
+                        || t.starts_with("cargo ")
+                    {
+                        break;
+                    }
+                    cmd.push(' ');
+                    cmd.push_str(t);
+                }
+            }
+            let cmd = cmd
+                .replace("${{ matrix.personality }}", "igb")
+                .replace("${{ matrix.kernel }}", "linux-image-amd64/trixie-backports")
+                .replace("${{ matrix.shard }}", "1")
+                .replace("$PERSONALITY", "igb")
+                .replace("$KERNEL", "linux-image-amd64/trixie-backports")
+                .replace("$SHARD", "1")
+                .replace('"', "");
+            out.push(tunic_argv(&cmd));
+        }
+        out
+    }
+
+    #[test]
+    fn the_ci_examples_run_commands_tunic_accepts() {
+        use clap::Parser;
+        for (name, yaml) in [
+            (
+                "github-actions.yml",
+                include_str!("../../../docs/ci/github-actions.yml"),
+            ),
+            (
+                "gitlab-ci.yml",
+                include_str!("../../../docs/ci/gitlab-ci.yml"),
+            ),
+        ] {
+            let cmds = ci_example_commands(yaml);
+            assert!(cmds.len() >= 4, "{name}: found only {cmds:?}");
+            assert!(
+                cmds.iter().any(|c| c.iter().any(|w| w == "--shard")),
+                "{name}"
+            );
+            for c in cmds {
+                if let Err(e) = super::Cli::try_parse_from(&c) {
+                    panic!("{name}: tunic refuses {c:?}: {e}");
+                }
             }
         }
     }

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use qemu_glue::backend::inject::Spec;
-use qemu_glue::backend::BackendSpec;
-use qemu_glue::port::{parse_mac, PcapSpec, PersonalityKind, Port};
-use qemu_glue::timing::TimingArgs;
-use qemu_glue::topology::{self, PortPlan, Shared};
+use tunic_server::port::{parse_mac, PcapSpec, PersonalityKind, Port};
+use tunic_server::timing::TimingArgs;
+use tunic_server::topology::{self, default_mac, PortPlan, Shared};
+use tunic_wire::inject::Spec;
+use tunic_wire::BackendSpec;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -22,7 +22,7 @@ pub struct ServeArgs {
     #[arg(long = "port", value_parser = parse_port, conflicts_with_all = ["sockets", "macs", "pcaps", "backend"])]
     pub ports: Vec<PortArg>,
     /// Device personality.
-    #[arg(long, value_parser = qemu_glue::port::personality_parser(), default_value = "igb")]
+    #[arg(long, value_parser = tunic_server::port::personality_parser(), default_value = "igb")]
     pub personality: PersonalityKind,
     /// Where each port's wire goes: wire (the two ports back to back; the default with two
     /// sockets), none (the default with one), stream:connect=PATH, stream:listen=PATH, tap:NAME.
@@ -107,12 +107,8 @@ fn parse_port(s: &str) -> Result<PortArg, String> {
 }
 
 fn parse_inject(s: &str) -> Result<Spec, String> {
-    qemu_glue::backend::inject::parse_spec(s)?
+    tunic_wire::inject::parse_spec(s)?
         .ok_or_else(|| "use LAYER=N (corrupt-l4, corrupt-ip, corrupt-inner-l4, corrupt-inner-ip, corrupt-outer-ip); omit --inject for none".to_string())
-}
-
-pub fn default_mac(i: usize) -> [u8; 6] {
-    [0x52, 0x54, 0x00, 0x74, 0x75, (i + 1) as u8]
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {

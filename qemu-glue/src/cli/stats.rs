@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use qemu_glue::port::Port;
 use serde_json::{json, Value};
+use tunic_server::port::Port;
 
 #[derive(clap::Args, Debug)]
 pub struct StatsArgs {
@@ -26,10 +26,7 @@ pub struct StatsArgs {
 pub fn document(ports: &[Port]) -> Value {
     let ports: Vec<Value> = ports
         .iter()
-        .map(|p| {
-            let counters: Value = serde_json::from_str(&p.counters_json()).unwrap_or(Value::Null);
-            json!({ "socket": p.socket(), "counters": counters })
-        })
+        .map(|p| json!({ "socket": p.socket(), "counters": p.counters().to_json() }))
         .collect();
     json!({ "ports": ports })
 }

@@ -1,0 +1,111 @@
+//! Runs a guest shell script under the harness and prints its results.
+//!
+//! ```text
+//! cargo run -p qemu-glue --example guest_script -- SCRIPT|- [options]
+//!   --igb-pair            two QEMU igb NICs on hub 0
+//!   --vfio-user SOCKET    a vfio-user NIC (repeatable; the server must listen)
+//!   --timeout SECONDS     hard limit (default 300)
+//!   --accel auto|kvm|tcg  accelerator (default auto, or TUNIC_ACCEL)
+//!   --kernel PACKAGE      guest kernel package, e.g.
+//!                         linux-image-amd64/trixie-backports
+//!   --console             echo the serial console while it runs
+//!   --json                print the whole GuestRun as JSON
+//! ```
+//! The script can use the guest library (`result`, `check`, `nics_by_driver`,
+//! `setup_pair`, `in_peer`, `iperf3_mbps`, ...).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use guest_provision::{boot, provision, Accel, GuestSpec, Nic, ProvisionOptions};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<bool> {
+    let mut spec = GuestSpec::default();
+    let mut script_path = None;
+    let mut json = false;
+    let mut kernel_package = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--igb-pair" => {
+                for last in [1, 2] {
+                    spec.nics.push(Nic::QemuIgb {
+                        hub: 0,
+                        mac: [0x52, 0x54, 0x00, 0x12, 0x34, last],
+                    });
+                }
+            }
+            "--vfio-user" => {
+                let socket = args.next().context("--vfio-user needs a socket path")?;
+                spec.nics.push(Nic::VfioUser {
+                    socket: PathBuf::from(socket),
+                });
+            }
+            "--timeout" => {
+                let secs = args.next().context("--timeout needs seconds")?;
+                spec.timeout = Duration::from_secs(secs.parse().context("--timeout")?);
+            }
+            "--accel" => {
+                spec.accel = match args.next().as_deref() {
+                    Some("auto") => Accel::Auto,
+                    Some("kvm") => Accel::Kvm,
+                    Some("tcg") => Accel::Tcg,
+                    other => bail!("--accel auto|kvm|tcg, not {other:?}"),
+                };
+            }
+            "--kernel" => kernel_package = Some(args.next().context("--kernel needs a package")?),
+            "--console" => spec.echo_console = true,
+            "--json" => json = true,
+            s if script_path.is_none() && !s.starts_with("--") || s == "-" => {
+                script_path = Some(s.to_string());
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    spec.script = match script_path.as_deref() {
+        None => bail!("usage: guest_script SCRIPT|- [--igb-pair] [--vfio-user SOCKET]..."),
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+    };
+
+    let assets = provision(&ProvisionOptions {
+        progress: true,
+        kernel_package,
+        ..Default::default()
+    })?;
+    let run = boot(&assets, &spec)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+    } else {
+        for r in &run.results {
+            let status = if r.passed { "PASS" } else { "FAIL" };
+            println!("{:<26} {status}  {}", r.name, r.evidence);
+        }
+        println!(
+            "exit: {:?}, script exit: {:?}, accelerator: {:?}, boot {:.1} s, total {:.1} s",
+            run.exit, run.script_exit, run.accel_used.kind, run.boot_seconds, run.total_seconds
+        );
+    }
+    if !run.passed() && !spec.echo_console {
+        eprintln!("console tail:\n{}", run.console_tail(30));
+    }
+    Ok(run.passed())
+}
