@@ -1,6 +1,8 @@
 //! Device models: PCI config space, register files, rings, interrupts and the
 //! device personalities (Intel 82576 / `igb`, virtio-net), built on the offload engines.
 
+#[cfg(test)]
+mod docgen;
 pub mod doorbell;
 pub mod factory;
 #[cfg(feature = "fuzzing")]

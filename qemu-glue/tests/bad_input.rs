@@ -175,6 +175,19 @@ fn port_specs_that_cannot_be_served_are_refused() {
         ),
         (vec!["--port", &format!("{a},personality=e1000")], "e1000"),
         (vec!["--port", &format!("{a},{a}")], "given twice"),
+        (
+            vec!["--port", &format!("{a},link-speed=10g")],
+            "timing=paced or virtual",
+        ),
+        (
+            vec!["--port", &format!("{a},timing=fast")],
+            "expected off, paced or virtual",
+        ),
+        (vec!["--port", &format!("{a},pcie=gen9x4")], "expected genG"),
+        (
+            vec!["--port", &format!("{a},timing=paced,personality=i40e")],
+            "timing",
+        ),
         (vec!["--port", &a, "--port", &a], "given to two ports"),
         (
             vec!["--port", &format!("{a},backend=switch")],
@@ -224,15 +237,19 @@ fn any_number_of_ports_are_served_on_the_built_in_switch() {
     let mut args = vec!["serve".to_string()];
     for (i, s) in sockets.iter().enumerate() {
         args.push("--port".into());
-        // Three on the switch (the default with more than two ports), one alone.
+        // Three on the switch (the default with more than two ports), one alone; each
+        // with its own personality and timing (an X710 untimed beside a paced igb).
         let backend = if i == 3 { ",backend=none" } else { "" };
-        let personality = if i == 1 {
-            ",personality=virtio-net"
-        } else {
-            ""
+        let own = match i {
+            0 => ",timing=paced,link-speed=100m",
+            1 => ",personality=virtio-net",
+            3 => ",personality=i40e",
+            _ => "",
         };
-        args.push(format!("socket={}{backend}{personality}", path_str(s)));
+        args.push(format!("socket={}{backend}{own}", path_str(s)));
     }
+    let stats = dir.join("stats.json");
+    args.extend(["--stats-file".to_string(), path_str(&stats).to_string()]);
     let mut served = Served::spawn(&args, sockets.clone());
     for s in &sockets {
         assert!(
@@ -240,6 +257,21 @@ fn any_number_of_ports_are_served_on_the_built_in_switch() {
             "{} does not answer",
             s.display()
         );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let doc = loop {
+        let text = std::fs::read_to_string(&stats).unwrap_or_default();
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) {
+            break doc;
+        }
+        assert!(Instant::now() < deadline, "no stats file");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let timing = |i: usize| doc["ports"][i]["counters"]["timing"].clone();
+    assert_eq!(timing(0)["link_speed_bps"], 100_000_000u64, "{doc}");
+    assert_eq!(timing(0)["mode"], "paced", "{doc}");
+    for i in 1..4 {
+        assert!(timing(i).is_null(), "port {i} is untimed: {doc}");
     }
     assert!(served.alive());
     let log = served.stop();

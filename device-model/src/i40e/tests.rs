@@ -207,28 +207,9 @@ fn queue_causes_route_by_msix_index() {
 
 #[test]
 fn the_register_map_doc_is_generated_from_the_table() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/register-map.md");
-    let doc = std::fs::read_to_string(path).unwrap();
-    let (begin, end) = (
-        "<!-- i40e-registers:begin -->\n",
-        "<!-- i40e-registers:end -->",
+    crate::docgen::check_generated_section(
+        "i40e-registers",
+        &register_map_markdown(),
+        "docs/register-map.md's X710 table is stale: run TUNIC_UPDATE_DOCS=1 cargo test -p device-model --lib register_map_doc",
     );
-    let want = register_map_markdown();
-    let a = doc.find(begin).map(|i| i + begin.len());
-    let b = doc.find(end);
-    let current = match (a, b) {
-        (Some(a), Some(b)) if a <= b => &doc[a..b],
-        _ => "",
-    };
-    if current != want {
-        if std::env::var_os("TUNIC_UPDATE_DOCS").is_some() {
-            let new = match (a, b) {
-                (Some(a), Some(b)) if a <= b => format!("{}{want}{}", &doc[..a], &doc[b..]),
-                _ => format!("{doc}\n{begin}{want}{end}\n"),
-            };
-            std::fs::write(path, new).unwrap();
-        } else {
-            panic!("docs/register-map.md's X710 table is stale: run TUNIC_UPDATE_DOCS=1 cargo test -p device-model --lib register_map_doc");
-        }
-    }
 }

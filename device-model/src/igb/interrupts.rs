@@ -25,7 +25,7 @@ fn valid_vector(entry: u32) -> Option<u32> {
     (entry & IVAR_VALID != 0 && v < u32::from(MSIX_VECTORS)).then_some(v)
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Interrupts {
     pub icr: u32,
     pub ims: u32,
@@ -48,6 +48,25 @@ pub type VectorMask = u32;
 impl Interrupts {
     pub fn reset(&mut self) {
         *self = Self::default();
+    }
+
+    /// The routing and auto-clear/auto-mask register at `off` (IAM, GPIE, EIAC,
+    /// EIAM, IVAR0-7, IVAR_MISC), which live here rather than in the register file.
+    pub fn state_mut(&mut self, off: u32) -> Option<&mut u32> {
+        Some(match off {
+            IAM => &mut self.iam,
+            GPIE => &mut self.gpie,
+            EIAC => &mut self.eiac,
+            EIAM => &mut self.eiam,
+            IVAR_MISC => &mut self.ivar_misc,
+            o if (IVAR0..IVAR0 + 32).contains(&o) => &mut self.ivar[((o - IVAR0) / 4) as usize],
+            _ => return None,
+        })
+    }
+
+    /// What `state_mut` would give, read without a write's borrow.
+    pub fn state(&self, off: u32) -> Option<u32> {
+        self.clone().state_mut(off).map(|v| *v)
     }
 
     pub fn msix_mode(&self) -> bool {

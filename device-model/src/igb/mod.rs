@@ -10,6 +10,7 @@ mod eeprom;
 mod flow_control;
 mod interrupts;
 pub mod phy;
+pub mod registers;
 pub mod regs;
 mod rx;
 mod stats;
@@ -28,6 +29,7 @@ pub use counters::{Counters, ERROR_COUNTERS};
 use eeprom::Eeprom;
 use interrupts::{Cause, Interrupts};
 use phy::Phy;
+use registers::{Access, Effect};
 use regs::*;
 use stats::Stats;
 
@@ -224,20 +226,10 @@ impl Igb {
         if let Some(m) = self.wall_itr.as_mut() {
             m.reset();
         }
-        self.set(CTRL, CTRL_FD);
-        self.set(EECD, EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256_WORDS);
-        self.set(RXPBS, 0x40);
-        self.set(TXPBS, 0x28);
-        self.set(VET, 0x8100);
-        self.set(DTXTCPFLGL, 0x0ff6_0ff6);
-        self.set(DTXTCPFLGH, 0x0000_0f7f);
-        self.set(RXCSUM, RXCSUM_IPOFLD | RXCSUM_TUOFLD);
-        self.set(RLPML, 0x2600);
-        self.set(LEDCTL, 0x0706_8302);
-        for q in 0..QUEUES {
-            self.set(queue_off(false, q, Q_SRRCTL), SRRCTL_DEFAULT);
-            self.set(queue_off(false, q, Q_CTL), RXDCTL_DEFAULT);
-            self.set(queue_off(true, q, Q_CTL), TXDCTL_DEFAULT);
+        for reg in registers::TABLE.iter().filter(|r| r.reset != 0) {
+            for i in 0..reg.count {
+                self.set(reg.instance(i), reg.reset);
+            }
         }
         let mac = self.eeprom.mac();
         self.set(ral(0), u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
@@ -338,38 +330,40 @@ impl Igb {
     /// A register's current value without read side effects, for merging
     /// partial writes: state kept outside the register array included.
     fn peek32(&self, off: u32) -> u32 {
-        if let Some((tx, q, reg)) = queue_reg(off) {
-            return self.get(queue_off(tx, q, reg));
-        }
-        match off {
-            IMS => self.intr.ims,
-            IAM => self.intr.iam,
-            EIMS => self.intr.eims,
-            EIAC => self.intr.eiac,
-            EIAM => self.intr.eiam,
-            GPIE => self.intr.gpie,
-            IVAR_MISC => self.intr.ivar_misc,
-            o if (IVAR0..IVAR0 + 32).contains(&o) => self.intr.ivar[((o - IVAR0) / 4) as usize],
+        let Some((reg, i)) = registers::lookup(off) else {
+            return self.unlisted_offset(off).map_or(0, |o| self.get(o));
+        };
+        match (reg.access, reg.effect) {
             // Write-only, read-to-clear and write-one-to-clear registers merge with zeros.
-            ICR | ICS | IMC | EICR | EICS | EIMC => 0,
-            o if (STATS_START..=STATS_END).contains(&o) => 0,
-            o => self.get(o),
+            (Access::Wo | Access::Rc | Access::RcW1c, _) => 0,
+            (_, Effect::Ims) => self.intr.ims,
+            (_, Effect::Eims) => self.intr.eims,
+            (_, Effect::InterruptState) => self.intr.state(off).unwrap_or(0),
+            _ => self.get(reg.instance(i)),
         }
     }
 
+    /// Where an offset no table row names is stored: a queue block's unnamed
+    /// offsets fold onto their canonical block like the named ones.
+    fn unlisted_offset(&self, off: u32) -> Option<u32> {
+        Some(match queue_reg(off) {
+            Some((tx, q, reg)) => queue_off(tx, q, reg),
+            None => off,
+        })
+    }
+
     fn read32(&mut self, off: u32) -> u32 {
-        if let Some((tx, q, reg)) = queue_reg(off) {
-            let canon = queue_off(tx, q, reg);
-            if !tx && reg == Q_RQDPC {
-                let v = self.get(canon);
-                self.set(canon, 0);
-                return v;
+        let Some((reg, i)) = registers::lookup(off) else {
+            let at = self.unlisted_offset(off).unwrap_or(off);
+            if queue_reg(off).is_none() {
+                self.log_unmodelled(off, "read");
             }
-            return self.get(canon);
-        }
-        match off {
-            STATUS => self.status(),
-            EECD => {
+            return self.get(at);
+        };
+        let at = reg.instance(i);
+        let v = match reg.effect {
+            Effect::Status => self.status(),
+            Effect::Eecd => {
                 let v = self.get(EECD);
                 if v & EECD_REQ != 0 {
                     v | EECD_GNT
@@ -377,39 +371,53 @@ impl Igb {
                     v & !EECD_GNT
                 }
             }
-            ICR => {
+            Effect::CfgDone => EEMNGCTL_CFG_DONE0 | EEMNGCTL_CFG_DONE1,
+            Effect::Icr => {
                 let v = self.intr.read_icr();
                 self.update_irq();
                 v
             }
-            ICS | IMC | EICS | EIMC => 0,
-            IMS => self.intr.ims,
-            IAM => self.intr.iam,
-            EICR => self.intr.read_eicr(),
-            EIMS => self.intr.eims,
-            EIAC => self.intr.eiac,
-            EIAM => self.intr.eiam,
-            GPIE => self.intr.gpie,
-            IVAR_MISC => self.intr.ivar_misc,
-            o if (IVAR0..IVAR0 + 32).contains(&o) => self.intr.ivar[((o - IVAR0) / 4) as usize],
-            EEMNGCTL => EEMNGCTL_CFG_DONE0 | EEMNGCTL_CFG_DONE1,
-            o if (STATS_START..=STATS_END).contains(&o) => self.stats.read(o),
-            o => {
-                if !self.modelled(o) {
-                    self.log_unmodelled(o, "read");
-                }
-                self.get(o)
+            Effect::Eicr => self.intr.read_eicr(),
+            Effect::Ims => self.intr.ims,
+            Effect::Eims => self.intr.eims,
+            Effect::InterruptState => self.intr.state(off).unwrap_or(0),
+            Effect::Statistic => self.stats.read(off),
+            _ => self.get(at),
+        };
+        match reg.access {
+            Access::Wo => 0,
+            // Statistics clear in `Stats`; a stored read-to-clear register here.
+            Access::Rc if reg.effect != Effect::Statistic => {
+                self.set(at, 0);
+                v
             }
+            _ => v,
         }
     }
 
     fn write32(&mut self, off: u32, v: u32) {
-        if let Some((tx, q, reg)) = queue_reg(off) {
-            self.write_queue_reg(tx, q, reg, v);
+        let Some((reg, i)) = registers::lookup(off) else {
+            if queue_reg(off).is_none() {
+                self.log_unmodelled(off, "write");
+            }
+            if let Some(at) = self.unlisted_offset(off) {
+                self.set(at, v);
+            }
             return;
+        };
+        let at = reg.instance(i);
+        let was = self.get(at);
+        if reg.access == Access::Rw && reg.effect != Effect::InterruptState {
+            self.set(at, (was & !reg.write_mask) | (v & reg.write_mask));
         }
-        match off {
-            CTRL => {
+        self.register_effect(reg.effect, off, i as usize, v, was);
+    }
+
+    /// What a write does beyond the storage its table row gives it.
+    fn register_effect(&mut self, effect: Effect, off: u32, q: usize, v: u32, was: u32) {
+        let rising = |bit: u32| v & bit != 0 && was & bit == 0;
+        match effect {
+            Effect::Ctrl => {
                 if v & CTRL_RST != 0 {
                     tracing::debug!("CTRL.RST: software reset");
                     self.counters.resets += 1;
@@ -420,114 +428,71 @@ impl Igb {
                     self.phy.reset();
                     self.autoneg_started();
                 }
-                let was = self.get(CTRL);
-                self.set(CTRL, v & !(CTRL_RST | CTRL_PHY_RST));
                 self.flow_control_changed(was);
             }
-            STATUS => {}
-            EERD => {
+            Effect::Eerd => {
                 if v & 1 != 0 {
                     let addr = ((v >> 2) & 0x3fff) as usize;
                     let word = self.eeprom.word(addr).unwrap_or(0xffff);
                     self.set(EERD, (u32::from(word) << 16) | (v & 0xfffc) | 0x2);
                 }
             }
-            MDIC => self.mdic(v),
-            ICR => {
+            Effect::Mdic => self.mdic(v),
+            Effect::Icr => {
                 self.intr.icr &= !v;
                 self.update_irq();
             }
-            ICS => {
-                self.post(Cause::Other(v));
-            }
-            IMS => {
+            Effect::Ics => self.post(Cause::Other(v)),
+            Effect::Ims => {
                 self.intr.ims |= v;
                 self.refresh_other();
             }
-            IMC => {
+            Effect::Imc => {
                 self.intr.ims &= !v;
                 self.update_irq();
             }
-            IAM => self.intr.iam = v,
-            EICS => {
+            Effect::Eics => {
                 self.intr.eicr |= v & ((1 << MSIX_VECTORS) - 1);
                 if !self.intr.msix_mode() {
                     self.intr.icr |= ICR_RXT0;
                 }
                 self.update_irq();
             }
-            EIMS => {
+            Effect::Eims => {
                 self.intr.eims |= v;
                 self.update_irq();
             }
-            EIMC => self.intr.eims &= !v,
-            EICR => self.intr.eicr &= !v,
-            EIAC => self.intr.eiac = v,
-            EIAM => self.intr.eiam = v,
-            GPIE => self.intr.gpie = v,
-            IVAR_MISC => self.intr.ivar_misc = v,
-            o if (IVAR0..IVAR0 + 32).contains(&o) => self.intr.ivar[((o - IVAR0) / 4) as usize] = v,
-            RCTL => {
-                let was = self.get(RCTL);
-                self.set(RCTL, v);
-                if v & RCTL_EN != 0 && was & RCTL_EN == 0 {
+            Effect::Eimc => self.intr.eims &= !v,
+            Effect::Eicr => self.intr.eicr &= !v,
+            Effect::InterruptState => {
+                if let Some(field) = self.intr.state_mut(off) {
+                    *field = v;
+                }
+            }
+            Effect::Rctl => {
+                if rising(RCTL_EN) {
                     self.drain_rx_fifo();
                 }
             }
-            TCTL => {
-                let was = self.get(TCTL);
-                self.set(TCTL, v);
-                if v & TCTL_EN != 0 && was & TCTL_EN == 0 {
+            Effect::Tctl => {
+                if rising(TCTL_EN) {
                     (0..QUEUES).for_each(|q| self.tx_process(q));
                 }
             }
-            o if (RSSRK..RSSRK + 40).contains(&o) => {
-                self.set(o, v);
-                self.rss.key_changed();
-            }
-            o if (STATS_START..=STATS_END).contains(&o) => {}
-            EEMNGCTL => {}
-            o => {
-                if !self.modelled(o) {
-                    self.log_unmodelled(o, "write");
-                }
-                self.set(o, v);
-                if o == VT_CTL || (0x5400..0x5480).contains(&o) || (0x54e0..0x5520).contains(&o) {
-                    self.rebuild_vmdq();
-                }
-            }
-        }
-    }
-
-    fn write_queue_reg(&mut self, tx: bool, q: usize, reg: u32, v: u32) {
-        let canon = queue_off(tx, q, reg);
-        match reg {
-            // Ring length: bits 19:4 hold (the driver's register test writes them all);
-            // descriptors are 16 bytes, so the ring holds len / 16 of them.
-            Q_LEN => self.set(canon, v & 0x000f_fff0),
-            Q_BAL => self.set(canon, v & !0xf),
-            Q_HEAD => self.set(canon, v & 0xffff),
-            Q_TAIL => {
-                self.set(canon, v & 0xffff);
-                if tx {
-                    self.tx_process(q);
-                } else {
-                    self.drain_rx_fifo();
-                }
-            }
-            Q_CTL => {
-                // Software flush and enable take effect at once: the queue has no in-flight DMA.
-                let v = v & !TXDCTL_SWFLSH;
-                self.set(canon, v);
-                if tx && v & TXDCTL_ENABLE != 0 {
-                    self.tx_process(q);
-                }
-                if !tx && v & RXDCTL_ENABLE != 0 {
-                    self.drain_rx_fifo();
-                }
-            }
-            Q_RQDPC if !tx => {}
-            _ => self.set(canon, v),
+            Effect::RssKey => self.rss.key_changed(),
+            Effect::VmdqFilter => self.rebuild_vmdq(),
+            Effect::TxTail => self.tx_process(q),
+            Effect::RxTail => self.drain_rx_fifo(),
+            // Enable takes effect at once: the queue has no in-flight DMA.
+            Effect::TxQueueCtl if v & TXDCTL_ENABLE != 0 => self.tx_process(q),
+            Effect::RxQueueCtl if v & RXDCTL_ENABLE != 0 => self.drain_rx_fifo(),
+            Effect::TxQueueCtl
+            | Effect::RxQueueCtl
+            | Effect::None
+            | Effect::Status
+            | Effect::Eecd
+            | Effect::CfgDone
+            | Effect::Statistic => {}
         }
     }
 
@@ -558,52 +523,6 @@ impl Igb {
         if link_before != self.link_up() {
             self.post(Cause::Other(ICR_LSC));
         }
-    }
-
-    /// Registers whose plain storage is their whole behaviour.
-    fn modelled(&self, off: u32) -> bool {
-        matches!(
-            off,
-            CTRL | CTRL_EXT
-                | EECD
-                | EERD
-                | MDIC
-                | VET
-                | ITR
-                | RCTL
-                | TCTL
-                | TCTL_EXT
-                | TIPG
-                | PBA
-                | RXPBS
-                | TXPBS
-                | RXCSUM
-                | RLPML
-                | MRQC
-                | VT_CTL
-                | WUC
-                | MANC
-                | SWSM
-                | FWSM
-                | SW_FW_SYNC
-                | GCR
-                | LEDCTL
-                | DTXTCPFLGL
-                | DTXTCPFLGH
-                | flow_control::FCAL
-                | flow_control::FCAH
-                | flow_control::FCT
-                | flow_control::FCTTV
-                | flow_control::FCRTL
-                | flow_control::FCRTH
-                | flow_control::FCRTV
-        ) || (MTA..MTA + 512).contains(&off)
-            || (VFTA..VFTA + 512).contains(&off)
-            || (0x5400..0x5480).contains(&off)
-            || (0x54e0..0x5520).contains(&off)
-            || (RETA..RETA + 128).contains(&off)
-            || (VMOLR0..VMOLR0 + 32).contains(&off)
-            || (EITR0..EITR0 + 4 * u32::from(MSIX_VECTORS)).contains(&off)
     }
 
     fn log_unmodelled(&mut self, off: u32, what: &'static str) {

@@ -27,7 +27,7 @@ mod vectors;
 use std::sync::Arc;
 use std::time::Instant;
 
-use offload_engines::cost::{Generation, LinkSpeed, LinkWidth, Params};
+use offload_engines::cost::{Generation, LinkWidth, Params};
 use serde::Serialize;
 
 pub use backlog::Backlog;
@@ -109,60 +109,12 @@ pub fn pcie_name(generation: Generation, width: LinkWidth) -> String {
     format!("gen{g}x{}", width.lanes())
 }
 
-/// Parses `gen1`..`gen5` followed by `x1`..`x16`, e.g. `gen2x4`.
-pub fn parse_pcie(s: &str) -> Result<(Generation, LinkWidth), String> {
-    let bad = || format!("'{s}': expected genG xW, e.g. gen2x4 (G 1-5, W 1, 2, 4, 8 or 16)");
-    let rest = s.strip_prefix("gen").ok_or_else(bad)?;
-    let (g, w) = rest.split_once('x').ok_or_else(bad)?;
-    let generation = match g {
-        "1" => Generation::Gen1,
-        "2" => Generation::Gen2,
-        "3" => Generation::Gen3,
-        "4" => Generation::Gen4,
-        "5" => Generation::Gen5,
-        _ => return Err(bad()),
-    };
-    let width = match w {
-        "1" => LinkWidth::X1,
-        "2" => LinkWidth::X2,
-        "4" => LinkWidth::X4,
-        "8" => LinkWidth::X8,
-        "16" => LinkWidth::X16,
-        _ => return Err(bad()),
-    };
-    Ok((generation, width))
-}
-
-/// Parses `10m`, `100m`, `1g`, `10g`, `25g` or `100g`.
-pub fn parse_link_speed(s: &str) -> Result<LinkSpeed, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "10m" => Ok(LinkSpeed::Mbps10),
-        "100m" => Ok(LinkSpeed::Mbps100),
-        "1g" => Ok(LinkSpeed::Gbps1),
-        "10g" => Ok(LinkSpeed::Gbps10),
-        "25g" => Ok(LinkSpeed::Gbps25),
-        "100g" => Ok(LinkSpeed::Gbps100),
-        _ => Err(format!("'{s}': expected 10m, 100m, 1g, 10g, 25g or 100g")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_link_options() {
-        assert_eq!(parse_pcie("gen2x4"), Ok((Generation::Gen2, LinkWidth::X4)));
-        assert_eq!(
-            parse_pcie("gen5x16"),
-            Ok((Generation::Gen5, LinkWidth::X16))
-        );
-        assert!(parse_pcie("gen6x4").is_err());
-        assert!(parse_pcie("gen2x3").is_err());
-        assert!(parse_pcie("2x4").is_err());
-        assert_eq!(parse_link_speed("10G"), Ok(LinkSpeed::Gbps10));
-        assert_eq!(parse_link_speed("100m"), Ok(LinkSpeed::Mbps100));
-        assert!(parse_link_speed("40g").is_err());
+    fn names_pcie_links() {
         assert_eq!(pcie_name(Generation::Gen3, LinkWidth::X8), "gen3x8");
     }
 }

@@ -6,7 +6,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use device_model::timing::{parse_link_speed, parse_pcie, TimingMode, TraceWriter};
+use device_model::timing::{TimingMode, TraceWriter};
 use offload_engines::cost::{Generation, LinkSpeed, LinkWidth, Params};
 
 /// `--timing`.
@@ -97,10 +97,101 @@ impl TimingArgs {
     }
 }
 
+/// A port's own timing where it differs from the topology's: `--port
+/// ...,timing=paced,link-speed=10g,pcie=gen3x8`. Ports of one topology can then
+/// run at different speeds, or one be timed and another (an X710) not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimingOverride {
+    pub mode: Option<TimingArg>,
+    pub link_speed: Option<LinkSpeed>,
+    pub pcie: Option<(Generation, LinkWidth)>,
+}
+
+impl TimingOverride {
+    /// The shared timing with this port's choices applied; the trace file stays
+    /// shared. Link options on a port whose timing ends up off are refused, as
+    /// `--link-speed` without `--timing` is.
+    pub fn apply(&self, shared: &PortTiming) -> anyhow::Result<PortTiming> {
+        let mode = self.mode.map_or(shared.mode, TimingMode::from);
+        if mode == TimingMode::Off && (self.link_speed.is_some() || self.pcie.is_some()) {
+            anyhow::bail!(
+                "a port's link-speed and pcie model a link: give it timing=paced or virtual (or --timing)"
+            );
+        }
+        let mut t = shared.clone();
+        t.mode = mode;
+        if let Some(speed) = self.link_speed {
+            t.params.speed = speed;
+        }
+        if let Some((generation, width)) = self.pcie {
+            t.params.pcie.generation = generation;
+            t.params.pcie.width = width;
+        }
+        Ok(t)
+    }
+}
+
 /// What a port is timed with.
 #[derive(Clone, Default)]
 pub struct PortTiming {
     pub mode: TimingMode,
     pub params: Params,
     pub trace: Option<TraceWriter>,
+}
+
+/// Parses `gen1`..`gen5` followed by `x1`..`x16`, e.g. `gen2x4`.
+pub fn parse_pcie(s: &str) -> Result<(Generation, LinkWidth), String> {
+    let bad = || format!("'{s}': expected genG xW, e.g. gen2x4 (G 1-5, W 1, 2, 4, 8 or 16)");
+    let rest = s.strip_prefix("gen").ok_or_else(bad)?;
+    let (g, w) = rest.split_once('x').ok_or_else(bad)?;
+    let generation = match g {
+        "1" => Generation::Gen1,
+        "2" => Generation::Gen2,
+        "3" => Generation::Gen3,
+        "4" => Generation::Gen4,
+        "5" => Generation::Gen5,
+        _ => return Err(bad()),
+    };
+    let width = match w {
+        "1" => LinkWidth::X1,
+        "2" => LinkWidth::X2,
+        "4" => LinkWidth::X4,
+        "8" => LinkWidth::X8,
+        "16" => LinkWidth::X16,
+        _ => return Err(bad()),
+    };
+    Ok((generation, width))
+}
+
+/// Parses `10m`, `100m`, `1g`, `10g`, `25g` or `100g`.
+pub fn parse_link_speed(s: &str) -> Result<LinkSpeed, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "10m" => Ok(LinkSpeed::Mbps10),
+        "100m" => Ok(LinkSpeed::Mbps100),
+        "1g" => Ok(LinkSpeed::Gbps1),
+        "10g" => Ok(LinkSpeed::Gbps10),
+        "25g" => Ok(LinkSpeed::Gbps25),
+        "100g" => Ok(LinkSpeed::Gbps100),
+        _ => Err(format!("'{s}': expected 10m, 100m, 1g, 10g, 25g or 100g")),
+    }
+}
+
+#[cfg(test)]
+mod parser_tests {
+    use super::*;
+
+    #[test]
+    fn parses_link_options() {
+        assert_eq!(parse_pcie("gen2x4"), Ok((Generation::Gen2, LinkWidth::X4)));
+        assert_eq!(
+            parse_pcie("gen5x16"),
+            Ok((Generation::Gen5, LinkWidth::X16))
+        );
+        assert!(parse_pcie("gen6x4").is_err());
+        assert!(parse_pcie("gen2x3").is_err());
+        assert!(parse_pcie("2x4").is_err());
+        assert_eq!(parse_link_speed("10G"), Ok(LinkSpeed::Gbps10));
+        assert_eq!(parse_link_speed("100m"), Ok(LinkSpeed::Mbps100));
+        assert!(parse_link_speed("40g").is_err());
+    }
 }

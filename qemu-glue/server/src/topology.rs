@@ -1,6 +1,6 @@
 //! One place where ports are built and joined: a topology is a list of ports,
-//! each a socket, a personality, a MAC, a backend and a pcap, plus what they
-//! share (timing, fault injection, test hooks). Ports on `wire` are the two ends
+//! each a socket, a personality, a MAC, a backend, a pcap and its timing, plus
+//! what they share (the default timing, fault injection, test hooks). Ports on `wire` are the two ends
 //! of one cable; ports on `switch` share the built-in learning switch; every
 //! other backend gives its port a wire of its own.
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use crate::port::{rx_channel, PcapSpec, PersonalityKind, Port, PortSpec};
-use crate::timing::PortTiming;
+use crate::timing::{PortTiming, TimingOverride};
 use tunic_wire::channel::{ChannelSink, WireCounters, WireGate, WIRE_BYTES};
 use tunic_wire::inject::Spec;
 use tunic_wire::ledger::CaseLedger;
@@ -32,6 +32,8 @@ pub struct PortPlan {
     pub mac: [u8; 6],
     pub backend: BackendSpec,
     pub pcap: Option<PcapSpec>,
+    /// Where this port's timing differs from the topology's.
+    pub timing: TimingOverride,
 }
 
 /// What every port of a topology shares.
@@ -81,6 +83,11 @@ pub fn start(
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Port>> {
     validate(plans)?;
+    // Every port's timing is settled before any port starts, so a bad one starts none.
+    let timings = plans
+        .iter()
+        .map(|p| p.timing.apply(&shared.timing))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let channels: Vec<_> = plans.iter().map(|_| rx_channel()).collect();
     // Per port: the frames it sent that a receiving queue could not take.
     let lost: Vec<Arc<WireCounters>> = plans.iter().map(|_| Arc::default()).collect();
@@ -128,7 +135,7 @@ pub fn start(
             rx_gate: (plan.backend == BackendSpec::Wire).then(|| gates[i].clone()),
         };
         let (_, rx) = channels[i].clone();
-        let mut port = Port::start_timed(spec, &shared.timing, sink, rx, stop.clone())?;
+        let mut port = Port::start_timed(spec, &timings[i], sink, rx, stop.clone())?;
         if joined {
             port.set_wire_counters(lost[i].clone());
         }
@@ -148,6 +155,7 @@ mod tests {
             mac: [0x52, 0x54, 0, 0, 0, n],
             backend,
             pcap: None,
+            timing: TimingOverride::default(),
         }
     }
 

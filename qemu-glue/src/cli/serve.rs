@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use clap::ValueEnum;
 use tunic_server::port::{parse_mac, PcapSpec, PersonalityKind, Port};
-use tunic_server::timing::TimingArgs;
+use tunic_server::timing::{parse_link_speed, parse_pcie, TimingArg, TimingArgs, TimingOverride};
 use tunic_server::topology::{self, default_mac, PortPlan, Shared};
 use tunic_wire::inject::Spec;
 use tunic_wire::BackendSpec;
@@ -15,10 +16,11 @@ pub struct ServeArgs {
     /// vfio-user socket to listen on; give it twice for two ports wired together.
     #[arg(long = "socket", required_unless_present = "ports", num_args = 1)]
     pub sockets: Vec<PathBuf>,
-    /// One port, instead of --socket: socket=PATH[,personality=P][,mac=MAC][,backend=B][,pcap=FILE].
-    /// Repeat for any number of ports. backend defaults to none with one port, wire with
-    /// two and switch (the built-in learning switch joining every switch port) with more;
-    /// personality defaults to --personality. Paths may not contain commas.
+    /// One port, instead of --socket: socket=PATH[,personality=P][,mac=MAC][,backend=B][,pcap=FILE]
+    /// [,timing=T][,link-speed=S][,pcie=L]. Repeat for any number of ports. backend defaults
+    /// to none with one port, wire with two and switch (the built-in learning switch joining
+    /// every switch port) with more; personality defaults to --personality; timing,
+    /// link-speed and pcie to --timing, --link-speed and --pcie. Paths may not contain commas.
     #[arg(long = "port", value_parser = parse_port, conflicts_with_all = ["sockets", "macs", "pcaps", "backend"])]
     pub ports: Vec<PortArg>,
     /// Device personality.
@@ -63,7 +65,10 @@ pub struct PortArg {
     pub mac: Option<[u8; 6]>,
     pub backend: Option<BackendSpec>,
     pub pcap: Option<PathBuf>,
+    pub timing: TimingOverride,
 }
+
+const PORT_KEYS: &str = "socket, personality, mac, backend, pcap, timing, link-speed or pcie";
 
 fn parse_port(s: &str) -> Result<PortArg, String> {
     let mut socket = None;
@@ -73,12 +78,11 @@ fn parse_port(s: &str) -> Result<PortArg, String> {
         mac: None,
         backend: None,
         pcap: None,
+        timing: TimingOverride::default(),
     };
     for field in s.split(',') {
         let Some((key, value)) = field.split_once('=') else {
-            return Err(format!(
-                "'{field}': expected KEY=VALUE (socket, personality, mac, backend, pcap)"
-            ));
+            return Err(format!("'{field}': expected KEY=VALUE ({PORT_KEYS})"));
         };
         let twice = || format!("'{key}' given twice in '{s}'");
         match key {
@@ -91,15 +95,24 @@ fn parse_port(s: &str) -> Result<PortArg, String> {
             "mac" if port.mac.is_none() => port.mac = Some(parse_mac(value)?),
             "backend" if port.backend.is_none() => port.backend = Some(value.parse()?),
             "pcap" if port.pcap.is_none() && !value.is_empty() => port.pcap = Some(value.into()),
-            "socket" | "personality" | "mac" | "backend" | "pcap" if !value.is_empty() => {
+            "timing" if port.timing.mode.is_none() => {
+                port.timing.mode = Some(
+                    TimingArg::from_str(value, true)
+                        .map_err(|_| format!("timing '{value}': expected off, paced or virtual"))?,
+                )
+            }
+            "link-speed" if port.timing.link_speed.is_none() => {
+                port.timing.link_speed = Some(parse_link_speed(value)?)
+            }
+            "pcie" if port.timing.pcie.is_none() => port.timing.pcie = Some(parse_pcie(value)?),
+            "socket" | "personality" | "mac" | "backend" | "pcap" | "timing" | "link-speed"
+            | "pcie"
+                if !value.is_empty() =>
+            {
                 return Err(twice())
             }
             "socket" | "pcap" => return Err(format!("'{key}' needs a path")),
-            _ => {
-                return Err(format!(
-                    "unknown key '{key}': expected socket, personality, mac, backend or pcap"
-                ))
-            }
+            _ => return Err(format!("unknown key '{key}': expected {PORT_KEYS}")),
         }
     }
     port.socket = socket.ok_or_else(|| format!("'{s}': socket=PATH is required"))?;
@@ -165,6 +178,7 @@ pub fn plans(a: &ServeArgs) -> anyhow::Result<Vec<PortPlan>> {
                 mac: p.mac.unwrap_or(default_mac(i)),
                 backend: p.backend.clone().unwrap_or(default.clone()),
                 pcap: p.pcap.clone().map(PcapSpec::File).or_else(|| windows(i)),
+                timing: p.timing,
             })
             .collect());
     }
@@ -199,6 +213,7 @@ pub fn plans(a: &ServeArgs) -> anyhow::Result<Vec<PortPlan>> {
                 .cloned()
                 .map(PcapSpec::File)
                 .or_else(|| windows(i)),
+            timing: TimingOverride::default(),
         })
         .collect())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use guest_provision::{Accel, GuestSpec, Nic, ProvisionOptions};
 use tunic_server::port::{PcapSpec, PersonalityKind, PortCounters};
-use tunic_server::timing::TimingArgs;
+use tunic_server::timing::{TimingArgs, TimingOverride};
 use tunic_server::topology::{self, PortPlan, Shared};
 use tunic_wire::BackendSpec;
 
@@ -106,6 +106,7 @@ impl WiredPair {
                     }),
                     _ => None,
                 },
+                timing: TimingOverride::default(),
             })
             .collect();
         let stop = Arc::new(AtomicBool::new(false));

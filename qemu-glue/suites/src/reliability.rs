@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use guest_provision::{Assets, CaseResult, GuestSpec, Nic, ProvisionOptions};
 use serde_json::Value;
 use tunic_server::port::{PersonalityKind, Port};
+use tunic_server::timing::TimingOverride;
 use tunic_server::topology::{self, PortPlan, Shared};
 use tunic_wire::BackendSpec;
 
@@ -116,6 +117,7 @@ impl Rig {
                     _ => BackendSpec::Wire,
                 },
                 pcap: None,
+                timing: TimingOverride::default(),
             })
             .collect();
         let ports = topology::start(&plans, &Shared::default(), &stop)?;

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use device_model::timing::parse_link_speed;
 use guest_provision::{GuestSpec, ProvisionOptions};
 use offload_engines::cost::LinkSpeed;
+use tunic_server::timing::parse_link_speed;
 use tunic_server::timing::TimingArgs;
 
 use super::demo::{guest_driver, AccelArg, Pcaps, WiredPair};

@@ -292,7 +292,7 @@ tp stop
 # the same packets segmented by B's kernel (software GSO, sent with the same MSS), and
 # for IPv4 in IPv4, the only mix DPDK's GSO library segments, by testpmd's own software
 # GSO ("set port 0 gso on"). Windows: dpdk-lso-MIX-mMSS-{kernel,hw,sw}.
-# LSO_MSS and the mixes must match `cli/dpdk_lso.rs`.
+# LSO_MSS and the mixes must match `qemu-glue/suites/src/dpdk_lso.rs`.
 if [ $TUNIC_DRIVER = i40e ]; then
     LSO_MSS="300 536 1000"
     tp set verbose 0
