@@ -14,6 +14,7 @@ mod mmio;
 pub mod pci;
 pub mod personality;
 pub mod ratelimit;
+pub mod regtable;
 pub mod timing;
 pub mod virtio_net;
 pub mod wire;

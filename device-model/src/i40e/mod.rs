@@ -311,7 +311,7 @@ impl I40e {
         };
         let old = self.get(off);
         let v = (old & !reg.write_mask) | (val & reg.write_mask);
-        match reg.effect {
+        match reg.behaviour {
             Effect::ReadOnly => return,
             Effect::None | Effect::ReadClear => {
                 self.set(off, v);

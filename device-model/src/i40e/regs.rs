@@ -20,20 +20,8 @@ pub enum Effect {
     Action,
 }
 
-/// One register (or register array) of the table.
-#[derive(Debug, Clone, Copy)]
-pub struct Reg {
-    pub name: &'static str,
-    pub offset: u32,
-    /// Number of instances; the i-th sits at `offset + i * stride`.
-    pub count: u32,
-    pub stride: u32,
-    pub reset: u32,
-    /// Bits a guest write changes (the rest keep their value).
-    pub write_mask: u32,
-    pub effect: Effect,
-    pub doc: &'static str,
-}
+/// One row of the X710 table; its behaviour is the [`Effect`].
+pub type Reg = crate::regtable::Reg<Effect>;
 
 const fn reg(
     name: &'static str,
@@ -42,16 +30,7 @@ const fn reg(
     effect: Effect,
     doc: &'static str,
 ) -> Reg {
-    Reg {
-        name,
-        offset,
-        count: 1,
-        stride: 4,
-        reset,
-        write_mask: u32::MAX,
-        effect,
-        doc,
-    }
+    Reg::new(name, offset, effect, doc).reset_to(reset)
 }
 
 const fn arr(
@@ -63,21 +42,11 @@ const fn arr(
     effect: Effect,
     doc: &'static str,
 ) -> Reg {
-    Reg {
-        name,
-        offset,
-        count,
-        stride,
-        reset,
-        write_mask: u32::MAX,
-        effect,
-        doc,
-    }
+    reg(name, offset, reset, effect, doc).times(count, stride)
 }
 
-const fn masked(mut r: Reg, write_mask: u32) -> Reg {
-    r.write_mask = write_mask;
-    r
+const fn masked(r: Reg, write_mask: u32) -> Reg {
+    r.masked(write_mask)
 }
 
 /// Queue pairs the PF owns (PFLAN_QALLOC, the TXQ/RXQ capabilities).
@@ -281,44 +250,15 @@ pub const TABLE: &[Reg] = &[
     reg("PRTMAC_MACC", PRTMAC_MACC, 0, None, "MAC configuration"),
 ];
 
-/// The table entry and instance index a register offset falls on. Every register
-/// access (each doorbell among them) asks, so every instance's offset is indexed
-/// once rather than the table searched (its arrays interleave, so ranges alone do
-/// not order it).
+/// The row and instance a register offset falls on.
 pub fn lookup(off: u32) -> Option<(&'static Reg, u32)> {
-    static INDEX: std::sync::OnceLock<std::collections::HashMap<u32, (u16, u32)>> =
-        std::sync::OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        let mut m = std::collections::HashMap::new();
-        for (t, r) in TABLE.iter().enumerate() {
-            for i in 0..r.count {
-                // The first entry that claims an offset wins, as a search in table
-                // order would find it.
-                m.entry(r.offset + i * r.stride).or_insert((t as u16, i));
-            }
-        }
-        m
-    });
-    index.get(&off).map(|&(t, i)| (&TABLE[usize::from(t)], i))
+    static INDEX: crate::regtable::Index = crate::regtable::Index::new();
+    INDEX.find(TABLE, off)
 }
 
 /// `docs/register-map.md`'s X710 section, generated from [`TABLE`].
 pub fn register_map_markdown() -> String {
-    let mut s = String::from(
-        "| register | offset | count x stride | reset | write mask | effect | semantics |\n|---|---|---|---|---|---|---|\n",
-    );
-    for r in TABLE {
-        let n = if r.count > 1 {
-            format!("{} x {:#x}", r.count, r.stride)
-        } else {
-            "1".into()
-        };
-        s.push_str(&format!(
-            "| {} | {:#08x} | {} | {:#010x} | {:#010x} | {:?} | {} |\n",
-            r.name, r.offset, n, r.reset, r.write_mask, r.effect, r.doc
-        ));
-    }
-    s
+    crate::regtable::markdown(TABLE, &["effect"], |e| vec![format!("{e:?}")])
 }
 
 #[cfg(test)]
@@ -326,18 +266,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_two_entries_overlap() {
-        for (i, a) in TABLE.iter().enumerate() {
-            for b in &TABLE[i + 1..] {
-                for k in 0..a.count {
-                    let off = a.offset + k * a.stride;
-                    let hit = off
-                        .checked_sub(b.offset)
-                        .is_some_and(|rel| rel % b.stride == 0 && rel / b.stride < b.count);
-                    assert!(!hit, "{} and {} both claim {off:#x}", a.name, b.name);
-                }
-            }
-        }
+    fn no_two_rows_overlap() {
+        crate::regtable::checks::no_two_rows_overlap(TABLE);
+        crate::regtable::checks::the_index_finds_every_offset(TABLE, lookup);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub use counters::{Counters, ERROR_COUNTERS};
 use eeprom::Eeprom;
 use interrupts::{Cause, Interrupts};
 use phy::Phy;
-use registers::{Access, Effect};
+use registers::{Access, Behaviour, Effect};
 use regs::*;
 use stats::Stats;
 
@@ -333,7 +333,7 @@ impl Igb {
         let Some((reg, i)) = registers::lookup(off) else {
             return self.unlisted_offset(off).map_or(0, |o| self.get(o));
         };
-        match (reg.access, reg.effect) {
+        match (reg.behaviour.access, reg.behaviour.effect) {
             // Write-only, read-to-clear and write-one-to-clear registers merge with zeros.
             (Access::Wo | Access::Rc | Access::RcW1c, _) => 0,
             (_, Effect::Ims) => self.intr.ims,
@@ -361,7 +361,7 @@ impl Igb {
             return self.get(at);
         };
         let at = reg.instance(i);
-        let v = match reg.effect {
+        let v = match reg.behaviour.effect {
             Effect::Status => self.status(),
             Effect::Eecd => {
                 let v = self.get(EECD);
@@ -384,10 +384,10 @@ impl Igb {
             Effect::Statistic => self.stats.read(off),
             _ => self.get(at),
         };
-        match reg.access {
+        match reg.behaviour.access {
             Access::Wo => 0,
             // Statistics clear in `Stats`; a stored read-to-clear register here.
-            Access::Rc if reg.effect != Effect::Statistic => {
+            Access::Rc if reg.behaviour.effect != Effect::Statistic => {
                 self.set(at, 0);
                 v
             }
@@ -407,10 +407,11 @@ impl Igb {
         };
         let at = reg.instance(i);
         let was = self.get(at);
-        if reg.access == Access::Rw && reg.effect != Effect::InterruptState {
+        let Behaviour { access, effect } = reg.behaviour;
+        if access == Access::Rw && effect != Effect::InterruptState {
             self.set(at, (was & !reg.write_mask) | (v & reg.write_mask));
         }
-        self.register_effect(reg.effect, off, i as usize, v, was);
+        self.register_effect(effect, off, i as usize, v, was);
     }
 
     /// What a write does beyond the storage its table row gives it.

@@ -10,11 +10,9 @@
 //! are plain storage, logged once at debug level; offsets inside a queue block
 //! that no row names are plain storage too, without a log line.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use super::flow_control::{FCAH, FCAL, FCRTH, FCRTL, FCRTV, FCT, FCTTV};
 use super::regs::*;
+use crate::regtable::{Alias, Index};
 
 /// How a register answers reads and takes writes, before any side effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,24 +95,15 @@ pub enum Effect {
     TxQueueCtl,
 }
 
-/// One register (or register array) of the table.
-#[derive(Debug, Clone, Copy)]
-pub struct Reg {
-    pub name: &'static str,
-    pub offset: u32,
-    /// Number of instances; the i-th sits at `offset + i * stride`.
-    pub count: u32,
-    pub stride: u32,
-    /// Legacy addresses that also reach the first instances: instance `i`
-    /// (below `count`) at `base + i * stride`, as `(base, count, stride)`.
-    pub alias: Option<(u32, u32, u32)>,
-    pub reset: u32,
-    /// Bits a guest write stores (the rest keep their value).
-    pub write_mask: u32,
+/// What an igb register does: its access and its side effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Behaviour {
     pub access: Access,
     pub effect: Effect,
-    pub doc: &'static str,
 }
+
+/// One row of the igb table.
+pub type Reg = crate::regtable::Reg<Behaviour>;
 
 const fn reg(
     name: &'static str,
@@ -123,53 +112,28 @@ const fn reg(
     effect: Effect,
     doc: &'static str,
 ) -> Reg {
-    Reg {
-        name,
-        offset,
-        count: 1,
-        stride: 4,
-        alias: None,
-        reset: 0,
-        write_mask: u32::MAX,
-        access,
-        effect,
-        doc,
-    }
+    Reg::new(name, offset, Behaviour { access, effect }, doc)
 }
 
 const fn rw(name: &'static str, offset: u32, doc: &'static str) -> Reg {
     reg(name, offset, Access::Rw, Effect::None, doc)
 }
 
-const fn arr(mut r: Reg, count: u32, stride: u32) -> Reg {
-    r.count = count;
-    r.stride = stride;
-    r
-}
-
-const fn reset(mut r: Reg, value: u32) -> Reg {
-    r.reset = value;
-    r
-}
-
-const fn masked(mut r: Reg, write_mask: u32) -> Reg {
-    r.write_mask = write_mask;
-    r
-}
-
 /// A per-queue register at `+reg` of queue `n`'s block (16 queues, 0x40 apart),
 /// also answering at the legacy block for queues 0-3 (0x100 apart).
-const fn queue(mut r: Reg, tx: bool) -> Reg {
+const fn queue(r: Reg, tx: bool) -> Reg {
     let (base, legacy) = if tx {
         (TX_QUEUE_BASE, LEGACY_TX_BASE)
     } else {
         (RX_QUEUE_BASE, LEGACY_RX_BASE)
     };
     let reg = r.offset;
+    let mut r = r.times(QUEUES as u32, 0x40).aliased(Alias {
+        base: legacy + reg,
+        count: 4,
+        stride: 0x100,
+    });
     r.offset = base + reg;
-    r.count = QUEUES as u32;
-    r.stride = 0x40;
-    r.alias = Some((legacy + reg, 4, 0x100));
     r
 }
 
@@ -179,21 +143,18 @@ use Effect as E;
 /// The register table, in offset order within each section of the doc.
 pub const TABLE: &[Reg] = &[
     // ---- general, NVM, PHY --------------------------------------------------
-    reset(
-        masked(reg("CTRL", CTRL, Rw, E::Ctrl, "device control. FD (0); GIO_MASTER_DISABLE (2), reflected in STATUS; SLU (6); RFCE (27) / TFCE (28) honour and send PAUSE; VME (30) strips VLAN tags. RST (26) and PHY_RST (31) act and self-clear."), !(CTRL_RST | CTRL_PHY_RST)),
-        CTRL_FD,
-    ),
+    reg("CTRL", CTRL, Rw, E::Ctrl, "device control. FD (0); GIO_MASTER_DISABLE (2), reflected in STATUS; SLU (6); RFCE (27) / TFCE (28) honour and send PAUSE; VME (30) strips VLAN tags. RST (26) and PHY_RST (31) act and self-clear.").masked(!(CTRL_RST | CTRL_PHY_RST)).reset_to(CTRL_FD),
     reg("STATUS", STATUS, Ro, E::Status, "computed: FD (0) and LU (1) while the PHY link is up, SPEED (7:6) of the modelled link (1000 unless timed slower), TXOFF (4) while paused by the partner, GIO_MASTER_ENABLE (19) unless CTRL.GIO_MASTER_DISABLE"),
-    reset(reg("EECD", EECD, Rw, E::Eecd, "NVM control: PRES (8), AUTO_RD (9), size field 2 << 11 (256 words); GNT (7) reads as REQ (6)"), EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256_WORDS),
-    masked(reg("EERD", EERD, Rw, E::Eerd, "NVM read: a write with START (0) reads word (v >> 2) & 0x3FFF at once into 31:16 with DONE (1); a word past 255 reads 0xFFFF; a write without START is discarded"), 0),
+    reg("EECD", EECD, Rw, E::Eecd, "NVM control: PRES (8), AUTO_RD (9), size field 2 << 11 (256 words); GNT (7) reads as REQ (6)").reset_to(EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256_WORDS),
+    reg("EERD", EERD, Rw, E::Eerd, "NVM read: a write with START (0) reads word (v >> 2) & 0x3FFF at once into 31:16 with DONE (1); a word past 255 reads 0xFFFF; a write without START is discarded").masked(0),
     rw("CTRL_EXT", CTRL_EXT, "extended control (DRV_LOAD); stored"),
-    masked(reg("MDIC", MDIC, Rw, E::Mdic, "PHY access, completed at once: READY (28); ERROR (30) for a PHY address other than 1 or an opcode other than write (01) and read (10); a read returns the PHY register in 15:0"), 0),
+    reg("MDIC", MDIC, Rw, E::Mdic, "PHY access, completed at once: READY (28); ERROR (30) for a PHY address other than 1 or an opcode other than write (01) and read (10); a read returns the PHY register in 15:0").masked(0),
     rw("FCAL", FCAL, "flow control address low: 01:80:C2:00:00:01 as the driver writes it"),
     rw("FCAH", FCAH, "flow control address high"),
     rw("FCT", FCT, "flow control EtherType (0x8808)"),
-    reset(rw("VET", VET, "VLAN EtherType for Tx insertion and Rx detection"), 0x8100),
+    rw("VET", VET, "VLAN EtherType for Tx insertion and Rx detection").reset_to(0x8100),
     rw("FCTTV", FCTTV, "pause quanta sent in XOFF frames (15:0)"),
-    reset(rw("LEDCTL", LEDCTL, "LED control; stored"), 0x0706_8302),
+    rw("LEDCTL", LEDCTL, "LED control; stored").reset_to(0x0706_8302),
     reg("EEMNGCTL", EEMNGCTL, Ro, E::CfgDone, "reads CFG_DONE0 (18) and CFG_DONE1 (19): the NVM is loaded"),
     rw("GCR", GCR, "PCIe control; stored"),
     rw("SWSM", SWSM, "software semaphore: plain storage, so the driver always acquires it"),
@@ -213,8 +174,8 @@ pub const TABLE: &[Reg] = &[
     reg("EIAC", EIAC, Rw, E::InterruptState, "EICR bits cleared when their vector is sent"),
     reg("EIAM", EIAM, Rw, E::InterruptState, "EIMS bits masked when their vector is sent, with GPIE.EIAME"),
     reg("EICR", EICR, RcW1c, E::Eicr, "extended causes, one bit per MSI-X vector"),
-    arr(rw("EITR", EITR0, "interrupt throttle of each vector: interval (14:2) in 1 us units, moderated on the wall clock with timing off and on the model clock with timing on"), MSIX_VECTORS as u32, 4),
-    arr(reg("IVAR", IVAR0, Rw, E::InterruptState, "queue to vector map: byte 0 Rx queue n, byte 1 Tx queue n, byte 2 Rx queue n+8, byte 3 Tx queue n+8; entry = vector (4:0) | VALID (0x80)"), 8, 4),
+    rw("EITR", EITR0, "interrupt throttle of each vector: interval (14:2) in 1 us units, moderated on the wall clock with timing off and on the model clock with timing on").times(MSIX_VECTORS as u32, 4),
+    reg("IVAR", IVAR0, Rw, E::InterruptState, "queue to vector map: byte 0 Rx queue n, byte 1 Tx queue n, byte 2 Rx queue n+8, byte 3 Tx queue n+8; entry = vector (4:0) | VALID (0x80)").times(8, 4),
     reg("IVAR_MISC", IVAR_MISC, Rw, E::InterruptState, "vector of the \"other\" causes (15:8) | VALID"),
     // ---- receive and transmit control -----------------------------------------
     reg("RCTL", RCTL, Rw, E::Rctl, "receive control: EN (1) turning on delivers waiting frames; UPE (3), MPE (4), LPE (5), LBM (7:6, MAC loopback), MO (13:12), BAM (15), VFE (18), PMCF (23), SECRC (26)"),
@@ -224,99 +185,57 @@ pub const TABLE: &[Reg] = &[
     rw("PBA", PBA, "packet buffer allocation; stored"),
     rw("FCRTL", FCRTL, "receive low water mark (17:4) and XONE (31): XON when the buffer drains below it"),
     rw("FCRTH", FCRTH, "receive high water mark (17:4): XOFF when the buffer passes it"),
-    reset(rw("RXPBS", RXPBS, "receive packet buffer size in KiB (64)"), 0x40),
+    rw("RXPBS", RXPBS, "receive packet buffer size in KiB (64)").reset_to(0x40),
     rw("FCRTV", FCRTV, "XOFF refresh interval in pause quanta"),
-    reset(rw("TXPBS", TXPBS, "transmit packet buffer size in KiB (40)"), 0x28),
-    reset(rw("DTXTCPFLGL", DTXTCPFLGL, "TSO TCP flag masks: first segment (11:0), middle segments (27:16)"), 0x0ff6_0ff6),
-    reset(rw("DTXTCPFLGH", DTXTCPFLGH, "TSO TCP flag mask of the last segment (11:0)"), 0x0000_0f7f),
-    reset(rw("RXCSUM", RXCSUM, "IPOFLD (8) reports IPCS/IPE, TUOFLD (9) L4CS/UDPCS/L4E, PCSD (13) puts the RSS hash in the write-back"), RXCSUM_IPOFLD | RXCSUM_TUOFLD),
-    reset(rw("RLPML", RLPML, "longest frame (13:0, FCS included) with RCTL.LPE"), 0x2600),
+    rw("TXPBS", TXPBS, "transmit packet buffer size in KiB (40)").reset_to(0x28),
+    rw("DTXTCPFLGL", DTXTCPFLGL, "TSO TCP flag masks: first segment (11:0), middle segments (27:16)").reset_to(0x0ff6_0ff6),
+    rw("DTXTCPFLGH", DTXTCPFLGH, "TSO TCP flag mask of the last segment (11:0)").reset_to(0x0000_0f7f),
+    rw("RXCSUM", RXCSUM, "IPOFLD (8) reports IPCS/IPE, TUOFLD (9) L4CS/UDPCS/L4E, PCSD (13) puts the RSS hash in the write-back").reset_to(RXCSUM_IPOFLD | RXCSUM_TUOFLD),
+    rw("RLPML", RLPML, "longest frame (13:0, FCS included) with RCTL.LPE").reset_to(0x2600),
     // ---- queues -----------------------------------------------------------------
-    queue(masked(rw("RDBAL", Q_BAL, "Rx ring base, low (3:0 read 0)"), !0xf), false),
+    queue(rw("RDBAL", Q_BAL, "Rx ring base, low (3:0 read 0)").masked(!0xf), false),
     queue(rw("RDBAH", Q_BAH, "Rx ring base, high"), false),
-    queue(masked(rw("RDLEN", Q_LEN, "Rx ring length in bytes (19:4): LEN / 16 descriptors"), 0x000f_fff0), false),
-    queue(reset(rw("SRRCTL", Q_SRRCTL, "BSIZEPACKET (6:0) in KiB, 0 meaning 2 KiB; DROP_EN (31) drops when the ring is full instead of waiting in the FIFO"), SRRCTL_DEFAULT), false),
-    queue(masked(rw("RDH", Q_HEAD, "Rx head; the device advances it"), 0xffff), false),
-    queue(masked(reg("RDT", Q_TAIL, Rw, E::RxTail, "Rx tail: doorbell, waiting frames are delivered"), 0xffff), false),
-    queue(reset(reg("RXDCTL", Q_CTL, Rw, E::RxQueueCtl, "ENABLE (25) delivers waiting frames"), RXDCTL_DEFAULT), false),
+    queue(rw("RDLEN", Q_LEN, "Rx ring length in bytes (19:4): LEN / 16 descriptors").masked(0x000f_fff0), false),
+    queue(rw("SRRCTL", Q_SRRCTL, "BSIZEPACKET (6:0) in KiB, 0 meaning 2 KiB; DROP_EN (31) drops when the ring is full instead of waiting in the FIFO").reset_to(SRRCTL_DEFAULT), false),
+    queue(rw("RDH", Q_HEAD, "Rx head; the device advances it").masked(0xffff), false),
+    queue(reg("RDT", Q_TAIL, Rw, E::RxTail, "Rx tail: doorbell, waiting frames are delivered").masked(0xffff), false),
+    queue(reg("RXDCTL", Q_CTL, Rw, E::RxQueueCtl, "ENABLE (25) delivers waiting frames").reset_to(RXDCTL_DEFAULT), false),
     queue(reg("RQDPC", Q_RQDPC, Rc, E::None, "frames this queue dropped for lack of descriptors"), false),
-    queue(masked(rw("TDBAL", Q_BAL, "Tx ring base, low (3:0 read 0)"), !0xf), true),
+    queue(rw("TDBAL", Q_BAL, "Tx ring base, low (3:0 read 0)").masked(!0xf), true),
     queue(rw("TDBAH", Q_BAH, "Tx ring base, high"), true),
-    queue(masked(rw("TDLEN", Q_LEN, "Tx ring length in bytes (19:4)"), 0x000f_fff0), true),
-    queue(masked(rw("TDH", Q_HEAD, "Tx head; the device advances it"), 0xffff), true),
-    queue(masked(reg("TDT", Q_TAIL, Rw, E::TxTail, "Tx tail: doorbell, the ring is processed"), 0xffff), true),
-    queue(masked(reset(reg("TXDCTL", Q_CTL, Rw, E::TxQueueCtl, "ENABLE (25) processes the ring; SWFLSH (26) self-clears"), TXDCTL_DEFAULT), !TXDCTL_SWFLSH), true),
+    queue(rw("TDLEN", Q_LEN, "Tx ring length in bytes (19:4)").masked(0x000f_fff0), true),
+    queue(rw("TDH", Q_HEAD, "Tx head; the device advances it").masked(0xffff), true),
+    queue(reg("TDT", Q_TAIL, Rw, E::TxTail, "Tx tail: doorbell, the ring is processed").masked(0xffff), true),
+    queue(reg("TXDCTL", Q_CTL, Rw, E::TxQueueCtl, "ENABLE (25) processes the ring; SWFLSH (26) self-clears").reset_to(TXDCTL_DEFAULT).masked(!TXDCTL_SWFLSH), true),
     // ---- statistics -------------------------------------------------------------
-    arr(reg("STATS", STATS_START, Rc, E::Statistic, "the statistics block (see Statistics below)"), (STATS_END - STATS_START) / 4 + 1, 4),
+    reg("STATS", STATS_START, Rc, E::Statistic, "the statistics block (see Statistics below)").times((STATS_END - STATS_START) / 4 + 1, 4),
     // ---- filters and RSS --------------------------------------------------------
-    arr(rw("MTA", MTA, "4096-bit multicast hash, indexed by DA bytes 4-5 shifted per RCTL.MO"), 128, 4),
-    arr(reg("RAL", 0x5400, Rw, E::VmdqFilter, "receive address 0-15, low; RAL0 from the NVM at reset"), 16, 8),
-    arr(reg("RAH", 0x5404, Rw, E::VmdqFilter, "receive address 0-15, high: AV (31) enables the exact match, POOLSEL (23:18) the VMDq pools; RAH0 from the NVM at reset"), 16, 8),
-    arr(reg("RAL16", 0x54e0, Rw, E::VmdqFilter, "receive address 16-23, low"), 8, 8),
-    arr(reg("RAH16", 0x54e4, Rw, E::VmdqFilter, "receive address 16-23, high"), 8, 8),
-    arr(rw("VFTA", VFTA, "VLAN filter, checked with RCTL.VFE"), 128, 4),
+    rw("MTA", MTA, "4096-bit multicast hash, indexed by DA bytes 4-5 shifted per RCTL.MO").times(128, 4),
+    reg("RAL", 0x5400, Rw, E::VmdqFilter, "receive address 0-15, low; RAL0 from the NVM at reset").times(16, 8),
+    reg("RAH", 0x5404, Rw, E::VmdqFilter, "receive address 0-15, high: AV (31) enables the exact match, POOLSEL (23:18) the VMDq pools; RAH0 from the NVM at reset").times(16, 8),
+    reg("RAL16", 0x54e0, Rw, E::VmdqFilter, "receive address 16-23, low").times(8, 8),
+    reg("RAH16", 0x54e4, Rw, E::VmdqFilter, "receive address 16-23, high").times(8, 8),
+    rw("VFTA", VFTA, "VLAN filter, checked with RCTL.VFE").times(128, 4),
     rw("WUC", WUC, "wake-up control; stored"),
     rw("MRQC", MRQC, "MRQE (2:0) enables RSS (or VMDq); hash types 16-24 (TCP/IPv4, IPv4, TCP/IPv6 ex, IPv6 ex, IPv6, TCP/IPv6, UDP/IPv4, UDP/IPv6, UDP/IPv6 ex)"),
     reg("VT_CTL", VT_CTL, Rw, E::VmdqFilter, "VMDq control: default pool (9:7), DIS_DEF_POOL (29)"),
     rw("MANC", MANC, "management control; stored"),
-    arr(rw("VMOLR", VMOLR0, "VMDq pool offload control; stored"), 8, 4),
-    arr(rw("RETA", RETA, "RSS redirection: 128 byte entries indexed by hash & 0x7F, the queue in the low 4 bits"), 32, 4),
-    arr(reg("RSSRK", RSSRK, Rw, E::RssKey, "the 40-byte Toeplitz key"), 10, 4),
+    rw("VMOLR", VMOLR0, "VMDq pool offload control; stored").times(8, 4),
+    rw("RETA", RETA, "RSS redirection: 128 byte entries indexed by hash & 0x7F, the queue in the low 4 bits").times(32, 4),
+    reg("RSSRK", RSSRK, Rw, E::RssKey, "the 40-byte Toeplitz key").times(10, 4),
 ];
 
-/// The table entry and instance an offset falls on. Every register access asks
-/// (each doorbell among them), so every instance's offset, legacy aliases
-/// included, is indexed once rather than the table searched.
+/// The row and instance an offset falls on, legacy queue aliases included.
 pub fn lookup(off: u32) -> Option<(&'static Reg, u32)> {
-    static INDEX: OnceLock<HashMap<u32, (u16, u32)>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        let mut m = HashMap::new();
-        for (t, r) in TABLE.iter().enumerate() {
-            for i in 0..r.count {
-                m.entry(r.offset + i * r.stride).or_insert((t as u16, i));
-            }
-            if let Some((base, count, stride)) = r.alias {
-                for i in 0..count {
-                    m.entry(base + i * stride).or_insert((t as u16, i));
-                }
-            }
-        }
-        m
-    });
-    index.get(&off).map(|&(t, i)| (&TABLE[usize::from(t)], i))
-}
-
-impl Reg {
-    /// Where instance `i` is stored (its canonical offset, not a legacy alias).
-    pub fn instance(&self, i: u32) -> u32 {
-        self.offset + i * self.stride
-    }
+    static INDEX: Index = Index::new();
+    INDEX.find(TABLE, off)
 }
 
 /// `docs/register-map.md`'s igb register table, generated from [`TABLE`].
 pub fn register_map_markdown() -> String {
-    let mut s = String::from(
-        "| register | offset | count x stride | reset | write mask | access | effect | semantics |\n|---|---|---|---|---|---|---|---|\n",
-    );
-    for r in TABLE {
-        let mut at = format!("{:#06x}", r.offset);
-        if let Some((base, count, stride)) = r.alias {
-            at.push_str(&format!(
-                " (queues 0-{}: {base:#06x} x {stride:#x})",
-                count - 1
-            ));
-        }
-        let n = if r.count > 1 {
-            format!("{} x {:#x}", r.count, r.stride)
-        } else {
-            "1".into()
-        };
-        s.push_str(&format!(
-            "| {} | {} | {} | {:#010x} | {:#010x} | {:?} | {:?} | {} |\n",
-            r.name, at, n, r.reset, r.write_mask, r.access, r.effect, r.doc
-        ));
-    }
-    s
+    crate::regtable::markdown(TABLE, &["access", "effect"], |b| {
+        vec![format!("{:?}", b.access), format!("{:?}", b.effect)]
+    })
 }
 
 #[cfg(test)]
@@ -324,27 +243,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_two_entries_overlap() {
-        let mut seen = HashMap::new();
-        for r in TABLE {
-            let aliases = r
-                .alias
-                .map(|(b, c, s)| (0..c).map(|i| b + i * s).collect::<Vec<_>>())
-                .unwrap_or_default();
-            for off in (0..r.count).map(|i| r.instance(i)).chain(aliases) {
-                if let Some(other) = seen.insert(off, r.name) {
-                    panic!("{off:#x} is both {other} and {}", r.name);
-                }
-            }
-        }
+    fn no_two_rows_overlap() {
+        crate::regtable::checks::no_two_rows_overlap(TABLE);
     }
 
     #[test]
     fn queue_rows_and_aliases_agree_with_the_queue_folding() {
         for r in TABLE.iter().filter(|r| r.alias.is_some()) {
-            let (base, count, stride) = r.alias.unwrap();
-            for i in 0..count {
-                let (tx, q, reg) = queue_reg(base + i * stride).unwrap();
+            for (off, i) in r.offsets().filter(|&(off, _)| off < RX_QUEUE_BASE) {
+                let (tx, q, reg) = queue_reg(off).unwrap();
                 assert_eq!(queue_off(tx, q, reg), r.instance(i), "{}", r.name);
             }
         }
@@ -359,13 +266,8 @@ mod tests {
     }
 
     #[test]
-    fn lookup_finds_every_instance() {
-        for r in TABLE {
-            for i in 0..r.count {
-                let (found, j) = lookup(r.instance(i)).unwrap();
-                assert_eq!((found.name, j), (r.name, i));
-            }
-        }
+    fn lookup_finds_every_offset() {
+        crate::regtable::checks::the_index_finds_every_offset(TABLE, lookup);
         assert!(lookup(0x1ffc).is_none());
     }
 
