@@ -204,6 +204,7 @@ impl Port {
             pcap: p2,
             injector: i2,
             test_hooks: spec.test_hooks,
+            injecting: spec.inject_every.is_some(),
             case_marks: spec.case_marks.filter(|_| spec.test_hooks),
             clock,
             rx_gate: spec.rx_gate,
@@ -346,6 +347,8 @@ struct RxWorker {
     pcap: Option<PcapRecorder>,
     injector: Arc<Mutex<Injector>>,
     test_hooks: bool,
+    /// `--inject` asked for fault injection on every port.
+    injecting: bool,
     case_marks: Option<MarkSender>,
     clock: Option<ModelEpoch>,
     /// Released as frames are taken, so the port sending into this one goes on.
@@ -562,7 +565,9 @@ impl RxWorker {
             if let Some(g) = &self.rx_gate {
                 g.taken(f.len());
             }
-            {
+            // The test hooks: only a port started with them reads markers or can
+            // have fault injection, so a production port's receive path touches neither.
+            if self.test_hooks || self.injecting {
                 let mut inj = self.injector.lock().unwrap_or_else(|e| e.into_inner());
                 match marker::parse(&f).filter(|_| self.test_hooks) {
                     Some(("inject", v)) => match inject::parse_spec(v) {
@@ -645,6 +650,7 @@ mod tests {
             pcap: None,
             injector: Arc::new(Mutex::new(Injector::new(None))),
             test_hooks,
+            injecting: false,
             case_marks: None,
             clock: None,
             rx_gate: None,
