@@ -1,6 +1,8 @@
 //! Segmentation offloads: header-replicating TSO as the Intel 82576 performs it from a
-//! context descriptor ([`replicate`]), and parser-driven large send for plain TCP
-//! ([`tso`]), plain UDP ([`uso`]) and NVGRE/GRE tunnels ([`nvgre_lso`], R-20..R-29).
+//! context descriptor ([`replicate`]), parser-driven large send for plain TCP
+//! ([`tso`]), plain UDP ([`uso`]) and NVGRE/GRE tunnels ([`nvgre_lso`], R-20..R-29),
+//! and TCP or UDP inside a UDP tunnel (VXLAN, Geneve) located by the driver's offsets
+//! ([`Segmenter::udp_tunnel`], virtio's UDP tunnel GSO).
 //!
 //! All of them share one engine: a validated [`Plan`] saying which header fields to
 //! rewrite, run once per segment over a reusable scratch buffer. Per segment the work is
@@ -9,7 +11,7 @@
 
 use thiserror::Error;
 
-use crate::checksum::{fold, sum};
+use crate::checksum::{fold, pseudo_ipv4, pseudo_ipv6, sum};
 use crate::parse::{self, IpVersion, Parsed, Transport};
 use crate::txcsum;
 use crate::wire::{be16, be32, ipv4, ipv6, put16, put32, tcp, udp};
@@ -109,6 +111,27 @@ struct IpRewrite {
     zero_csum: bool,
 }
 
+/// TCP or UDP segmentation inside a UDP tunnel, located by the driver: where the
+/// outer UDP header, the inner IP header and the inner L4 header start (virtio's
+/// `outer_th_offset`, `inner_nh_offset` and `csum_start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpTunnelRequest {
+    pub outer_udp: usize,
+    pub inner_ip: usize,
+    pub inner_l4: usize,
+    pub l4: L4Kind,
+    /// Compute every segment's outer UDP checksum; otherwise the field goes out
+    /// as sent (zero: the tunnel sends no checksum).
+    pub outer_checksum: bool,
+}
+
+/// The outer UDP header of a UDP tunnel, rewritten per segment.
+#[derive(Debug, Clone, Copy)]
+struct UdpTunnelRewrite {
+    off: usize,
+    checksum: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct GreRewrite {
     off: usize,
@@ -124,6 +147,7 @@ struct Plan {
     outer_ip: IpRewrite,
     inner_ip: Option<IpRewrite>,
     gre: Option<GreRewrite>,
+    udp_tunnel: Option<UdpTunnelRewrite>,
     l4_off: usize,
     l4: L4Kind,
     mss: usize,
@@ -170,6 +194,18 @@ impl Plan {
             };
             if ip_end.is_none_or(|e| e > self.l4_off) {
                 return Err(SegmentError::FieldOutOfBounds { field: name });
+            }
+        }
+        if let Some(u) = self.udp_tunnel {
+            // The outer UDP header lies after the outer IP header and before the
+            // inner one, so its stores touch neither.
+            let inner = self.inner_ip.map_or(self.l4_off, |ip| ip.off);
+            if u.off < self.outer_ip.off
+                || u.off.checked_add(udp::HEADER_LEN).is_none_or(|e| e > inner)
+            {
+                return Err(SegmentError::FieldOutOfBounds {
+                    field: "outer UDP header",
+                });
             }
         }
         if let Some(g) = self.gre {
@@ -254,6 +290,7 @@ impl Segmenter {
             },
             inner_ip: None,
             gre: None,
+            udp_tunnel: None,
             l4_off,
             l4: p.l4,
             mss: p.mss,
@@ -325,6 +362,24 @@ impl Segmenter {
                 });
             }
         }
+        self.run(frame, &plan, out)
+    }
+
+    /// TCP (TSO) or UDP (USO) segmentation of the packet inside a UDP tunnel, at
+    /// the offsets the driver gives. Each segment gets the outer IP length, ID and
+    /// checksum, the outer UDP length (and checksum when asked for), the inner IP
+    /// length, ID and checksum, and the inner TCP sequence, flags and checksum (or
+    /// UDP length and checksum), as software GSO over a UDP tunnel makes them. The
+    /// outer headers are parsed and must agree with the offsets; the inner ones are
+    /// taken where the driver says, and refused where they cannot be.
+    pub fn udp_tunnel(
+        &mut self,
+        frame: &[u8],
+        mss: usize,
+        req: &UdpTunnelRequest,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Result<SegmentStats, SegmentError> {
+        let plan = udp_tunnel_plan(frame, mss, req)?;
         self.run(frame, &plan, out)
     }
 
@@ -419,6 +474,13 @@ impl Segmenter {
             if let Some(ip) = plan.inner_ip.filter(|ip| ip.v4) {
                 ipv4_checksum(s, &ip);
             }
+            if let Some(u) = plan.udp_tunnel {
+                let udp_len = seg_len - u.off;
+                put16(s, u.off + udp::LENGTH, udp_len as u16);
+                if u.checksum {
+                    outer_udp_checksum(s, &plan.outer_ip, u.off, udp_len);
+                }
+            }
             if let Some(f) = plan.gre.and_then(|g| g.csum_field) {
                 let g = plan.gre.map(|g| g.off).unwrap_or(0);
                 put16(s, f, 0);
@@ -452,6 +514,129 @@ fn ipv4_checksum(s: &mut [u8], ip: &IpRewrite) {
         Err(_) => sum(span, 0),
     };
     put16(s, ip.off + ipv4::CHECKSUM, !fold(acc));
+}
+
+/// The outer UDP checksum of one segment: pseudo-header (outer addresses, UDP,
+/// this segment's UDP length) and everything from the UDP header on, with the
+/// inner checksums already in place. A computed 0 goes out as 0xFFFF (RFC 768).
+fn outer_udp_checksum(s: &mut [u8], ip: &IpRewrite, off: usize, udp_len: usize) {
+    const UDP: u8 = 17;
+    put16(s, off + udp::CHECKSUM, 0);
+    let pseudo = if ip.v4 {
+        let a = |o: usize| [s[o], s[o + 1], s[o + 2], s[o + 3]];
+        pseudo_ipv4(
+            a(ip.off + ipv4::SRC),
+            a(ip.off + ipv4::DST),
+            UDP,
+            udp_len as u32,
+        )
+    } else {
+        let a = |o: usize| -> [u8; 16] { s[o..o + 16].try_into().unwrap_or([0; 16]) };
+        pseudo_ipv6(
+            a(ip.off + ipv6::SRC),
+            a(ip.off + ipv6::DST),
+            UDP,
+            udp_len as u32,
+        )
+    };
+    let c = !fold(sum(&s[off..], pseudo));
+    put16(s, off + udp::CHECKSUM, if c == 0 { 0xFFFF } else { c });
+}
+
+/// Checks the driver's offsets of a UDP tunnel request against the frame.
+fn udp_tunnel_plan(frame: &[u8], mss: usize, req: &UdpTunnelRequest) -> Result<Plan, SegmentError> {
+    let p = parse::parse_headers(frame)?;
+    let ip = p
+        .outer
+        .ip
+        .ok_or(SegmentError::Unsupported("not an IP frame"))?;
+    if ip.fragment {
+        return Err(SegmentError::Unsupported("outer IP fragment"));
+    }
+    let outer = p
+        .outer
+        .l4
+        .filter(|l4| l4.transport == Transport::Udp)
+        .ok_or(SegmentError::Unsupported("the outer transport is not UDP"))?;
+    if outer.offset != req.outer_udp {
+        return Err(SegmentError::OffsetMismatch {
+            field: "outer UDP header",
+            driver: req.outer_udp,
+            parsed: outer.offset,
+        });
+    }
+    let bad = |field| SegmentError::FieldOutOfBounds { field };
+    // Every offset lies inside the frame (outer UDP < inner IP < inner L4), so the
+    // sums below cannot overflow whatever the driver wrote.
+    if req.inner_ip < req.outer_udp + udp::HEADER_LEN || req.inner_ip >= frame.len() {
+        return Err(bad("inner IP header"));
+    }
+    if req.inner_l4 <= req.inner_ip || req.inner_l4 >= frame.len() {
+        return Err(bad("L4 header"));
+    }
+    let first = *frame.get(req.inner_ip).ok_or(bad("inner IP header"))?;
+    let inner_ip = match first >> 4 {
+        4 => {
+            let ihl = usize::from(first & 0x0f) * 4;
+            let hdr = frame
+                .get(req.inner_ip..req.inner_ip + ihl.max(ipv4::MIN_HEADER_LEN))
+                .ok_or(bad("inner IP header"))?;
+            if ihl < ipv4::MIN_HEADER_LEN || req.inner_l4 != req.inner_ip + ihl {
+                return Err(bad("inner IP header"));
+            }
+            let frag = be16(hdr, ipv4::FLAGS_FRAGMENT);
+            if frag & (ipv4::MORE_FRAGMENTS | ipv4::FRAGMENT_OFFSET_MASK) != 0 {
+                return Err(SegmentError::Unsupported("inner IP fragment"));
+            }
+            let want = match req.l4 {
+                L4Kind::Tcp => 6,
+                L4Kind::Udp => 17,
+            };
+            if hdr[ipv4::PROTOCOL] != want {
+                return Err(SegmentError::Unsupported(
+                    "inner protocol is not the one to segment",
+                ));
+            }
+            IpRewrite {
+                off: req.inner_ip,
+                v4: true,
+                csum_span: ihl,
+                zero_csum: true,
+            }
+        }
+        6 if req.inner_l4 >= req.inner_ip + ipv6::HEADER_LEN => IpRewrite {
+            off: req.inner_ip,
+            v4: false,
+            csum_span: ipv6::HEADER_LEN,
+            zero_csum: true,
+        },
+        _ => return Err(bad("inner IP header")),
+    };
+    let l4_len = match req.l4 {
+        L4Kind::Tcp => {
+            let doff = frame
+                .get(req.inner_l4 + tcp::OFFSET_FLAGS)
+                .ok_or(bad("L4 header"))?
+                >> 4;
+            usize::from(doff) * 4
+        }
+        L4Kind::Udp => udp::HEADER_LEN,
+    };
+    Ok(Plan {
+        hdr_len: req.inner_l4 + l4_len,
+        outer_ip: lso_ip(&ip),
+        inner_ip: Some(inner_ip),
+        gre: None,
+        udp_tunnel: Some(UdpTunnelRewrite {
+            off: req.outer_udp,
+            checksum: req.outer_checksum,
+        }),
+        l4_off: req.inner_l4,
+        l4: req.l4,
+        mss,
+        masks: LSO_TCP_FLAG_MASKS,
+        single_mask: TCP_FLAG_BITS,
+    })
 }
 
 fn lso_ip(ip: &parse::IpInfo) -> IpRewrite {
@@ -496,6 +681,7 @@ fn plain_plan(p: &Parsed, mss: usize, want: L4Kind) -> Result<Plan, SegmentError
         outer_ip: lso_ip(&ip),
         inner_ip: None,
         gre: None,
+        udp_tunnel: None,
         l4_off: l4.offset,
         l4: kind,
         mss,
@@ -534,6 +720,7 @@ fn tunnel_plan(p: &Parsed, mss: usize) -> Result<Plan, SegmentError> {
             csum_field: g.checksum_field(),
             seq_field: g.sequence_field(),
         }),
+        udp_tunnel: None,
         l4_off: l4.offset,
         l4: kind,
         mss,

@@ -38,6 +38,44 @@ fn mutated_nvgre() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A valid VXLAN frame (outer IPv4/UDP to 4789, inner IPv4/TCP, 600 payload bytes)
+/// with bytes overwritten at random: the UDP tunnel segmenter at offsets 34, 64, 84.
+fn mutated_vxlan() -> impl Strategy<Value = Vec<u8>> {
+    let base = vxlan_tcp_frame();
+    let n = base.len();
+    proptest::collection::vec((0..n, any::<u8>()), 1..6).prop_map(move |muts| {
+        let mut f = base.clone();
+        for (i, b) in muts {
+            f[i] = b;
+        }
+        f
+    })
+}
+
+fn vxlan_tcp_frame() -> Vec<u8> {
+    let payload = 600usize;
+    let inner_len = 20 + 20 + payload;
+    let udp_len = 8 + 8 + 14 + inner_len;
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    f.extend([
+        0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    f[16..18].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+    f.extend([0xd4, 0x31, 0x12, 0xb5]);
+    f.extend((udp_len as u16).to_be_bytes());
+    f.extend([0, 0, 0x08, 0, 0, 0, 0, 0, 100, 0]);
+    f.extend([2, 0, 0, 0, 0, 4, 2, 0, 0, 0, 0, 3, 0x08, 0x00]);
+    f.extend([
+        0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 1, 0, 1, 10, 1, 0, 2,
+    ]);
+    f[66..68].copy_from_slice(&(inner_len as u16).to_be_bytes());
+    f.extend([
+        0x30, 0x39, 0, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    f.resize(f.len() + payload, 0xa5);
+    f
+}
+
 fn nvgre_tcp_frame() -> Vec<u8> {
     let mut inner = Vec::new();
     etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4])
@@ -75,6 +113,20 @@ fn exercise(frame: &[u8], mss: usize, maclen: usize, iplen: usize, l4len: usize)
     let _ = segment::tso(frame, mss, &mut out);
     let _ = segment::uso(frame, mss, &mut out);
     let _ = segment::nvgre_lso(frame, mss, &mut out);
+    let mut seg = segment::Segmenter::new();
+    for l4 in [segment::L4Kind::Tcp, segment::L4Kind::Udp] {
+        for outer_checksum in [true, false] {
+            // The driver's three offsets, taken from the descriptor-shaped inputs.
+            let req = segment::UdpTunnelRequest {
+                outer_udp: maclen,
+                inner_ip: iplen,
+                inner_l4: l4len,
+                l4,
+                outer_checksum,
+            };
+            let _ = seg.udp_tunnel(frame, mss, &req, &mut out);
+        }
+    }
     for l4 in [segment::L4Kind::Tcp, segment::L4Kind::Udp] {
         for ipv4 in [true, false] {
             let p = segment::ReplicateParams {
@@ -116,9 +168,33 @@ proptest! {
     }
 
     #[test]
+    fn mutated_vxlan_frames(frame in mutated_vxlan(), mss in 0usize..300) {
+        exercise(&frame, mss, 34, 64, 84);
+    }
+
+    #[test]
     fn huge_descriptor_values(frame in arb_frame(), mss in any::<usize>(), maclen in any::<usize>(), iplen in any::<usize>(), l4len in any::<usize>()) {
         exercise(&frame, mss, maclen, iplen, l4len);
     }
+}
+
+#[test]
+fn the_vxlan_base_frame_segments() {
+    let f = vxlan_tcp_frame();
+    let req = segment::UdpTunnelRequest {
+        outer_udp: 34,
+        inner_ip: 64,
+        inner_l4: 84,
+        l4: segment::L4Kind::Tcp,
+        outer_checksum: true,
+    };
+    let mut n = 0;
+    let stats = segment::Segmenter::new().udp_tunnel(&f, 200, &req, &mut |_| n += 1);
+    assert_eq!(stats.map(|s| s.segments), Ok(3));
+    assert_eq!(
+        n, 3,
+        "the mutations start from a frame that reaches segmentation"
+    );
 }
 
 #[test]

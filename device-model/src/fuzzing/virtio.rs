@@ -31,7 +31,7 @@ mod rings;
 use crate::timing::TimingMode;
 
 pub use codec::{decode_virtio, encode_virtio};
-pub use frames::Packet;
+pub use frames::{Packet, TUNNEL_PROTO};
 
 /// Operations decoded from one input at most: keeps each fuzz input quick.
 pub const MAX_OPS: usize = 256;

@@ -13,6 +13,8 @@ pub struct Counters {
     pub tx_gso_segments: u64,
     /// Of `tx_gso`, UDP segmentation (HOST_USO).
     pub tx_uso: u64,
+    /// Of `tx_gso`, sends segmented inside a UDP tunnel (VXLAN, Geneve).
+    pub tx_udp_tunnel_gso: u64,
     /// Dropped: malformed header, an offload that was not negotiated or that failed.
     pub tx_dropped: u64,
     /// Tx passes that stopped at their budget with chains left, resumed by the

@@ -46,7 +46,11 @@ pub use counters::{Counters, ERROR_COUNTERS};
 pub use features::OFFERED as OFFERED_FEATURES;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use features::{bit as feature_bit, NEED_CSUM, NEED_CTRL_VQ};
-pub use net_hdr::{NetHdr, HASH_HDR_LEN as NET_HASH_HDR_LEN, HDR_LEN as NET_HDR_LEN};
+pub use features::{VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO, VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO_CSUM};
+pub use net_hdr::{
+    NetHdr, HASH_HDR_LEN as NET_HASH_HDR_LEN, HDR_LEN as NET_HDR_LEN,
+    TUNNEL_HDR_LEN as NET_TUNNEL_HDR_LEN,
+};
 pub use queue::MAX_QUEUE_SIZE;
 
 use crate::irq::IrqSink;
@@ -253,8 +257,19 @@ impl VirtioNet {
     }
 
     /// Length of the `virtio_net_hdr` ahead of every frame, both directions.
+    /// The net header of both directions: the tunnel header once UDP tunnel
+    /// segmentation is negotiated (its hash fields are there even without
+    /// HASH_REPORT), else the hash header with HASH_REPORT, else the plain one.
     fn hdr_len(&self) -> usize {
-        if self.features.has(VIRTIO_NET_F_HASH_REPORT) {
+        if self
+            .features
+            .has(features::VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO)
+            || self
+                .features
+                .has(features::VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO)
+        {
+            NET_TUNNEL_HDR_LEN
+        } else if self.features.has(VIRTIO_NET_F_HASH_REPORT) {
             NET_HASH_HDR_LEN
         } else {
             NET_HDR_LEN

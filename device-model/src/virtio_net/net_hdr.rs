@@ -14,6 +14,13 @@ pub const HDR_LEN: usize = size_of::<virtio_net_hdr_v1>();
 /// ...unless HASH_REPORT was negotiated: then both directions use
 /// `virtio_net_hdr_v1_hash`, with the hash value and type after the plain header.
 pub const HASH_HDR_LEN: usize = size_of::<virtio_net_hdr_v1_hash>();
+/// With UDP tunnel segmentation negotiated both directions use
+/// `virtio_net_hdr_v1_hash_tunnel`: the hash header, then the offsets of the
+/// outer transport header and of the inner network header (virtio 1.4; not yet
+/// in `virtio-bindings`, so laid out here after Linux's uAPI).
+pub const TUNNEL_HDR_LEN: usize = HASH_HDR_LEN + 4;
+const OUTER_TH_OFFSET: usize = HASH_HDR_LEN;
+const INNER_NH_OFFSET: usize = HASH_HDR_LEN + 2;
 const HASH_VALUE: usize = offset_of!(virtio_net_hdr_v1_hash, hash_value);
 const HASH_REPORT: usize = offset_of!(virtio_net_hdr_v1_hash, hash_report);
 
@@ -73,6 +80,20 @@ impl NetHdr {
         b
     }
 
+    /// The two offsets of a tunnel header, `(outer_th_offset, inner_nh_offset)`.
+    pub fn tunnel_offsets(b: &[u8; TUNNEL_HDR_LEN]) -> (u16, u16) {
+        let at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+        (at(OUTER_TH_OFFSET), at(INNER_NH_OFFSET))
+    }
+
+    /// The header as `virtio_net_hdr_v1_hash_tunnel` (receive: no tunnel, the
+    /// offsets 0); its first [`HASH_HDR_LEN`] bytes are the hash header.
+    pub fn to_tunnel_bytes(self) -> [u8; TUNNEL_HDR_LEN] {
+        let mut b = [0u8; TUNNEL_HDR_LEN];
+        b[..HASH_HDR_LEN].copy_from_slice(&self.to_hash_bytes());
+        b
+    }
+
     pub fn to_bytes(self) -> [u8; HDR_LEN] {
         let mut b = [0u8; HDR_LEN];
         b[FLAGS] = self.flags;
@@ -96,7 +117,7 @@ mod tests {
 
     #[test]
     fn layout_is_the_twelve_byte_v1_header() {
-        assert_eq!((HDR_LEN, HASH_HDR_LEN), (12, 20));
+        assert_eq!((HDR_LEN, HASH_HDR_LEN, TUNNEL_HDR_LEN), (12, 20, 24));
         assert_eq!((HASH_VALUE, HASH_REPORT), (12, 16));
         assert_eq!((CSUM_START, CSUM_OFFSET, NUM_BUFFERS), (6, 8, 10));
         let h = NetHdr {

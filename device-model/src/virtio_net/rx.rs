@@ -150,7 +150,7 @@ impl VirtioNet {
         let hdr = self.rx_header(frame, chains.len() as u16, decision);
         let mut data = std::mem::take(&mut self.scratch);
         data.clear();
-        data.extend_from_slice(&hdr.to_hash_bytes()[..hdr_len]);
+        data.extend_from_slice(&hdr.to_tunnel_bytes()[..hdr_len]);
         data.extend_from_slice(frame);
         let result = self.scatter(q, &chains, &data);
         self.scratch = data;

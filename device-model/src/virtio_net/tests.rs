@@ -106,7 +106,7 @@ fn rig_with_packed(packed: bool) -> Rig {
 }
 
 /// The features Linux's `virtio_net` accepts from what tunic offers.
-fn linux_features() -> u64 {
+fn linux_features() -> u128 {
     [
         VIRTIO_F_VERSION_1,
         VIRTIO_RING_F_INDIRECT_DESC,
@@ -125,7 +125,7 @@ fn linux_features() -> u64 {
 
 /// What Linux's `virtio_net` accepts when everything is offered: the plain set plus
 /// the control queue and what rides on it, EVENT_IDX, USO and SPEED_DUPLEX.
-fn full_features() -> u64 {
+fn full_features() -> u128 {
     [
         VIRTIO_RING_F_EVENT_IDX,
         VIRTIO_NET_F_SPEED_DUPLEX,
@@ -177,25 +177,24 @@ impl Rig {
         self.set_common(common::DEVICE_STATUS, 1, u64::from(s));
     }
 
-    fn device_features(&mut self) -> u64 {
-        self.set_common(common::DEVICE_FEATURE_SELECT, 4, 0);
-        let lo = self.common(common::DEVICE_FEATURE, 4);
-        self.set_common(common::DEVICE_FEATURE_SELECT, 4, 1);
-        let hi = self.common(common::DEVICE_FEATURE, 4);
-        lo | (hi << 32)
+    fn device_features(&mut self) -> u128 {
+        (0..4).fold(0, |f, sel| {
+            self.set_common(common::DEVICE_FEATURE_SELECT, 4, sel);
+            f | u128::from(self.common(common::DEVICE_FEATURE, 4)) << (32 * sel)
+        })
     }
 
     /// Steps 3.1.1 up to FEATURES_OK; returns the status read back.
-    fn negotiate(&mut self, features: u64) -> u8 {
+    fn negotiate(&mut self, features: u128) -> u8 {
         self.set_status(0);
         self.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE);
         self.set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-        for sel in 0..2 {
+        for sel in 0..4 {
             self.set_common(common::DRIVER_FEATURE_SELECT, 4, sel);
             self.set_common(
                 common::DRIVER_FEATURE,
                 4,
-                (features >> (32 * sel)) & 0xffff_ffff,
+                (features >> (32 * sel)) as u64 & 0xffff_ffff,
             );
         }
         self.set_status(
@@ -228,7 +227,7 @@ impl Rig {
         self.set_common(common::QUEUE_ENABLE, 2, 1);
     }
 
-    fn up_with(&mut self, features: u64) {
+    fn up_with(&mut self, features: u128) {
         let st = self.negotiate(features);
         assert_ne!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
         self.set_common(common::CONFIG_MSIX_VECTOR, 2, u64::from(CONFIG_VECTOR));
@@ -363,7 +362,7 @@ impl Rig {
     }
 
     /// Every queue set up, control queue included, with `features` negotiated.
-    fn up_full_with(&mut self, features: u64) {
+    fn up_full_with(&mut self, features: u128) {
         let st = self.negotiate(features);
         assert_ne!(u32::from(st) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
         self.set_common(common::CONFIG_MSIX_VECTOR, 2, u64::from(CONFIG_VECTOR));
@@ -615,7 +614,7 @@ fn feature_negotiation_refuses_what_is_not_offered() {
     r.set_common(common::DRIVER_FEATURE, 4, 0);
     assert_eq!(
         r.common(common::DRIVER_FEATURE, 4),
-        linux_features() & 0xffff_ffff
+        (linux_features() & 0xffff_ffff) as u64
     );
 
     // Reset clears everything.
@@ -923,10 +922,10 @@ fn guest_offloads_switched_off_by_the_driver_stop_data_valid_until_switched_on()
     // What Linux sends to attach XDP: every guest offload off.
     assert_eq!(set(&mut r, 0), OK);
     assert_eq!(receive_flags(&mut r), 0);
-    assert_eq!(set(&mut r, bit(VIRTIO_NET_F_GUEST_CSUM)), OK);
+    assert_eq!(set(&mut r, bit(VIRTIO_NET_F_GUEST_CSUM) as u64), OK);
     assert_eq!(receive_flags(&mut r), VIRTIO_NET_HDR_F_DATA_VALID as u8);
     // Not negotiated (tunic never offers guest TSO), or not 8 bytes: refused, nothing changes.
-    assert_eq!(set(&mut r, bit(VIRTIO_NET_F_GUEST_TSO4)), ERR);
+    assert_eq!(set(&mut r, bit(VIRTIO_NET_F_GUEST_TSO4) as u64), ERR);
     assert_eq!(
         r.ctrl(
             VIRTIO_NET_CTRL_GUEST_OFFLOADS,
@@ -1566,7 +1565,7 @@ impl Rig {
     }
 }
 
-fn packed_features() -> u64 {
+fn packed_features() -> u128 {
     linux_features() | bit(VIRTIO_F_RING_PACKED)
 }
 
@@ -1954,4 +1953,277 @@ fn device_stats_count_the_segmentation_the_device_did_per_transmit_queue() {
         r.ctrl_with_result(VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_GET, &req, 56);
     assert_eq!(ack, ERR);
     assert!(!r.needs_reset());
+}
+
+// ---- GSO over a UDP tunnel (HOST_UDP_TUNNEL_GSO) ----------------------------------
+
+/// A VXLAN frame (outer IPv4 or IPv6, UDP to 4789, VXLAN, inner Ethernet, inner
+/// IPv4 or IPv6, TCP) as Linux hands it to the device for tunnel GSO: the inner TCP
+/// checksum seeded with the pseudo-header over the whole inner TCP length, the
+/// outer UDP checksum field holding `outer_seed`. Returns the frame and its
+/// (outer UDP, inner IP, inner TCP) offsets.
+fn vxlan_seeded(
+    outer_v6: bool,
+    inner_v6: bool,
+    outer_seed: u16,
+    p: &[u8],
+) -> (Vec<u8>, [usize; 3]) {
+    let inner = if inner_v6 {
+        tcp6_seeded(p)
+    } else {
+        tcp4_seeded(p)
+    };
+    let udp_len = 8 + 8 + inner.len();
+    let mut f = eth(if outer_v6 { 0x86dd } else { 0x0800 });
+    if outer_v6 {
+        f.extend_from_slice(&[0x60, 0, 0, 0]);
+        f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        f.extend_from_slice(&[17, 64]);
+        f.extend_from_slice(&[0xfd, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[0xfd, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    } else {
+        let mut ip = vec![0x45, 0, 0, 0, 0x77, 0x00, 0x40, 0x00, 64, 17, 0, 0];
+        ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+        ip.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+        let c = !fold(sum(&ip, 0));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        f.extend_from_slice(&ip);
+    }
+    let outer_udp = f.len();
+    f.extend_from_slice(&[0xd4, 0x31, 0x12, 0xb5]); // 54321 -> 4789
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.extend_from_slice(&outer_seed.to_be_bytes());
+    f.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 100, 0]); // VXLAN, VNI 100
+    let inner_eth = f.len();
+    f.extend_from_slice(&inner);
+    let inner_ip = inner_eth + 14;
+    let inner_l4 = inner_ip + if inner_v6 { 40 } else { 20 };
+    (f, [outer_udp, inner_ip, inner_l4])
+}
+
+/// The 24-byte tunnel header for a tunnel TSO send.
+fn tunnel_hdr(
+    outer_v6: bool,
+    inner_v6: bool,
+    outer_csum: bool,
+    mss: u16,
+    at: [usize; 3],
+) -> Vec<u8> {
+    let inner = if inner_v6 {
+        VIRTIO_NET_HDR_GSO_TCPV6
+    } else {
+        VIRTIO_NET_HDR_GSO_TCPV4
+    };
+    let hdr = NetHdr {
+        flags: (VIRTIO_NET_HDR_F_NEEDS_CSUM | if outer_csum { 8 } else { 0 }) as u8,
+        gso_type: inner as u8 | if outer_v6 { 0x40 } else { 0x20 },
+        gso_size: mss,
+        hdr_len: (at[2] + 20) as u16,
+        ..csum_hdr(at[2] as u16)
+    };
+    let mut b = hdr.to_tunnel_bytes().to_vec();
+    b[20..22].copy_from_slice(&(at[0] as u16).to_le_bytes());
+    b[22..24].copy_from_slice(&(at[1] as u16).to_le_bytes());
+    b
+}
+
+fn tunnel_features() -> u128 {
+    linux_features()
+        | bit(super::features::VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO)
+        | bit(super::features::VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO_CSUM)
+}
+
+/// The ones'-complement sum of `bytes` plus a pseudo-header folds to 0xFFFF when
+/// the checksum inside is right.
+fn sums_right(pseudo: u64, bytes: &[u8]) -> bool {
+    fold(sum(bytes, pseudo)) == 0xffff
+}
+
+/// Checks every layer of every segment of a tunnel send, independently of the
+/// engine: lengths, IPv4 checksums and IDs, the outer UDP checksum (or its
+/// absence), the inner TCP checksum, sequence numbers and flags, and that the
+/// payload comes back whole.
+fn check_tunnel_segments(
+    wire: &[Vec<u8>],
+    at: [usize; 3],
+    outer_v6: bool,
+    inner_v6: bool,
+    outer_csum: bool,
+    p: &[u8],
+) {
+    let [udp, iip, tcp] = at;
+    let hdr = tcp + 20;
+    let mut got = Vec::new();
+    for (k, seg) in wire.iter().enumerate() {
+        let be = |o: usize| u16::from_be_bytes([seg[o], seg[o + 1]]);
+        let udp_len = seg.len() - udp;
+        assert_eq!(usize::from(be(udp + 4)), udp_len, "outer UDP length of {k}");
+        let outer_pseudo = if outer_v6 {
+            assert_eq!(
+                usize::from(be(18)),
+                seg.len() - 54,
+                "outer IPv6 payload length"
+            );
+            pseudo_ipv6(
+                seg[22..38].try_into().unwrap(),
+                seg[38..54].try_into().unwrap(),
+                17,
+                udp_len as u32,
+            )
+        } else {
+            assert_eq!(usize::from(be(16)), seg.len() - 14, "outer IPv4 length");
+            assert_eq!(
+                fold(sum(&seg[14..34], 0)),
+                0xffff,
+                "outer IPv4 checksum of {k}"
+            );
+            assert_eq!(be(18), 0x7700 + k as u16, "outer IPv4 ID of {k}");
+            pseudo_ipv4(
+                seg[26..30].try_into().unwrap(),
+                seg[30..34].try_into().unwrap(),
+                17,
+                udp_len as u32,
+            )
+        };
+        if outer_csum {
+            assert!(
+                sums_right(outer_pseudo, &seg[udp..]),
+                "outer UDP checksum of {k}"
+            );
+        } else {
+            assert_eq!(be(udp + 6), 0, "no outer UDP checksum asked for");
+        }
+        let tcp_len = seg.len() - tcp;
+        let inner_pseudo = if inner_v6 {
+            assert_eq!(usize::from(be(iip + 4)), seg.len() - iip - 40);
+            pseudo_ipv6(
+                seg[iip + 8..iip + 24].try_into().unwrap(),
+                seg[iip + 24..iip + 40].try_into().unwrap(),
+                6,
+                tcp_len as u32,
+            )
+        } else {
+            assert_eq!(
+                usize::from(be(iip + 2)),
+                seg.len() - iip,
+                "inner IPv4 length"
+            );
+            assert_eq!(
+                fold(sum(&seg[iip..iip + 20], 0)),
+                0xffff,
+                "inner IPv4 checksum of {k}"
+            );
+            assert_eq!(be(iip + 4), 0x1234 + k as u16, "inner IPv4 ID of {k}");
+            pseudo_ipv4(
+                seg[iip + 12..iip + 16].try_into().unwrap(),
+                seg[iip + 16..iip + 20].try_into().unwrap(),
+                6,
+                tcp_len as u32,
+            )
+        };
+        assert!(
+            sums_right(inner_pseudo, &seg[tcp..]),
+            "inner TCP checksum of {k}"
+        );
+        let seq0 = if inner_v6 { 7 } else { 1000 };
+        let seq = u32::from_be_bytes(seg[tcp + 4..tcp + 8].try_into().unwrap());
+        assert_eq!(seq, seq0 + got.len() as u32, "sequence of {k}");
+        let psh = seg[tcp + 13] & 0x08 != 0;
+        assert_eq!(psh, k + 1 == wire.len(), "PSH only on the last segment");
+        got.extend_from_slice(&seg[hdr..]);
+    }
+    assert_eq!(got, p, "the payload, reassembled");
+}
+
+#[test]
+fn tso_inside_an_ipv4_vxlan_tunnel_without_outer_checksum() {
+    let mut r = rig();
+    r.up_with(tunnel_features());
+    let p = payload(5000);
+    let (frame, at) = vxlan_seeded(false, false, 0, &p);
+    r.send_on(1, &tunnel_hdr(false, false, false, 1400, at), &frame);
+    let wire = r.take_wire();
+    assert_eq!(wire.len(), 4);
+    check_tunnel_segments(&wire, at, false, false, false, &p);
+    let c = r.dev.counters();
+    assert_eq!(
+        (
+            c.tx_gso,
+            c.tx_udp_tunnel_gso,
+            c.tx_gso_segments,
+            c.tx_dropped
+        ),
+        (1, 1, 4, 0)
+    );
+}
+
+#[test]
+fn tso_inside_udp_tunnels_with_outer_checksums_in_every_ip_mix() {
+    for (outer_v6, inner_v6) in [(false, false), (false, true), (true, false), (true, true)] {
+        let mut r = rig();
+        r.up_with(tunnel_features());
+        let p = payload(3001);
+        // A seed the device must not trust: it computes the outer sum itself.
+        let (frame, at) = vxlan_seeded(outer_v6, inner_v6, 0xbeef, &p);
+        r.send_on(1, &tunnel_hdr(outer_v6, inner_v6, true, 1000, at), &frame);
+        let wire = r.take_wire();
+        assert_eq!(wire.len(), 4, "outer v6 {outer_v6}, inner v6 {inner_v6}");
+        check_tunnel_segments(&wire, at, outer_v6, inner_v6, true, &p);
+    }
+}
+
+#[test]
+fn the_net_header_grows_to_the_tunnel_header_once_negotiated() {
+    let mut r = rig();
+    r.up_with(tunnel_features());
+    let bufs = r.offer_rx(1, 2048);
+    let frame = tcp4_complete(&payload(100));
+    r.dev.receive(&frame);
+    let (_, data) = read_rx(&r, bufs[0], NET_TUNNEL_HDR_LEN + frame.len());
+    assert_eq!(
+        &data[NET_TUNNEL_HDR_LEN - NET_HDR_LEN..],
+        &frame[..],
+        "24-byte header first"
+    );
+}
+
+#[test]
+fn tunnel_gso_the_driver_cannot_ask_for_is_dropped_and_counted() {
+    let p = payload(3000);
+    let (frame, at) = vxlan_seeded(false, false, 0, &p);
+    // Tunnel GSO without the feature: the header is 12 bytes and the bits are refused.
+    let mut r = rig();
+    r.up_with(linux_features());
+    let mut hdr = tunnel_hdr(false, false, false, 1400, at);
+    hdr.truncate(NET_HDR_LEN);
+    r.send_on(1, &hdr, &frame);
+    // The outer checksum without HOST_UDP_TUNNEL_GSO_CSUM.
+    let mut r2 = rig();
+    r2.up_with(linux_features() | bit(super::features::VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO));
+    r2.send_on(1, &tunnel_hdr(false, false, true, 1400, at), &frame);
+    // Offsets that disagree with the frame, both tunnel types at once, an inner
+    // IP header that is not there.
+    let mut r3 = rig();
+    r3.up_with(tunnel_features());
+    r3.send_on(
+        1,
+        &tunnel_hdr(false, false, false, 1400, [at[0] + 2, at[1], at[2]]),
+        &frame,
+    );
+    let mut both = tunnel_hdr(false, false, false, 1400, at);
+    both[1] |= 0x60;
+    r3.send_on(1, &both, &frame);
+    r3.send_on(
+        1,
+        &tunnel_hdr(false, false, false, 1400, [at[0], at[0] + 8, at[2]]),
+        &frame,
+    );
+    for (rig, dropped) in [(&mut r, 1), (&mut r2, 1), (&mut r3, 3)] {
+        assert!(rig.take_wire().is_empty());
+        assert_eq!(rig.dev.counters().tx_dropped, dropped);
+        assert!(
+            !rig.needs_reset(),
+            "a bad packet is dropped, the queue goes on"
+        );
+    }
 }

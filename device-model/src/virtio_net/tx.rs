@@ -3,6 +3,7 @@
 
 use offload_engines::checksum::fold;
 use offload_engines::cost::TxShape;
+use offload_engines::segment::{L4Kind, UdpTunnelRequest};
 use offload_engines::txcsum;
 use virtio_bindings::virtio_net::{
     VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_USO,
@@ -11,15 +12,24 @@ use virtio_bindings::virtio_net::{
 };
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_INDIRECT_DESC;
 
-use super::net_hdr::{NetHdr, HASH_HDR_LEN, HDR_LEN};
+use super::features::{VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO, VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO_CSUM};
+use super::net_hdr::{NetHdr, HDR_LEN, TUNNEL_HDR_LEN};
 use super::queue::{Chain, QueueError};
 use super::VirtioNet;
 use crate::doorbell::TxBudget;
 use crate::timing::Completion;
 
+/// UDP tunnel GSO bits of `gso_type` and the outer-checksum flag (virtio 1.4;
+/// not yet in `virtio-bindings`): the outer IP version of the tunnel.
+const VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4: u32 = 0x20;
+const VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6: u32 = 0x40;
+const VIRTIO_NET_HDR_GSO_UDP_TUNNEL: u32 =
+    VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4 | VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV6;
+const VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM: u32 = 8;
+
 /// Largest chain gathered: a 64 KiB GSO packet with its headers and the net header.
 /// Bigger ones are dropped without allocating what the guest asked for.
-const MAX_TX_CHAIN: usize = HASH_HDR_LEN + 64 * 1024 + 256;
+const MAX_TX_CHAIN: usize = TUNNEL_HDR_LEN + 64 * 1024 + 256;
 /// Ethernet header and one VLAN tag on top of the MTU.
 const L2_OVERHEAD: usize = 14 + 4;
 
@@ -155,6 +165,9 @@ impl VirtioNet {
             return Err(TxDrop::NoHeader);
         }
         let (hdr, frame) = buf.split_at_mut(hdr_len);
+        let tunnel = hdr
+            .first_chunk::<TUNNEL_HDR_LEN>()
+            .map(NetHdr::tunnel_offsets);
         let Some(hdr) = hdr.first_chunk::<HDR_LEN>() else {
             return Err(TxDrop::NoHeader);
         };
@@ -163,8 +176,10 @@ impl VirtioNet {
         if needs_csum && !self.features.has(VIRTIO_NET_F_CSUM) {
             return Err(TxDrop::NotNegotiated);
         }
-        let gso = u32::from(hdr.gso_type) & !VIRTIO_NET_HDR_GSO_ECN;
-        if gso == VIRTIO_NET_HDR_GSO_NONE {
+        let tunnel_gso = u32::from(hdr.gso_type) & VIRTIO_NET_HDR_GSO_UDP_TUNNEL;
+        let gso =
+            u32::from(hdr.gso_type) & !(VIRTIO_NET_HDR_GSO_ECN | VIRTIO_NET_HDR_GSO_UDP_TUNNEL);
+        if gso == VIRTIO_NET_HDR_GSO_NONE && tunnel_gso == 0 {
             if frame.len() > usize::from(self.cfg.mtu) + L2_OVERHEAD {
                 return Err(TxDrop::TooLong);
             }
@@ -196,6 +211,14 @@ impl VirtioNet {
         if !negotiated || !needs_csum {
             return Err(TxDrop::NotNegotiated);
         }
+        let tunnel = tunnel_request(&hdr, tunnel_gso, tunnel, udp)?;
+        if let Some(t) = &tunnel {
+            if !self.features.has(VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO)
+                || (t.outer_checksum && !self.features.has(VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO_CSUM))
+            {
+                return Err(TxDrop::NotNegotiated);
+            }
+        }
         // Each segment carries gso_size payload bytes after its headers: more than
         // the MTU would put frames on the wire that the link does not carry.
         if hdr.gso_size > self.cfg.mtu {
@@ -221,14 +244,15 @@ impl VirtioNet {
             }
         };
         let mss = usize::from(hdr.gso_size);
-        let stats = if udp {
-            segmenter.uso(frame, mss, &mut out)
-        } else {
-            segmenter.tso(frame, mss, &mut out)
+        let stats = match &tunnel {
+            Some(t) => segmenter.udp_tunnel(frame, mss, t, &mut out),
+            None if udp => segmenter.uso(frame, mss, &mut out),
+            None => segmenter.tso(frame, mss, &mut out),
         }
         .map_err(|e| TxDrop::Offload(e.to_string()))?;
         counters.tx_gso += 1;
         counters.tx_uso += u64::from(udp);
+        counters.tx_udp_tunnel_gso += u64::from(tunnel.is_some());
         counters.tx_gso_segments += stats.segments as u64;
         counters.tx_packets += sent;
         counters.tx_bytes += bytes;
@@ -253,6 +277,34 @@ impl VirtioNet {
             None => self.wire.transmit(frame),
         }
     }
+}
+
+/// GSO over a UDP tunnel (`gso_type` with UDP_TUNNEL_IPV4 or _IPV6): where the
+/// tunnel header says the outer UDP and inner IP headers are, the inner L4 header
+/// at `csum_start`. Both tunnel bits at once, or an offset past the header, is a
+/// malformed packet.
+fn tunnel_request(
+    hdr: &NetHdr,
+    tunnel_gso: u32,
+    offsets: Option<(u16, u16)>,
+    udp: bool,
+) -> Result<Option<UdpTunnelRequest>, TxDrop> {
+    if tunnel_gso == 0 {
+        return Ok(None);
+    }
+    let Some((outer_th, inner_nh)) = offsets else {
+        return Err(TxDrop::NotNegotiated);
+    };
+    if tunnel_gso == VIRTIO_NET_HDR_GSO_UDP_TUNNEL {
+        return Err(TxDrop::Offload("both UDP tunnel types set".into()));
+    }
+    Ok(Some(UdpTunnelRequest {
+        outer_udp: usize::from(outer_th),
+        inner_ip: usize::from(inner_nh),
+        inner_l4: usize::from(hdr.csum_start),
+        l4: if udp { L4Kind::Udp } else { L4Kind::Tcp },
+        outer_checksum: u32::from(hdr.flags) & VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM != 0,
+    }))
 }
 
 /// Linux seeds the checksum field of a GSO packet (TCP, and UDP for USO) with the pseudo-header sum over the

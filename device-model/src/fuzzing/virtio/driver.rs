@@ -17,7 +17,8 @@ use super::Offload;
 use crate::virtio_net::layout::{common, DEVICE_CFG_OFFSET, NOTIFY_OFFSET, NOTIFY_OFF_MULTIPLIER};
 use crate::virtio_net::{
     feature_bit as bit, NetHdr, MAX_QUEUE_PAIRS, MAX_QUEUE_SIZE, NEED_CSUM, NEED_CTRL_VQ,
-    NET_HASH_HDR_LEN, NET_HDR_LEN,
+    NET_HASH_HDR_LEN, NET_HDR_LEN, NET_TUNNEL_HDR_LEN, VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO,
+    VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO_CSUM,
 };
 
 const PAIRS: usize = MAX_QUEUE_PAIRS as usize;
@@ -53,7 +54,7 @@ const MAX_RX_LEN: u16 = 16 * 1024;
 
 /// What the guest driver negotiated and where its rings stand.
 pub(super) struct Driver {
-    pub features: u64,
+    pub features: u128,
     pub packed: bool,
     pub(super) rings: Vec<Ring>,
     next_buf: u64,
@@ -72,7 +73,7 @@ impl Default for Driver {
 
 /// The driver's features made consistent, as a driver that knows the spec's
 /// dependencies (5.1.3.1) picks them from what it wants.
-fn consistent(wanted: u64, packed: bool, offered: u64) -> u64 {
+fn consistent(wanted: u128, packed: bool, offered: u128) -> u128 {
     let mut f = (wanted & offered) | bit(VIRTIO_F_VERSION_1);
     f &= !bit(VIRTIO_F_RING_PACKED);
     if packed {
@@ -114,8 +115,11 @@ impl Driver {
         }
     }
 
+    /// The device's rule (`VirtioNet::hdr_len`), from what was negotiated.
     fn hdr_len(&self) -> usize {
-        if self.has(VIRTIO_NET_F_HASH_REPORT) {
+        if self.has(VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO) {
+            NET_TUNNEL_HDR_LEN
+        } else if self.has(VIRTIO_NET_F_HASH_REPORT) {
             NET_HASH_HDR_LEN
         } else {
             NET_HDR_LEN
@@ -161,11 +165,11 @@ impl Driver {
 }
 
 impl Harness {
-    fn device_features(&mut self) -> u64 {
-        self.set_common(common::DEVICE_FEATURE_SELECT, 4, 0);
-        let lo = self.common(common::DEVICE_FEATURE, 4);
-        self.set_common(common::DEVICE_FEATURE_SELECT, 4, 1);
-        lo | self.common(common::DEVICE_FEATURE, 4) << 32
+    fn device_features(&mut self) -> u128 {
+        (0..4).fold(0, |f, sel| {
+            self.set_common(common::DEVICE_FEATURE_SELECT, 4, sel);
+            f | u128::from(self.common(common::DEVICE_FEATURE, 4)) << (32 * sel)
+        })
     }
 
     /// Reset, negotiation, queue setup (3.1.1), DRIVER_OK, then what Linux does
@@ -177,10 +181,17 @@ impl Harness {
         self.set_status(ack);
         self.set_status(ack | driver);
         let offered = self.device_features();
-        let f = consistent(features, packed, offered);
-        for sel in 0..2 {
+        // Feature bits 64 and up (the UDP tunnel offloads) mirror bits 0 and up of
+        // the input, so inputs stay 64 bits and the corpus keeps its meaning.
+        let wanted = u128::from(features) | u128::from(features) << 64;
+        let f = consistent(wanted, packed, offered);
+        for sel in 0..4 {
             self.set_common(common::DRIVER_FEATURE_SELECT, 4, sel);
-            self.set_common(common::DRIVER_FEATURE, 4, (f >> (32 * sel)) & 0xffff_ffff);
+            self.set_common(
+                common::DRIVER_FEATURE,
+                4,
+                (f >> (32 * sel)) as u64 & 0xffff_ffff,
+            );
         }
         self.set_status(ack | driver | features_ok);
         if self.common(common::DEVICE_STATUS, 1) as u32 & features_ok == 0 {
@@ -276,10 +287,25 @@ impl Harness {
             Offload::Raw(_) => {}
         }
         let hdr_len = self.drv.hdr_len();
-        let head = match offload {
-            Offload::Raw(raw) => raw[..hdr_len].to_vec(),
-            _ => hdr.to_hash_bytes()[..hdr_len].to_vec(),
+        let mut head = match offload {
+            // A tunnel header's two offsets repeat the raw hash fields (meaningless
+            // on transmit), so a 20-byte input still reaches every header field.
+            Offload::Raw(raw) => [&raw[..], &raw[12..16]].concat()[..hdr_len].to_vec(),
+            _ => hdr.to_tunnel_bytes()[..hdr_len].to_vec(),
         };
+        // A tunnelled GSO send, as Linux makes it once the tunnel offload is on:
+        // the outer IP version in gso_type, the two offsets, and (when negotiated
+        // and the fill byte is odd) the outer UDP checksum asked for.
+        if let (Offload::Gso { .. }, Some(t), true) =
+            (offload, l4.tunnel, head.len() == NET_TUNNEL_HDR_LEN)
+        {
+            head[1] |= if t.outer_v6 { 0x40 } else { 0x20 };
+            if packet.fill & 1 != 0 && self.drv.has(VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO_CSUM) {
+                head[0] |= 8;
+            }
+            head[20..22].copy_from_slice(&t.outer_udp.to_le_bytes());
+            head[22..24].copy_from_slice(&t.inner_ip.to_le_bytes());
+        }
         let indirect = pieces & 4 != 0 && self.drv.has(VIRTIO_RING_F_INDIRECT_DESC);
         let parts = usize::from(pieces & 3) + 1;
         let mut bufs = Vec::new();

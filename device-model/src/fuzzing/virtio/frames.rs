@@ -8,13 +8,26 @@ use virtio_bindings::virtio_net::{
     VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4,
 };
 
-/// What to build: `proto` picks UDPv4, TCPv4, UDPv6, TCPv6 or ARP (modulo 5),
-/// `payload` bytes of `fill` follow the headers.
+/// What to build: `proto` picks UDPv4, TCPv4, UDPv6, TCPv6 or ARP (modulo 5), or,
+/// from [`TUNNEL_PROTO`] up, TCP inside a VXLAN tunnel (outer and inner IPv4 or
+/// IPv6 by its low bits); `payload` bytes of `fill` follow the headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Packet {
     pub proto: u8,
     pub payload: u16,
     pub fill: u8,
+}
+
+/// `Packet::proto` values from here up build a VXLAN-tunnelled TCP frame.
+pub const TUNNEL_PROTO: u8 = 252;
+
+/// Where a tunnelled frame's outer UDP and inner IP headers are, for the tunnel
+/// header of a transmit, and the outer IP version (the GSO tunnel type).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tunnel {
+    pub outer_udp: u16,
+    pub inner_ip: u16,
+    pub outer_v6: bool,
 }
 
 /// Where the transport checksum is, for the `virtio_net_hdr` of a transmit.
@@ -26,6 +39,7 @@ pub struct L4 {
     pub hdr_len: u16,
     /// `VIRTIO_NET_HDR_GSO_*` for segmenting this packet.
     pub gso_type: u8,
+    pub tunnel: Option<Tunnel>,
     udp: bool,
 }
 
@@ -39,6 +53,9 @@ const V6: ([u8; 16], [u8; 16]) = (
 /// The frame and, for UDP and TCP, where its checksum lives. The L4 checksum holds
 /// the pseudo-header sum (seeded); [`complete`] finishes it.
 pub fn build(p: &Packet, dst: [u8; 6], vlan: Option<u16>) -> (Vec<u8>, Option<L4>) {
+    if p.proto >= TUNNEL_PROTO {
+        return build_vxlan(p, dst, vlan);
+    }
     let mut f = dst.to_vec();
     f.extend(SRC_MAC);
     if let Some(tci) = vlan {
@@ -115,10 +132,67 @@ pub fn build(p: &Packet, dst: [u8; 6], vlan: Option<u16>) -> (Vec<u8>, Option<L4
             (false, false) => VIRTIO_NET_HDR_GSO_TCPV4,
             (false, true) => VIRTIO_NET_HDR_GSO_TCPV6,
         } as u8,
+        tunnel: None,
         udp,
     };
     f.resize(f.len() + payload, p.fill);
     (f, Some(l4))
+}
+
+/// TCP inside VXLAN (UDP to 4789, VNI 100): the inner frame as [`build`] seeds it,
+/// behind outer Ethernet, IP and UDP headers with no outer checksum. Bit 0 of
+/// `proto` makes the outer IP IPv6, bit 1 the inner one.
+fn build_vxlan(p: &Packet, dst: [u8; 6], vlan: Option<u16>) -> (Vec<u8>, Option<L4>) {
+    let inner_proto = if p.proto & 2 != 0 { 3 } else { 1 };
+    let (inner, l4) = build(
+        &Packet {
+            proto: inner_proto,
+            ..*p
+        },
+        [2, 0, 0, 0, 0, 2],
+        None,
+    );
+    let outer_v6 = p.proto & 1 != 0;
+    let (mut f, _) = build(
+        &Packet {
+            proto: if outer_v6 { 2 } else { 0 },
+            payload: 0,
+            fill: 0,
+        },
+        dst,
+        vlan,
+    );
+    // `f` is an empty outer UDP datagram: give it VXLAN and the inner frame, and
+    // fix the outer lengths (the outer checksum stays 0: none asked for).
+    let outer_udp = f.len() - 8;
+    let udp_len = 8 + 8 + inner.len();
+    f.extend([0x08, 0, 0, 0, 0, 0, 100, 0]);
+    let inner_at = f.len();
+    f.extend(&inner);
+    f[outer_udp + 2..outer_udp + 4].copy_from_slice(&4789u16.to_be_bytes());
+    f[outer_udp + 4..outer_udp + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    f[outer_udp + 6..outer_udp + 8].copy_from_slice(&[0, 0]);
+    if outer_v6 {
+        f[outer_udp - 36..outer_udp - 34].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    } else {
+        let ip = outer_udp - 20;
+        f[ip + 2..ip + 4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+        f[ip + 10..ip + 12].copy_from_slice(&[0, 0]);
+        let c = !fold(sum(&f[ip..outer_udp], 0));
+        f[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
+    }
+    let shift = inner_at as u16;
+    let l4 = l4.map(|l4| L4 {
+        csum_start: l4.csum_start + shift,
+        hdr_len: l4.hdr_len + shift,
+        tunnel: Some(Tunnel {
+            outer_udp: outer_udp as u16,
+            inner_ip: shift + 14,
+            outer_v6,
+        }),
+        ..l4
+    });
+    (f, l4)
 }
 
 /// Finishes the seeded transport checksum, as a peer's stack would have.
