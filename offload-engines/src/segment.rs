@@ -546,13 +546,7 @@ fn outer_udp_checksum(s: &mut [u8], ip: &IpRewrite, off: usize, udp_len: usize) 
 /// Checks the driver's offsets of a UDP tunnel request against the frame.
 fn udp_tunnel_plan(frame: &[u8], mss: usize, req: &UdpTunnelRequest) -> Result<Plan, SegmentError> {
     let p = parse::parse_headers(frame)?;
-    let ip = p
-        .outer
-        .ip
-        .ok_or(SegmentError::Unsupported("not an IP frame"))?;
-    if ip.fragment {
-        return Err(SegmentError::Unsupported("outer IP fragment"));
-    }
+    let ip = outer_ip(&p)?;
     let outer = p
         .outer
         .l4
@@ -690,7 +684,8 @@ fn plain_plan(p: &Parsed, mss: usize, want: L4Kind) -> Result<Plan, SegmentError
     })
 }
 
-fn tunnel_plan(p: &Parsed, mss: usize) -> Result<Plan, SegmentError> {
+/// The outer IP header of a tunnelled frame, which may not be a fragment.
+fn outer_ip(p: &Parsed) -> Result<parse::IpInfo, SegmentError> {
     let ip = p
         .outer
         .ip
@@ -698,6 +693,11 @@ fn tunnel_plan(p: &Parsed, mss: usize) -> Result<Plan, SegmentError> {
     if ip.fragment {
         return Err(SegmentError::Unsupported("outer IP fragment"));
     }
+    Ok(ip)
+}
+
+fn tunnel_plan(p: &Parsed, mss: usize) -> Result<Plan, SegmentError> {
+    let ip = outer_ip(p)?;
     let g = p
         .gre
         .ok_or(SegmentError::Unsupported("not a version-0 GRE frame"))?;

@@ -27,21 +27,17 @@ fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
 
 /// A valid NVGRE TCP frame whose bytes are then overwritten at random positions.
 fn mutated_nvgre() -> impl Strategy<Value = Vec<u8>> {
-    let base = nvgre_tcp_frame();
-    let n = base.len();
-    proptest::collection::vec((0..n, any::<u8>()), 1..6).prop_map(move |muts| {
-        let mut f = base.clone();
-        for (i, b) in muts {
-            f[i] = b;
-        }
-        f
-    })
+    mutated(nvgre_tcp_frame())
 }
 
 /// A valid VXLAN frame (outer IPv4/UDP to 4789, inner IPv4/TCP, 600 payload bytes)
-/// with bytes overwritten at random: the UDP tunnel segmenter at offsets 34, 64, 84.
+/// mutated the same way: the UDP tunnel segmenter at offsets 34, 64, 84.
 fn mutated_vxlan() -> impl Strategy<Value = Vec<u8>> {
-    let base = vxlan_tcp_frame();
+    mutated(vxlan_tcp_frame())
+}
+
+/// `base` with one to five bytes overwritten at random positions.
+fn mutated(base: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
     let n = base.len();
     proptest::collection::vec((0..n, any::<u8>()), 1..6).prop_map(move |muts| {
         let mut f = base.clone();

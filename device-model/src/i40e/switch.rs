@@ -167,36 +167,26 @@ impl VsiKind {
     }
 }
 
-/// A set of VLAN IDs (0..4095), as a bitmap: bounded whatever the guest sends.
-#[derive(Clone, PartialEq, Eq)]
-pub struct VlanSet([u64; 64]);
-
-impl Default for VlanSet {
-    fn default() -> Self {
-        Self([0; 64])
-    }
-}
+/// A set of VLAN IDs (0..4095): a bit set of at most 4096 bits whatever the
+/// guest sends, since every ID is masked to 12 bits.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct VlanSet(bit_set::BitSet);
 
 impl std::fmt::Debug for VlanSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set()
-            .entries((0..4096u16).filter(|v| self.contains(*v)))
-            .finish()
+        f.debug_set().entries(self.0.iter()).finish()
     }
 }
 
 impl VlanSet {
     pub fn contains(&self, vid: u16) -> bool {
-        let v = usize::from(vid & 0x0FFF);
-        self.0[v / 64] & (1 << (v % 64)) != 0
+        self.0.contains(usize::from(vid & 0x0FFF))
     }
     pub fn insert(&mut self, vid: u16) {
-        let v = usize::from(vid & 0x0FFF);
-        self.0[v / 64] |= 1 << (v % 64);
+        self.0.insert(usize::from(vid & 0x0FFF));
     }
     pub fn remove(&mut self, vid: u16) {
-        let v = usize::from(vid & 0x0FFF);
-        self.0[v / 64] &= !(1 << (v % 64));
+        self.0.remove(usize::from(vid & 0x0FFF));
     }
 }
 
