@@ -71,6 +71,42 @@ fn specs(seed: Seed) -> Vec<(&'static str, FrameSpec)> {
     v
 }
 
+/// `inner` (a whole frame) inside VXLAN (UDP to 4789, VNI 100) over outer IPv4 or
+/// IPv6 with no outer UDP checksum, as Linux hands a tunnel GSO packet to virtio-net;
+/// with the outer UDP, inner IP and inner L4 offsets.
+fn vxlan(outer: Ip, inner: &Built) -> (Vec<u8>, [u16; 3]) {
+    use offload_engines::checksum::checksum;
+    let udp_len = 8 + 8 + inner.frame.len();
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+    match outer {
+        Ip::V4 => {
+            f.extend([0x08, 0x00, 0x45, 0, 0, 0, 0x10, 0x01, 0x40, 0, 64, 17, 0, 0]);
+            f[16..18].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+            f.extend(build::OUTER_SRC4);
+            f.extend(build::OUTER_DST4);
+            let c = checksum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+        Ip::V6 => {
+            f.extend([0x86, 0xdd, 0x60, 0, 0, 0]);
+            f.extend((udp_len as u16).to_be_bytes());
+            f.extend([17, 64]);
+            f.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            f.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        }
+    }
+    let outer_udp = f.len();
+    f.extend([0xd4, 0x31, 0x12, 0xb5]);
+    f.extend((udp_len as u16).to_be_bytes());
+    f.extend([0, 0, 0x08, 0, 0, 0, 0, 0, 100, 0]);
+    let shift = f.len();
+    f.extend(&inner.frame);
+    (
+        f,
+        [outer_udp, shift + inner.ip, shift + inner.l4].map(|o| o as u16),
+    )
+}
+
 fn with_prefix(prefix: &[u8], frame: &[u8]) -> Vec<u8> {
     [prefix, frame].concat()
 }
@@ -124,6 +160,22 @@ fn corpus() -> Corpus {
         let outer_v4 = spec.tunnel.as_ref().map_or(spec.ip, |t| t.outer) == Ip::V4;
         let params = replicate_params(&b, outer_v4, spec.proto == Proto::Udp);
         add("segment_replicate", name, with_prefix(&params, &b.frame));
+    }
+    for (name, outer, inner, proto) in [
+        ("vxlan_4in4_tcp", Ip::V4, Ip::V4, Proto::Tcp),
+        ("vxlan_6in4_tcp", Ip::V4, Ip::V6, Proto::Tcp),
+        ("vxlan_4in6_udp", Ip::V6, Ip::V4, Proto::Udp),
+        ("vxlan_6in6_tcp", Ip::V6, Ip::V6, Proto::Tcp),
+    ] {
+        let b = build::build(&plain(inner, proto, Seed::Lso));
+        let (frame, offsets) = vxlan(outer, &b);
+        let mut prefix = MSS.to_be_bytes().to_vec();
+        for o in offsets {
+            prefix.extend(o.to_be_bytes());
+        }
+        // UDP inside (bit 0); the outer checksum asked for on IPv6 (bit 1).
+        prefix.push(u8::from(proto == Proto::Udp) | u8::from(outer == Ip::V6) << 1);
+        add("segment_udp_tunnel", name, with_prefix(&prefix, &frame));
     }
     c
 }

@@ -53,6 +53,12 @@ pub struct Counters {
     /// port's worker (`doorbell`): work, not an error.
     pub tx_deferred_passes: u64,
     pub irq_unrouted: u64,
+    /// BAR0 accesses by the register table's class: what the driver spends its
+    /// MMIO round trips on (`tunic stats --rate` turns them into rates).
+    pub mmio_doorbell_writes: u64,
+    pub mmio_interrupt_accesses: u64,
+    pub mmio_statistics_reads: u64,
+    pub mmio_other_accesses: u64,
     pub ring_errors: u64,
     pub resets: u64,
     /// Operations in which the device model itself failed (a contained panic): a

@@ -361,6 +361,7 @@ impl Igb {
             return self.get(at);
         };
         let at = reg.instance(i);
+        self.count_access(reg.behaviour.effect);
         let v = match reg.behaviour.effect {
             Effect::Status => self.status(),
             Effect::Eecd => {
@@ -406,12 +407,33 @@ impl Igb {
             return;
         };
         let at = reg.instance(i);
+        self.count_access(reg.behaviour.effect);
         let was = self.get(at);
         let Behaviour { access, effect } = reg.behaviour;
         if access == Access::Rw && effect != Effect::InterruptState {
             self.set(at, (was & !reg.write_mask) | (v & reg.write_mask));
         }
         self.register_effect(effect, off, i as usize, v, was);
+    }
+
+    /// One BAR0 access to a register of the table, by class.
+    fn count_access(&mut self, effect: Effect) {
+        let c = &mut self.counters;
+        let n = match effect {
+            Effect::RxTail | Effect::TxTail => &mut c.mmio_doorbell_writes,
+            Effect::Icr
+            | Effect::Ics
+            | Effect::Ims
+            | Effect::Imc
+            | Effect::Eicr
+            | Effect::Eics
+            | Effect::Eims
+            | Effect::Eimc
+            | Effect::InterruptState => &mut c.mmio_interrupt_accesses,
+            Effect::Statistic => &mut c.mmio_statistics_reads,
+            _ => &mut c.mmio_other_accesses,
+        };
+        *n += 1;
     }
 
     /// What a write does beyond the storage its table row gives it.

@@ -932,3 +932,23 @@ fn a_low_mark_of_zero_releases_the_partner_once_the_buffer_is_empty() {
     assert!(!r.dev.rx_held());
     assert_eq!(r.pauses_on_wire(), vec![0x0100, 0]);
 }
+
+#[test]
+fn mmio_accesses_are_counted_by_register_class() {
+    let mut r = rig();
+    let before = r.dev.counters().clone();
+    r.wr(queue_off(true, 0, Q_TAIL), 0);
+    r.wr(LEGACY_RX_BASE + 0x100 + Q_TAIL, 0); // RDT of queue 1 at its legacy address
+    r.rd(ICR);
+    r.wr(EIMS, 1);
+    r.rd(super::stats::GPRC);
+    r.rd(CTRL);
+    let c = r.dev.counters();
+    assert_eq!(c.mmio_doorbell_writes - before.mmio_doorbell_writes, 2);
+    assert_eq!(
+        c.mmio_interrupt_accesses - before.mmio_interrupt_accesses,
+        2
+    );
+    assert_eq!(c.mmio_statistics_reads - before.mmio_statistics_reads, 1);
+    assert_eq!(c.mmio_other_accesses - before.mmio_other_accesses, 1);
+}

@@ -20,6 +20,11 @@ pub struct StatsArgs {
     /// Print the raw JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Read the file twice, SECONDS apart (serve rewrites it every second), and print
+    /// every counter that moved as a rate per second: vfio-user messages and region
+    /// reads and writes, MMIO by register class, frames, interrupts.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600), conflicts_with = "json")]
+    pub rate: Option<u64>,
 }
 
 /// The statistics of `ports` as one JSON document.
@@ -54,10 +59,51 @@ pub fn write_every_second(path: PathBuf, ports: Arc<Vec<Port>>) -> anyhow::Resul
     Ok(())
 }
 
+fn read_doc(file: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a tunic stats file: {e}", file.display()))
+}
+
+/// Per port, the counters that grew from `before` to `after`, as rates over `secs`.
+fn rates(before: &Value, after: &Value, secs: f64) -> Vec<Vec<(String, f64)>> {
+    let ports = |d: &Value| d["ports"].as_array().cloned().unwrap_or_default();
+    let (b, a) = (ports(before), ports(after));
+    a.iter()
+        .enumerate()
+        .map(|(i, port)| {
+            let was = b.get(i).map(|p| &p["counters"]);
+            port["counters"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, v)| {
+                    let now = v.as_u64()?;
+                    let then = was.and_then(|c| c[name].as_u64()).unwrap_or(0);
+                    (now > then).then(|| (name.clone(), (now - then) as f64 / secs))
+                })
+                .collect()
+        })
+        .collect()
+}
+
 pub fn run(a: StatsArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.file.display()))?;
-    let doc: Value = serde_json::from_str(&text)?;
+    let doc = read_doc(&a.file)?;
+    if let Some(secs) = a.rate {
+        std::thread::sleep(Duration::from_secs(secs));
+        let later = read_doc(&a.file)?;
+        for (i, moved) in rates(&doc, &later, secs as f64).iter().enumerate() {
+            println!("port {i}: per second over {secs} s");
+            if moved.is_empty() {
+                println!("  nothing moved");
+            }
+            for (name, r) in moved {
+                println!("  {name:<40} {r:>14.1}");
+            }
+        }
+        return Ok(());
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
@@ -154,6 +200,33 @@ fn print_port(i: usize, port: &Value) {
             u(&v["raised"]),
             u(&v["moderated"]),
             u(&v["eitr_interval_us"]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_the_counters_that_grew_per_second() {
+        let before = json!({"ports": [{"counters": {"vfio_user_messages": 100, "tx_bytes": 5, "timing": {"x": 1}}}]});
+        let after = json!({"ports": [
+            {"counters": {"vfio_user_messages": 400, "tx_bytes": 5, "mmio_doorbell_writes": 30, "timing": {"x": 9}}},
+            {"counters": {"rx_frames": 8}}
+        ]});
+        let r = rates(&before, &after, 2.0);
+        assert_eq!(
+            r[0],
+            vec![
+                ("mmio_doorbell_writes".to_string(), 15.0),
+                ("vfio_user_messages".to_string(), 150.0)
+            ]
+        );
+        assert_eq!(
+            r[1],
+            vec![("rx_frames".to_string(), 4.0)],
+            "a port new since the first read"
         );
     }
 }
