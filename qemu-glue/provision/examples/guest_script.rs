@@ -1,7 +1,7 @@
 //! Runs a guest shell script under the harness and prints its results.
 //!
 //! ```text
-//! cargo run -p qemu-glue --example guest_script -- SCRIPT|- [options]
+//! cargo run -p guest-provision --example guest_script -- SCRIPT|- [options]
 //!   --igb-pair            two QEMU igb NICs on hub 0
 //!   --vfio-user SOCKET    a vfio-user NIC (repeatable; the server must listen)
 //!   --timeout SECONDS     hard limit (default 300)
