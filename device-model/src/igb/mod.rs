@@ -331,7 +331,7 @@ impl Igb {
     /// partial writes: state kept outside the register array included.
     fn peek32(&self, off: u32) -> u32 {
         let Some((reg, i)) = registers::lookup(off) else {
-            return self.unlisted_offset(off).map_or(0, |o| self.get(o));
+            return self.get(unlisted_offset(off));
         };
         match (reg.behaviour.access, reg.behaviour.effect) {
             // Write-only, read-to-clear and write-one-to-clear registers merge with zeros.
@@ -343,22 +343,12 @@ impl Igb {
         }
     }
 
-    /// Where an offset no table row names is stored: a queue block's unnamed
-    /// offsets fold onto their canonical block like the named ones.
-    fn unlisted_offset(&self, off: u32) -> Option<u32> {
-        Some(match queue_reg(off) {
-            Some((tx, q, reg)) => queue_off(tx, q, reg),
-            None => off,
-        })
-    }
-
     fn read32(&mut self, off: u32) -> u32 {
         let Some((reg, i)) = registers::lookup(off) else {
-            let at = self.unlisted_offset(off).unwrap_or(off);
             if queue_reg(off).is_none() {
                 self.log_unmodelled(off, "read");
             }
-            return self.get(at);
+            return self.get(unlisted_offset(off));
         };
         let at = reg.instance(i);
         self.count_access(reg.behaviour.effect);
@@ -401,9 +391,7 @@ impl Igb {
             if queue_reg(off).is_none() {
                 self.log_unmodelled(off, "write");
             }
-            if let Some(at) = self.unlisted_offset(off) {
-                self.set(at, v);
-            }
+            self.set(unlisted_offset(off), v);
             return;
         };
         let at = reg.instance(i);
@@ -670,6 +658,15 @@ impl Igb {
         if !self.deferred.any() && self.timing.is_some() {
             self.flush_timed_tx();
         }
+    }
+}
+
+/// Where an offset no table row names is stored: a queue block's unnamed
+/// offsets fold onto their canonical block like the named ones.
+fn unlisted_offset(off: u32) -> u32 {
+    match queue_reg(off) {
+        Some((tx, q, reg)) => queue_off(tx, q, reg),
+        None => off,
     }
 }
 

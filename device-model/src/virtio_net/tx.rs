@@ -281,8 +281,8 @@ impl VirtioNet {
 
 /// GSO over a UDP tunnel (`gso_type` with UDP_TUNNEL_IPV4 or _IPV6): where the
 /// tunnel header says the outer UDP and inner IP headers are, the inner L4 header
-/// at `csum_start`. Both tunnel bits at once, or an offset past the header, is a
-/// malformed packet.
+/// at `csum_start` (the segmenter checks them against the frame). Both tunnel bits
+/// at once is a malformed packet.
 fn tunnel_request(
     hdr: &NetHdr,
     tunnel_gso: u32,

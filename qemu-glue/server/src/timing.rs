@@ -57,26 +57,19 @@ impl TimingArgs {
         }
     }
 
-    pub fn params(&self) -> Params {
-        let mut p = Params {
-            speed: self.link_speed.unwrap_or(LinkSpeed::Gbps1),
-            ..Params::default()
-        };
-        if let Some((generation, width)) = self.pcie {
-            p.pcie.generation = generation;
-            p.pcie.width = width;
+    /// These options as an override of the untimed default: one place decides
+    /// what a port's timing is, for `--timing` and for `--port ...,timing=` alike.
+    fn as_override(&self) -> TimingOverride {
+        TimingOverride {
+            mode: Some(self.timing),
+            link_speed: self.link_speed,
+            pcie: self.pcie,
         }
-        p
     }
 
     /// Refuses link options without a model to apply them to.
     pub fn check(&self) -> anyhow::Result<()> {
-        if self.timing == TimingArg::Off && (self.link_speed.is_some() || self.pcie.is_some()) {
-            anyhow::bail!(
-                "--link-speed and --pcie model a link: use them with --timing paced or virtual"
-            );
-        }
-        Ok(())
+        self.as_override().apply(&PortTiming::default()).map(|_| ())
     }
 
     /// The per-port part, with the trace file opened once for all ports.
@@ -89,10 +82,9 @@ impl TimingArgs {
                 Some(Arc::new(Mutex::new(BufWriter::new(f))))
             }
         };
-        Ok(PortTiming {
-            mode: self.timing.into(),
-            params: self.params(),
+        self.as_override().apply(&PortTiming {
             trace,
+            ..PortTiming::default()
         })
     }
 }
@@ -108,14 +100,13 @@ pub struct TimingOverride {
 }
 
 impl TimingOverride {
-    /// The shared timing with this port's choices applied; the trace file stays
-    /// shared. Link options on a port whose timing ends up off are refused, as
-    /// `--link-speed` without `--timing` is.
+    /// `shared` with these choices applied; the trace file stays shared. Link
+    /// options whose timing ends up off are refused: they model nothing.
     pub fn apply(&self, shared: &PortTiming) -> anyhow::Result<PortTiming> {
         let mode = self.mode.map_or(shared.mode, TimingMode::from);
         if mode == TimingMode::Off && (self.link_speed.is_some() || self.pcie.is_some()) {
             anyhow::bail!(
-                "a port's link-speed and pcie model a link: give it timing=paced or virtual (or --timing)"
+                "link speed and PCIe options model a link: use them with --timing paced or virtual, or timing=paced or virtual on the --port"
             );
         }
         let mut t = shared.clone();
