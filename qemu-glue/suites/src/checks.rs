@@ -2,12 +2,16 @@
 //!
 //! A verdict is worth only what its check is worth, so the report says, per case, what
 //! was compared and what would have failed it, next to the evidence the run recorded
-//! (the counter deltas of its window are in `window_counter_deltas`). The catalogue is
+//! (`counter_deltas`: what each port's counters rose by in the windows the case's verdict
+//! read, or the case's own window; every window is in `window_counter_deltas`). The catalogue is
 //! `testvectors/conformance/checks.tsv`, built into the binary so the report describes
 //! the checks this binary runs. A test holds every declared case to an entry.
 
+use std::collections::BTreeMap;
+
 use guest_provision::CaseResult;
 use serde::Serialize;
+use tunic_wire::ledger::{Counters, WindowDeltas};
 
 const CATALOGUE: &str = include_str!("../../../testvectors/conformance/checks.tsv");
 
@@ -48,14 +52,58 @@ pub struct ReportedCase<'a> {
     /// declared ones known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<&'static str>,
+    /// Per window the case used, per port (A, B): the counters that rose, by how much.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counter_deltas: BTreeMap<String, Vec<Counters>>,
 }
 
-pub fn with_checks(cases: &[CaseResult]) -> Vec<ReportedCase<'_>> {
+/// The counter windows a case's verdict rests on: `X-in-device` reads window `X`,
+/// `diff-P-in-device` the software and offload windows of pair P, and a case that
+/// opened a window of its own name (`uso`, `nvgre-v4-in-v4`) has that one.
+pub fn windows_of(case: &str) -> Vec<String> {
+    if let Some(pair) = case
+        .strip_prefix("diff-")
+        .and_then(|p| p.strip_suffix("-in-device"))
+    {
+        return vec![format!("diff-{pair}-sw"), format!("diff-{pair}-hw")];
+    }
+    match case.strip_suffix("-in-device") {
+        Some(window) => vec![window.to_string()],
+        None => vec![case.to_string()],
+    }
+}
+
+/// `deltas`' windows for `case`, each port's counters reduced to those that moved.
+fn deltas_of(case: &str, deltas: &WindowDeltas) -> BTreeMap<String, Vec<Counters>> {
+    windows_of(case)
+        .into_iter()
+        .filter_map(|w| {
+            let ports = deltas.get(&w)?;
+            let moved = ports
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(k, n)| (k.clone(), *n))
+                        .collect()
+                })
+                .collect();
+            Some((w, moved))
+        })
+        .collect()
+}
+
+/// The report's cases: each with its check and, where a window backs it, its deltas.
+pub fn with_checks<'a>(
+    cases: &'a [CaseResult],
+    deltas: Option<&WindowDeltas>,
+) -> Vec<ReportedCase<'a>> {
     cases
         .iter()
         .map(|case| ReportedCase {
             case,
             check: check_of(&case.name),
+            counter_deltas: deltas.map(|d| deltas_of(&case.name, d)).unwrap_or_default(),
         })
         .collect()
 }
@@ -63,6 +111,32 @@ pub fn with_checks(cases: &[CaseResult]) -> Vec<ReportedCase<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_carries_the_deltas_of_the_windows_its_verdict_read() {
+        let mut d = WindowDeltas::new();
+        let moved = |n: u64| Counters::from([("tso_packets".into(), n), ("rx_frames".into(), 0)]);
+        d.insert("tso-ipv4".into(), vec![moved(7), moved(0)]);
+        d.insert("diff-tcp4-sw".into(), vec![moved(0), moved(0)]);
+        d.insert("diff-tcp4-hw".into(), vec![moved(2), moved(0)]);
+        let cases: Vec<CaseResult> = ["tso-ipv4-in-device", "diff-tcp4-in-device", "probe"]
+            .iter()
+            .map(|n| CaseResult {
+                name: n.to_string(),
+                passed: true,
+                evidence: String::new(),
+            })
+            .collect();
+        let r = with_checks(&cases, Some(&d));
+        assert_eq!(r[0].counter_deltas["tso-ipv4"][0]["tso_packets"], 7);
+        // Counters that did not move are left out.
+        assert!(r[0].counter_deltas["tso-ipv4"][1].is_empty());
+        assert_eq!(
+            r[1].counter_deltas.keys().collect::<Vec<_>>(),
+            ["diff-tcp4-hw", "diff-tcp4-sw"]
+        );
+        assert!(r[2].counter_deltas.is_empty());
+    }
 
     #[test]
     fn every_declared_case_has_a_check() {

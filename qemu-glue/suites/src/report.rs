@@ -122,12 +122,29 @@ fn merge_selftests(reports: &[Value], passed: bool) -> anyhow::Result<(Value, St
     Ok((merged, junit))
 }
 
+/// `cases` (a JSON list) with each one's `counter_deltas` from `deltas`, by position.
+fn with_deltas(mut cases: Value, deltas: &[Value]) -> Value {
+    if let Some(list) = cases.as_array_mut() {
+        for (case, d) in list.iter_mut().zip(deltas) {
+            if let (Some(obj), false) = (case.as_object_mut(), d.is_null()) {
+                obj.insert("counter_deltas".into(), d.clone());
+            }
+        }
+    }
+    cases
+}
+
 fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, String)> {
     let mut cases: Vec<CaseResult> = Vec::new();
+    // Each case's counter deltas, carried over as its shard reported them.
+    let mut deltas: Vec<Value> = Vec::new();
     for r in reports {
         let kernel = r["kernel"].as_str().unwrap_or("?");
         let list: Vec<CaseResult> = serde_json::from_value(r["cases"].clone())
             .context("a conformance report's cases are unreadable")?;
+        if let Some(raw) = r["cases"].as_array() {
+            deltas.extend(raw.iter().map(|c| c["counter_deltas"].clone()));
+        }
         // Runs of several personalities or kernels name the same cases: qualify them.
         let tag = format!("{} {kernel}", r["personality"].as_str().unwrap_or("?"));
         for mut c in list {
@@ -152,7 +169,7 @@ fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, 
     let merged = serde_json::json!({
         "merged_from": reports.len(),
         "passed": passed && cases.iter().all(|c| c.passed),
-        "cases": super::checks::with_checks(&cases),
+        "cases": with_deltas(serde_json::to_value(super::checks::with_checks(&cases, None))?, &deltas),
     });
     Ok((merged, junit))
 }
@@ -243,6 +260,12 @@ mod tests {
         assert_eq!(m["cases"].as_array().unwrap().len(), 3);
         assert_eq!(m["cases"][2]["name"], "igb 6.12.1: uso");
         assert_eq!(junit.matches("<testcase").count(), 3);
+        // A case's counter deltas survive the merge, beside its check.
+        let mut with = conformance_shard("1/1", &["uso-in-device"]);
+        with["cases"][0]["counter_deltas"] = serde_json::json!({"uso": [{"tso_udp": 3}, {}]});
+        let (m, _) = merge_values(&[with]).unwrap();
+        assert_eq!(m["cases"][0]["counter_deltas"]["uso"][0]["tso_udp"], 3);
+        assert!(m["cases"][0]["check"].is_string());
         assert!(merge_values(&[
             conformance_shard("1/2", &["probe"]),
             conformance_shard("2/2", &["probe"]),

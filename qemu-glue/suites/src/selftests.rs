@@ -35,6 +35,25 @@ pub const CI_SUBSET: &[&str] = &[
     "drivers/net/hw:rss_api.py",
 ];
 
+/// Programs that hang the guest kernel with a personality's driver, whatever the
+/// device does, and so are not run unless named with `--test`. Each is reported as
+/// a skip with this reason; `docs/selftests.md` has the evidence.
+pub fn kernel_hangs(p: PersonalityKind) -> &'static [(&'static str, &'static str)] {
+    match p {
+        // i40e keeps one q_vector per LAN MSI-X vector and enables NAPI only on those
+        // with rings; after `ethtool -L combined 1` the other vectors' NAPIs stay
+        // disabled (NAPI_STATE_SCHED set), and turning threaded NAPI off then waits in
+        // napi_stop_kthread() for them to go idle, forever (7.3's net/core/dev.c).
+        PersonalityKind::I40e => &[(
+            "drivers/net:napi_threaded.py",
+            "not run: hangs the kernel with i40e on any X710 with two or more queue vectors \
+             (threaded off after `ethtool -L combined 1` waits in napi_stop_kthread() for a \
+             NAPI the driver left disabled); name it with --test to run it anyway",
+        )],
+        _ => &[],
+    }
+}
+
 /// Where the recorded expectations live, relative to the repository.
 pub const EXPECTED_DIR: &str = "testvectors/selftests";
 
@@ -148,6 +167,28 @@ fn select(a: &SelftestsArgs, installed: &[String]) -> anyhow::Result<Vec<String>
         bail!("no selftest selected");
     }
     Ok(chosen)
+}
+
+/// Splits the selection into the programs to run and those set aside because they
+/// hang the kernel with this driver (reported as skips with the reason). A program
+/// named with `--test` always runs.
+fn set_aside_hangs(a: &SelftestsArgs, selected: Vec<String>) -> (Vec<String>, Vec<Program>) {
+    let hangs = kernel_hangs(a.personality);
+    let mut run = Vec::new();
+    let mut not_run = Vec::new();
+    for t in selected {
+        match hangs.iter().find(|(h, _)| *h == t && a.tests.is_empty()) {
+            Some((_, why)) => not_run.push(Program {
+                name: t,
+                status: Status::Skip,
+                reason: why.to_string(),
+                seconds: 0.0,
+                cases: Vec::new(),
+            }),
+            None => run.push(t),
+        }
+    }
+    (run, not_run)
 }
 
 /// One NIC's run of the selected programs.
@@ -446,7 +487,14 @@ pub fn run(a: SelftestsArgs) -> anyhow::Result<()> {
     })?;
     let ksft = assets.selftests.clone().context("no selftests image")?;
     let installed = guest_provision::selftests_programs(&ksft)?;
-    let tests = select(&a, &installed)?;
+    let selected = select(&a, &installed)?;
+    let (tests, not_run) = set_aside_hangs(&a, selected);
+    for p in &not_run {
+        eprintln!("[tunic] {}: {}", p.name, p.reason);
+    }
+    if tests.is_empty() {
+        bail!("every selected program is one that hangs the kernel with this driver; name it with --test to run it anyway");
+    }
     let out = match &a.out {
         Some(o) => o.clone(),
         None => PathBuf::from("target/selftests").join(a.personality.name()),
@@ -477,6 +525,10 @@ pub fn run(a: SelftestsArgs) -> anyhow::Result<()> {
             &out,
             "qemu",
         )?);
+    }
+
+    for c in &mut columns {
+        c.programs.extend(not_run.iter().cloned());
     }
 
     let repo = std::env::current_dir()?;
@@ -771,6 +823,26 @@ mod tests {
         let mut want = i.clone();
         want.sort();
         assert_eq!(all, want);
+    }
+
+    #[test]
+    fn a_program_that_hangs_the_kernel_is_a_skip_with_its_reason_unless_named() {
+        let mut a = args(None);
+        a.personality = PersonalityKind::I40e;
+        let all = vec![
+            "drivers/net:napi_threaded.py".to_string(),
+            "drivers/net:ping.py".to_string(),
+        ];
+        let (run, not_run) = set_aside_hangs(&a, all.clone());
+        assert_eq!(run, ["drivers/net:ping.py"]);
+        assert_eq!(not_run.len(), 1);
+        assert_eq!(not_run[0].status, Status::Skip);
+        assert!(not_run[0].reason.contains("napi_stop_kthread"));
+        a.tests = vec!["napi_threaded.py".into()];
+        assert_eq!(set_aside_hangs(&a, all.clone()).0.len(), 2);
+        a.personality = PersonalityKind::Igb;
+        a.tests.clear();
+        assert_eq!(set_aside_hangs(&a, all).0.len(), 2);
     }
 
     fn args(shard: Option<Shard>) -> SelftestsArgs {

@@ -1,11 +1,13 @@
 # The kernel's NIC selftests, run by kselftest's own runner from the tree built
 # for this kernel (mounted at $TUNIC_KSFT), in the environment drivers/net/README.rst
 # describes for a real NIC with a netns endpoint:
-#   NETIF = NIC A, root namespace, 198.51.100.1/24 and 2001:db8:1::1/64
-#   the endpoint = NIC B, moved to netns "remote", 198.51.100.2/24 and 2001:db8:1::2/64
-# Neither prefix may be the one the tests give their tunnels' inner ends (192.0.2.0/24 and
-# 2001:db8::/64, NetDrvEpEnv.nsim_v4_pfx/nsim_v6_pfx): traffic to a tunnel address would then
-# take the NIC's own route and never enter the tunnel (tso.py's vxlan and gre cases).
+#   NETIF = NIC A, root namespace, 203.0.113.1/24 and 2001:db8:1::1/64
+#   the endpoint = NIC B, moved to netns "remote", 203.0.113.2/24 and 2001:db8:1::2/64
+# No prefix a test gives devices of its own may be the NICs': 192.0.2.0/24 and 2001:db8::/64
+# are the tunnels' inner ends (NetDrvEpEnv.nsim_v4_pfx/nsim_v6_pfx; tso.py's vxlan and gre
+# cases), 198.51.100.0/24 is macsec.py's VLAN and ipsec_vxlan.py's inner ends. Traffic to
+# such an address would take the NIC's own route instead. The set-up refuses a tree whose
+# drivers/net tests name the NICs' IPv4 prefix.
 # Inputs: TUNIC_DRIVER, TUNIC_KSFT (path), TUNIC_KSFT_TESTS (collection:program ...),
 # TUNIC_KSFT_TIMEOUT (seconds per program).
 # Output: every line the runner prints for a program, as "TUNIC-KSFT <line>",
@@ -27,17 +29,22 @@ ip netns add remote
 ip netns exec remote sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1
 ip -n remote link set lo up
 ip link set "$ksft_b" netns remote
-ip addr add 198.51.100.1/24 dev "$ksft_a"
+ksft_v4_prefix=203.0.113
+if _users=$(grep -rlF "$ksft_v4_prefix." "$TUNIC_KSFT/drivers/net" 2>/dev/null | head -n 3) && [ -n "$_users" ]; then
+    result selftests-setup fail "tests use the NICs' prefix $ksft_v4_prefix.0/24 for devices of their own: $_users"
+    exit 1
+fi
+ip addr add $ksft_v4_prefix.1/24 dev "$ksft_a"
 ip -6 addr add 2001:db8:1::1/64 dev "$ksft_a" nodad
 ip link set "$ksft_a" up
-ip -n remote addr add 198.51.100.2/24 dev "$ksft_b"
+ip -n remote addr add $ksft_v4_prefix.2/24 dev "$ksft_b"
 ip -n remote -6 addr add 2001:db8:1::2/64 dev "$ksft_b" nodad
 ip -n remote link set "$ksft_b" up
 if ! wait_link "$ksft_a" 30 || ! wait_link "$ksft_b" 30 remote; then
     result selftests-setup fail "no link on $ksft_a or $ksft_b: $(ip -o link show dev "$ksft_a")"
     exit 1
 fi
-if ! ping -c 1 -W 5 198.51.100.2 >/dev/null 2>&1 && ! ping -c 3 -W 5 198.51.100.2 >/dev/null 2>&1; then
+if ! ping -c 1 -W 5 $ksft_v4_prefix.2 >/dev/null 2>&1 && ! ping -c 3 -W 5 $ksft_v4_prefix.2 >/dev/null 2>&1; then
     result selftests-setup fail "the endpoint does not answer ping over $ksft_a"
     exit 1
 fi
@@ -64,7 +71,7 @@ pin_irqs() {
 pin_irqs
 result selftests-setup pass "NETIF=$ksft_a ($(nic_driver "$ksft_a")), endpoint $ksft_b in netns remote; $(head -n 1 "$TUNIC_KSFT/tunic-source.txt")"
 
-export NETIF="$ksft_a" LOCAL_V4=198.51.100.1 REMOTE_V4=198.51.100.2
+export NETIF="$ksft_a" LOCAL_V4=$ksft_v4_prefix.1 REMOTE_V4=$ksft_v4_prefix.2
 export LOCAL_V6=2001:db8:1::1 REMOTE_V6=2001:db8:1::2
 export REMOTE_TYPE=netns REMOTE_ARGS=remote
 cd "$TUNIC_KSFT" || exit 1
@@ -79,9 +86,9 @@ for t in $TUNIC_KSFT_TESTS; do
     # A test that left a NIC down or without its addresses must not fail the next ones.
     ip link set "$ksft_a" up 2>/dev/null
     ip -n remote link set "$ksft_b" up 2>/dev/null
-    ip addr replace 198.51.100.1/24 dev "$ksft_a" 2>/dev/null
+    ip addr replace $ksft_v4_prefix.1/24 dev "$ksft_a" 2>/dev/null
     ip -6 addr replace 2001:db8:1::1/64 dev "$ksft_a" nodad 2>/dev/null
-    ip -n remote addr replace 198.51.100.2/24 dev "$ksft_b" 2>/dev/null
+    ip -n remote addr replace $ksft_v4_prefix.2/24 dev "$ksft_b" 2>/dev/null
     ip -n remote -6 addr replace 2001:db8:1::2/64 dev "$ksft_b" nodad 2>/dev/null
 done
 dmesg | sed 's/^/TUNIC-DMESG /'
