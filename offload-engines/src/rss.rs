@@ -115,6 +115,27 @@ pub struct RssResult {
     pub kind: HashKind,
 }
 
+/// Which header fields feed the hash. RSS as Microsoft specifies it hashes all four
+/// (`InputSet::ALL`); a NIC with programmable input sets (the X710's
+/// GLQF_HASH_INSET) may leave some out, and the rest keep their order: source
+/// address, destination address, source port, destination port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputSet {
+    pub src_ip: bool,
+    pub dst_ip: bool,
+    pub src_port: bool,
+    pub dst_port: bool,
+}
+
+impl InputSet {
+    pub const ALL: Self = Self {
+        src_ip: true,
+        dst_ip: true,
+        src_port: true,
+        dst_port: true,
+    };
+}
+
 /// Hash input: source address, destination address, then ports when present.
 struct Input {
     buf: [u8; 36],
@@ -122,13 +143,14 @@ struct Input {
 }
 
 impl Input {
-    fn new(ip: &IpInfo) -> Self {
+    fn new(ip: &IpInfo, set: InputSet) -> Self {
         let mut i = Input {
             buf: [0; 36],
             len: 0,
         };
-        for a in [ip.src, ip.dst] {
+        for (a, wanted) in [(ip.src, set.src_ip), (ip.dst, set.dst_ip)] {
             match a {
+                _ if !wanted => {}
                 IpAddr::V4(v4) => i.push(&v4.octets()),
                 IpAddr::V6(v6) => i.push(&v6.octets()),
             }
@@ -177,24 +199,30 @@ fn l4_kind(ip: &IpInfo, transport: Transport, types: HashTypes) -> Option<HashKi
         .map(|&(_, k)| k)
 }
 
-fn hash_2tuple(ip: &IpInfo, t: &Toeplitz, types: HashTypes) -> Option<RssResult> {
+fn hash_2tuple(ip: &IpInfo, t: &Toeplitz, types: HashTypes, set: InputSet) -> Option<RssResult> {
     let kind = ip_kind(ip, types)?;
     Some(RssResult {
-        hash: t.hash(Input::new(ip).bytes()),
+        hash: t.hash(Input::new(ip, set).bytes()),
         kind,
     })
 }
 
 /// Standard selection on one header stack: 4-tuple when the transport is TCP/UDP and
 /// its type is enabled, else 2-tuple; fragments only ever 2-tuple.
-fn hash_layers(l: &Layers, t: &Toeplitz, types: HashTypes) -> Option<RssResult> {
+/// With an input set that leaves both ports out, a TCP/UDP packet is hashed on its
+/// addresses under its 4-tuple kind (the type that enabled it).
+fn hash_layers(l: &Layers, t: &Toeplitz, types: HashTypes, set: InputSet) -> Option<RssResult> {
     let ip = l.ip?;
     if !ip.fragment {
         if let Some(l4) = l.l4 {
             if let Some(kind) = l4_kind(&ip, l4.transport, types) {
-                let mut input = Input::new(&ip);
-                input.push(&l4.src_port.to_be_bytes());
-                input.push(&l4.dst_port.to_be_bytes());
+                let mut input = Input::new(&ip, set);
+                if set.src_port {
+                    input.push(&l4.src_port.to_be_bytes());
+                }
+                if set.dst_port {
+                    input.push(&l4.dst_port.to_be_bytes());
+                }
                 return Some(RssResult {
                     hash: t.hash(input.bytes()),
                     kind,
@@ -202,7 +230,7 @@ fn hash_layers(l: &Layers, t: &Toeplitz, types: HashTypes) -> Option<RssResult> 
             }
         }
     }
-    hash_2tuple(&ip, t, types)
+    hash_2tuple(&ip, t, types, set)
 }
 
 /// Computes the RSS hash of a received frame, or None when no enabled hash type
@@ -230,18 +258,29 @@ pub fn hash_parsed(
     types: HashTypes,
     tunnel_aware: bool,
 ) -> Option<RssResult> {
+    hash_parsed_with(p, t, types, tunnel_aware, InputSet::ALL)
+}
+
+/// [`hash_parsed`] over the fields of `set` only (see [`InputSet`]).
+pub fn hash_parsed_with(
+    p: &parse::Parsed,
+    t: &Toeplitz,
+    types: HashTypes,
+    tunnel_aware: bool,
+    set: InputSet,
+) -> Option<RssResult> {
     if tunnel_aware && p.gre.is_some_and(|g| g.carries_ethernet()) {
         let inner_4tuple = p.inner.filter(|l| {
             l.ip.is_some_and(|ip| !ip.fragment)
                 && l.l4
                     .is_some_and(|l4| matches!(l4.transport, Transport::Tcp | Transport::Udp))
         });
-        if let Some(r) = inner_4tuple.and_then(|l| hash_layers(&l, t, types)) {
+        if let Some(r) = inner_4tuple.and_then(|l| hash_layers(&l, t, types, set)) {
             return Some(r);
         }
-        return hash_2tuple(&p.outer.ip?, t, types);
+        return hash_2tuple(&p.outer.ip?, t, types, set);
     }
-    hash_layers(&p.outer, t, types)
+    hash_layers(&p.outer, t, types, set)
 }
 
 /// Indirection-table lookup: the low bits of the hash index the table. Meant for

@@ -229,6 +229,11 @@ impl I40e {
                 self.set(r.offset + i * r.stride, r.reset);
             }
         }
+        for (pctype, set) in rx::HASH_INPUT_SET_DEFAULTS {
+            let (lo, hi) = rx::hash_input_set_regs(pctype);
+            self.set(lo, set as u32);
+            self.set(hi, (set >> 32) as u32);
+        }
         self.aq.reset();
         self.hmc.reset();
         self.intr.reset();

@@ -125,6 +125,9 @@ pub const PFQF_HENA0: u32 = 0x0024_5900;
 pub const PFQF_HENA1: u32 = 0x0024_5980;
 pub const PFQF_CTL_0: u32 = 0x001C_0AC0;
 pub const GLQF_CTL: u32 = 0x0026_9BA4;
+/// GLQF_HASH_INSET(i, pctype) at + i * 4 + pctype * 8: the two 32-bit halves of
+/// each PCTYPE's 64-bit hash input set.
+pub const GLQF_HASH_INSET: u32 = 0x0026_7600;
 
 pub const GLLAN_TSOMSK_F: u32 = 0x0004_42D8;
 pub const GLLAN_TSOMSK_M: u32 = 0x0004_42DC;
@@ -238,6 +241,7 @@ pub const TABLE: &[Reg] = &[
     reg("PFQF_HENA1", PFQF_HENA1, 0, None, "RSS hash enables by PCTYPE, bits 32..63"),
     reg("PFQF_CTL_0", PFQF_CTL_0, 0, None, "HASHLUTSIZE (bit 16): 0 = 128, 1 = 512 table entries"),
     reg("GLQF_CTL", GLQF_CTL, 1 << 1, None, "HTOEP (bit 1): Toeplitz hashing"),
+    arr("GLQF_HASH_INSET", GLQF_HASH_INSET, 128, 4, 0, None, "RSS hash input set per PCTYPE, low and high words (field-vector words; reset values: rx::HASH_INPUT_SET_DEFAULTS)"),
     reg("GL_PRS_FVBM2", GL_PRS_FVBM2, 1 << 31, None, "MSK_ENA (bit 31): GRE keys match on 24 bits (the VSID)"),
     // TSO and MAC
     masked(reg("GLLAN_TSOMSK_F", GLLAN_TSOMSK_F, 0x0000_0009, None, "TCP flags cleared in the first TSO segment"), 0xFFF),

@@ -98,6 +98,57 @@ pub mod pctype {
     pub const L2_PAYLOAD: u8 = 63;
 }
 
+/// Fields of a 64-bit hash input set (GLQF_HASH_INSET), as field-vector words:
+/// IPv4 addresses take two words each, IPv6 addresses eight.
+pub mod inset {
+    pub const L4_DST: u64 = 1 << 33;
+    pub const L4_SRC: u64 = 1 << 34;
+    pub const IPV4_DST: u64 = 0x3 << 35;
+    pub const IPV4_SRC: u64 = 0x3 << 47;
+    pub const IPV6_DST: u64 = 0xFF << 35;
+    pub const IPV6_SRC: u64 = 0xFF << 43;
+}
+
+/// What the NVM loads into GLQF_HASH_INSET at reset: TCP, UDP and SCTP hash
+/// both addresses and both ports, other and fragmented IP both addresses.
+pub const HASH_INPUT_SET_DEFAULTS: [(u8, u64); 10] = {
+    use inset::*;
+    use pctype::*;
+    const V4: u64 = IPV4_SRC | IPV4_DST;
+    const V6: u64 = IPV6_SRC | IPV6_DST;
+    const PORTS: u64 = L4_SRC | L4_DST;
+    [
+        (NONF_IPV4_UDP, V4 | PORTS),
+        (NONF_IPV4_TCP, V4 | PORTS),
+        (NONF_IPV4_SCTP, V4 | PORTS),
+        (NONF_IPV4_OTHER, V4),
+        (FRAG_IPV4, V4),
+        (NONF_IPV6_UDP, V6 | PORTS),
+        (NONF_IPV6_TCP, V6 | PORTS),
+        (NONF_IPV6_SCTP, V6 | PORTS),
+        (NONF_IPV6_OTHER, V6),
+        (FRAG_IPV6, V6),
+    ]
+};
+
+/// The offsets of a PCTYPE's input set words (low, high).
+pub fn hash_input_set_regs(pctype: u8) -> (u32, u32) {
+    let base = GLQF_HASH_INSET + u32::from(pctype) * 8;
+    (base, base + 4)
+}
+
+/// The hash fields an input set names. An address counts when any of its words is
+/// in the set: the driver sets or clears them together.
+fn input_set_fields(set: u64) -> rss::InputSet {
+    use inset::*;
+    rss::InputSet {
+        src_ip: set & (IPV4_SRC | IPV6_SRC) != 0,
+        dst_ip: set & (IPV4_DST | IPV6_DST) != 0,
+        src_port: set & L4_SRC != 0,
+        dst_port: set & L4_DST != 0,
+    }
+}
+
 /// Per Rx queue state.
 #[derive(Debug, Default)]
 pub struct RxQueue {
@@ -398,7 +449,8 @@ impl I40e {
             .clone()
     }
 
-    /// The RSS hash, when the frame's PCTYPE is enabled in PFQF_HENA.
+    /// The RSS hash, when the frame's PCTYPE is enabled in PFQF_HENA, over the
+    /// fields of that PCTYPE's input set (GLQF_HASH_INSET).
     fn rss_hash(&mut self, parsed: Option<&Parsed>, a: &Analysis) -> Option<u32> {
         let p = parsed?;
         let hena = u64::from(self.get(PFQF_HENA0)) | (u64::from(self.get(PFQF_HENA1)) << 32);
@@ -406,10 +458,14 @@ impl I40e {
         if hena & (1u64 << pc) == 0 {
             return None;
         }
+        let (lo, hi) = hash_input_set_regs(pc);
+        let fields = input_set_fields(u64::from(self.get(lo)) | (u64::from(self.get(hi)) << 32));
         let t = self.toeplitz();
         let r = match src {
-            HashSource::Frame(inner) => rss::hash_parsed(p, &t, types, inner),
-            HashSource::Decap => rss::hash_parsed(&a.decap.as_ref()?.parsed, &t, types, false),
+            HashSource::Frame(inner) => rss::hash_parsed_with(p, &t, types, inner, fields),
+            HashSource::Decap => {
+                rss::hash_parsed_with(&a.decap.as_ref()?.parsed, &t, types, false, fields)
+            }
         }?;
         Some(r.hash)
     }
@@ -957,6 +1013,35 @@ mod tests {
         assert_eq!((ptype_of(qw1), qw1 & RXD_L3L4P, errors(qw1)), (11, 0, 0));
         let c = dev.counters().rx;
         assert_eq!((c.rx_csum_bad, c.rx_csum_good), (5, 0));
+    }
+
+    #[test]
+    fn the_hash_input_set_chooses_the_fields_and_resets_to_the_four_tuple() {
+        let (mut dev, dma) = device();
+        let ctx = context(0, 2048, false);
+        start(&mut dev, &dma, 0, ctx, 8);
+        program_rss(&mut dev, 1u64 << pctype::NONF_IPV4_TCP);
+        let (lo, hi) = hash_input_set_regs(pctype::NONF_IPV4_TCP);
+        let read = |dev: &I40e| u64::from(dev.get(lo)) | (u64::from(dev.get(hi)) << 32);
+        // What the driver reads back for `ethtool -n rx-flow-hash tcp4`: sdfn.
+        assert_eq!(
+            read(&dev),
+            inset::IPV4_SRC | inset::IPV4_DST | inset::L4_SRC | inset::L4_DST
+        );
+        let (_, _, _, _, h2, h4) = V4_ROW1;
+        let mut hash_of_next = |dev: &mut I40e| {
+            dev.receive(&tcp4_frame());
+            (desc(&dma, &ctx, dev.rxq[0].head - 1).0 >> 32) as u32
+        };
+        assert_eq!(hash_of_next(&mut dev), h4);
+        // `ethtool -N rx-flow-hash tcp4 sd`: the addresses only, Microsoft's 2-tuple value.
+        let sd = inset::IPV4_SRC | inset::IPV4_DST;
+        dev.set(lo, sd as u32);
+        dev.set(hi, (sd >> 32) as u32);
+        assert_eq!(hash_of_next(&mut dev), h2);
+        // A PF reset brings the NVM's input sets back.
+        dev.reset();
+        assert_eq!(read(&dev), sd | inset::L4_SRC | inset::L4_DST);
     }
 
     #[test]
