@@ -1029,7 +1029,7 @@ mod tests {
             inset::IPV4_SRC | inset::IPV4_DST | inset::L4_SRC | inset::L4_DST
         );
         let (_, _, _, _, h2, h4) = V4_ROW1;
-        let mut hash_of_next = |dev: &mut I40e| {
+        let hash_of_next = |dev: &mut I40e| {
             dev.receive(&tcp4_frame());
             (desc(&dma, &ctx, dev.rxq[0].head - 1).0 >> 32) as u32
         };
