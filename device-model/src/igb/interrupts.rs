@@ -64,9 +64,18 @@ impl Interrupts {
         })
     }
 
-    /// What `state_mut` would give, read without a write's borrow.
+    /// What `state_mut` would give, read without a write's borrow (and without
+    /// copying the block, as a register read happens per interrupt).
     pub fn state(&self, off: u32) -> Option<u32> {
-        self.clone().state_mut(off).map(|v| *v)
+        Some(match off {
+            IAM => self.iam,
+            GPIE => self.gpie,
+            EIAC => self.eiac,
+            EIAM => self.eiam,
+            IVAR_MISC => self.ivar_misc,
+            o if (IVAR0..IVAR0 + 32).contains(&o) => self.ivar[((o - IVAR0) / 4) as usize],
+            _ => return None,
+        })
     }
 
     pub fn msix_mode(&self) -> bool {
@@ -158,6 +167,26 @@ impl Interrupts {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn state_reads_what_state_mut_wrote() {
+        let mut i = super::Interrupts::default();
+        for (n, off) in [
+            super::IAM,
+            super::GPIE,
+            super::EIAC,
+            super::EIAM,
+            super::IVAR_MISC,
+        ]
+        .into_iter()
+        .chain((0..8).map(|k| super::IVAR0 + 4 * k))
+        .enumerate()
+        {
+            *i.state_mut(off).unwrap() = n as u32 + 1;
+            assert_eq!(i.state(off), Some(n as u32 + 1));
+        }
+        assert_eq!(i.state(0), None);
+    }
+
     use super::*;
 
     fn msix() -> Interrupts {
