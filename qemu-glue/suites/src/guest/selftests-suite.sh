@@ -21,9 +21,11 @@ if [ $# -lt 2 ]; then
 fi
 ksft_a=$1
 ksft_b=$2
-# A test host's usual set-up: configfs (netconsole's dynamic targets live there) and
+# A test host's usual set-up: configfs (netconsole's dynamic targets live there), bpffs and
 # IPv6 addresses kept across link down/up, which many tests do to the NIC.
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+# ...and the BPF filesystem where systemd mounts it (xdp_metadata.py pins its maps there).
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1
 ip netns add remote
 ip netns exec remote sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1
@@ -34,6 +36,10 @@ if _users=$(grep -rlF "$ksft_v4_prefix." "$TUNIC_KSFT/drivers/net" 2>/dev/null |
     result selftests-setup fail "tests use the NICs' prefix $ksft_v4_prefix.0/24 for devices of their own: $_users"
     exit 1
 fi
+# Standard frames, as on a test host: a virtio-net NIC with VIRTIO_NET_F_MTU comes up at
+# the device's largest MTU, and native XDP without frags refuses that.
+ip link set "$ksft_a" mtu 1500
+ip -n remote link set "$ksft_b" mtu 1500
 ip addr add $ksft_v4_prefix.1/24 dev "$ksft_a"
 ip -6 addr add 2001:db8:1::1/64 dev "$ksft_a" nodad
 ip link set "$ksft_a" up
@@ -52,9 +58,13 @@ fi
 # - toeplitz.py hashes UDP over the 4-tuple; igb hashes UDP ports only when asked
 #   (MRQC's UDP fields), as the hardware does: ask, where the driver lets us.
 # - toeplitz.py's rss_/rps_ cases need each queue's interrupt on a single CPU.
+# - toeplitz.py and xdp_metadata.py read the NIC's receive hash, which virtio_net leaves
+#   off by default (NETIF_F_RXHASH only in hw_features): the kernel would otherwise hash
+#   in software, and an XDP program's bpf_xdp_metadata_rx_hash() answers ENODATA.
 for proto in udp4 udp6; do
     ethtool -N "$ksft_a" rx-flow-hash "$proto" sdfn 2>/dev/null
 done
+ethtool -K "$ksft_a" rxhash on 2>/dev/null
 # pin_irqs: each of NIC A's MSI-X vectors on one CPU, round robin. Before every
 # program: a test that changes channels or resets the device gets new vectors.
 pin_irqs() {
