@@ -68,7 +68,22 @@ pub struct DmaSpace {
     /// Checked with one relaxed load per access, so recording costs nothing while off.
     recording: AtomicBool,
     accesses: Mutex<Vec<DmaAccess>>,
+    /// While recording: the ranges written since the last `zero_written`, so a
+    /// harness can give RAM back its zeros without refaulting every page.
+    written: Mutex<Written>,
 }
+
+/// Written ranges, or `overflowed` once there were too many to remember.
+#[derive(Default)]
+struct Written {
+    ranges: Vec<(u64, usize)>,
+    bytes: usize,
+    overflowed: bool,
+}
+
+/// Past these a reset zeroes whole mappings instead (`zero_anonymous`).
+const MAX_WRITTEN_RANGES: usize = 4096;
+const MAX_WRITTEN_BYTES: usize = 256 * 1024;
 
 impl Default for DmaSpace {
     fn default() -> Self {
@@ -77,6 +92,7 @@ impl Default for DmaSpace {
             stats: DmaStats::default(),
             recording: AtomicBool::new(false),
             accesses: Mutex::new(Vec::new()),
+            written: Mutex::new(Written::default()),
         }
     }
 }
@@ -165,6 +181,37 @@ impl DmaSpace {
         }
     }
 
+    /// Zeroes what was written since recording started or since the last call, in
+    /// anonymous mappings: the same result as [`Self::zero_anonymous`] for a
+    /// harness whose accesses are recorded, without faulting every page in again
+    /// (a fuzzing input writes a few KiB of a MiB). Falls back to `zero_anonymous`
+    /// when more was written than it remembers.
+    pub fn zero_written(&self) {
+        let w = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
+        if w.overflowed {
+            self.zero_anonymous();
+            return;
+        }
+        let Some(mem) = self.snapshot() else { return };
+        static ZEROS: [u8; 4096] = [0; 4096];
+        for (addr, len) in w.ranges {
+            // Each range was an allowed write, so it lies in mapped memory (or in
+            // memory mapped afresh since, which is zero anyway).
+            let mut done = 0;
+            while done < len {
+                let at = GuestAddress(addr.wrapping_add(done as u64));
+                let n = (len - done).min(ZEROS.len());
+                if mem
+                    .find_region(at)
+                    .is_some_and(|r| r.file_offset().is_none())
+                {
+                    let _ = mem.write_slice(&ZEROS[..n], at);
+                }
+                done += n;
+            }
+        }
+    }
+
     /// Drops every mapping (the client went away).
     pub fn clear(&self) {
         let guard = self.mem.lock().unwrap_or_else(|e| e.into_inner());
@@ -227,6 +274,16 @@ impl DmaSpace {
 
     fn record(&self, direction: DmaDirection, addr: u64, len: usize, allowed: bool) {
         if self.recording.load(Ordering::Relaxed) {
+            if allowed && direction == DmaDirection::Write && len > 0 {
+                let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
+                w.bytes = w.bytes.saturating_add(len);
+                if w.ranges.len() >= MAX_WRITTEN_RANGES || w.bytes > MAX_WRITTEN_BYTES {
+                    w.overflowed = true;
+                    w.ranges.clear();
+                } else if !w.overflowed {
+                    w.ranges.push((addr, len));
+                }
+            }
             self.accesses
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -384,6 +441,30 @@ mod tests {
         let mut b = [0u8; 32];
         d.read(0x1ff0, &mut b).unwrap();
         assert_eq!(b, [7u8; 32]);
+    }
+
+    #[test]
+    fn zero_written_zeroes_what_was_written_across_regions_and_past_its_memory() {
+        let d = DmaSpace::new();
+        d.map_anonymous(0x1000, 0x1000).unwrap();
+        d.map_anonymous(0x2000, 0x8000).unwrap();
+        d.write(0x1000, &[1; 4]).unwrap();
+        d.start_recording();
+        d.write(0x1ff0, &[7u8; 32]).unwrap();
+        d.write(0x3000, &[9u8; 5000]).unwrap();
+        d.zero_written();
+        let mut b = vec![0u8; 0x9000];
+        d.read(0x1000, &mut b).unwrap();
+        // The write before recording started is not the harness's to undo.
+        assert_eq!(&b[..4], &[1; 4]);
+        assert!(b[4..].iter().all(|&x| x == 0));
+        // More than it remembers: every anonymous page.
+        for i in 0..(MAX_WRITTEN_RANGES as u64 + 1) {
+            d.write(0x2000 + i, &[3]).unwrap();
+        }
+        d.zero_written();
+        d.read(0x1000, &mut b).unwrap();
+        assert!(b.iter().all(|&x| x == 0));
     }
 
     #[test]
