@@ -360,8 +360,21 @@ impl Served {
         }
     }
 
+    /// The socket file appears at bind(), a moment before listen(): a connection in
+    /// between is refused, so a refusal is retried for a while.
     fn connect(&self) -> UnixStream {
-        let s = UnixStream::connect(&self.socket).expect("the socket accepts");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let s = loop {
+            match UnixStream::connect(&self.socket) {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::ConnectionRefused
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                other => break other.expect("the socket accepts"),
+            }
+        };
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s
     }
