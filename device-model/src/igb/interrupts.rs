@@ -167,27 +167,21 @@ impl Interrupts {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn state_reads_what_state_mut_wrote() {
-        let mut i = super::Interrupts::default();
-        for (n, off) in [
-            super::IAM,
-            super::GPIE,
-            super::EIAC,
-            super::EIAM,
-            super::IVAR_MISC,
-        ]
-        .into_iter()
-        .chain((0..8).map(|k| super::IVAR0 + 4 * k))
-        .enumerate()
+        let mut i = Interrupts::default();
+        for (n, off) in [IAM, GPIE, EIAC, EIAM, IVAR_MISC]
+            .into_iter()
+            .chain((0..8).map(|k| IVAR0 + 4 * k))
+            .enumerate()
         {
             *i.state_mut(off).unwrap() = n as u32 + 1;
             assert_eq!(i.state(off), Some(n as u32 + 1));
         }
         assert_eq!(i.state(0), None);
     }
-
-    use super::*;
 
     fn msix() -> Interrupts {
         let mut i = Interrupts {

@@ -440,6 +440,7 @@ fn insert_vlan(frame: &mut Vec<u8>, tpid: u16, tci: u16) {
     tag[2..].copy_from_slice(&tci.to_be_bytes());
     frame.splice(12..12, tag);
 }
+
 /// Descriptors the queue fetched ahead in one DMA read, as the 82576 fills its
 /// on-chip descriptor cache in bursts: only descriptors the driver has handed over
 /// (between TDH and TDT), never past the ring's end. One guest-memory access per
@@ -476,12 +477,13 @@ impl DescriptorBurst {
         count: u32,
     ) -> Option<[u8; 16]> {
         if !(self.first..self.first + self.len).contains(&head) {
+            // Up to TDT, or to the ring's end when TDT has wrapped.
             let handed_over = if tail > head {
                 tail - head
             } else {
                 count - head
             };
-            let n = handed_over.min(count - head).clamp(1, BURST);
+            let n = handed_over.clamp(1, BURST);
             let addr = base.wrapping_add(u64::from(head) * DESC_LEN);
             let want = n as usize * DESC_LEN as usize;
             self.first = head;

@@ -94,16 +94,13 @@ fn deltas_of(case: &str, deltas: &WindowDeltas) -> BTreeMap<String, Vec<Counters
 }
 
 /// The report's cases: each with its check and, where a window backs it, its deltas.
-pub fn with_checks<'a>(
-    cases: &'a [CaseResult],
-    deltas: Option<&WindowDeltas>,
-) -> Vec<ReportedCase<'a>> {
+pub fn with_checks<'a>(cases: &'a [CaseResult], deltas: &WindowDeltas) -> Vec<ReportedCase<'a>> {
     cases
         .iter()
         .map(|case| ReportedCase {
             case,
             check: check_of(&case.name),
-            counter_deltas: deltas.map(|d| deltas_of(&case.name, d)).unwrap_or_default(),
+            counter_deltas: deltas_of(&case.name, deltas),
         })
         .collect()
 }
@@ -127,7 +124,7 @@ mod tests {
                 evidence: String::new(),
             })
             .collect();
-        let r = with_checks(&cases, Some(&d));
+        let r = with_checks(&cases, &d);
         assert_eq!(r[0].counter_deltas["tso-ipv4"][0]["tso_packets"], 7);
         // Counters that did not move are left out.
         assert!(r[0].counter_deltas["tso-ipv4"][1].is_empty());

@@ -343,7 +343,7 @@ pub fn run(a: ConformanceArgs) -> anyhow::Result<()> {
         boot_seconds: boot.boot_seconds,
         total_seconds: boot.total_seconds,
         passed,
-        cases: super::checks::with_checks(&boot.results, Some(&boot.window_deltas)),
+        cases: super::checks::with_checks(&boot.results, &boot.window_deltas),
         device_counters: boot.counters.clone(),
         window_counter_deltas: &boot.window_deltas,
     };

@@ -2,12 +2,14 @@
 //! --shard K/N`, or conformance runs of several personalities or kernels) into
 //! one `report.json` and `junit.xml`, so a CI matrix ends in one verdict.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use guest_provision::CaseResult;
 use serde_json::Value;
 
+use super::checks::ReportedCase;
 use super::selftests::Column;
 
 #[derive(clap::Args, Debug)]
@@ -122,32 +124,32 @@ fn merge_selftests(reports: &[Value], passed: bool) -> anyhow::Result<(Value, St
     Ok((merged, junit))
 }
 
-/// `cases` (a JSON list) with each one's `counter_deltas` from `deltas`, by position.
-fn with_deltas(mut cases: Value, deltas: &[Value]) -> Value {
-    if let Some(list) = cases.as_array_mut() {
-        for (case, d) in list.iter_mut().zip(deltas) {
-            if let (Some(obj), false) = (case.as_object_mut(), d.is_null()) {
-                obj.insert("counter_deltas".into(), d.clone());
-            }
-        }
-    }
-    cases
+type CaseDeltas = BTreeMap<String, Vec<tunic_wire::ledger::Counters>>;
+
+/// A case of a shard's `report.json`: the guest's result and the deltas it carried.
+#[derive(serde::Deserialize)]
+struct ShardCase {
+    #[serde(flatten)]
+    case: CaseResult,
+    #[serde(default)]
+    counter_deltas: CaseDeltas,
 }
 
 fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, String)> {
     let mut cases: Vec<CaseResult> = Vec::new();
-    // Each case's counter deltas, carried over as its shard reported them.
-    let mut deltas: Vec<Value> = Vec::new();
+    // Each case's counter deltas, as its shard reported them, beside it.
+    let mut deltas: Vec<CaseDeltas> = Vec::new();
     for r in reports {
         let kernel = r["kernel"].as_str().unwrap_or("?");
-        let list: Vec<CaseResult> = serde_json::from_value(r["cases"].clone())
+        let list: Vec<ShardCase> = serde_json::from_value(r["cases"].clone())
             .context("a conformance report's cases are unreadable")?;
-        if let Some(raw) = r["cases"].as_array() {
-            deltas.extend(raw.iter().map(|c| c["counter_deltas"].clone()));
-        }
         // Runs of several personalities or kernels name the same cases: qualify them.
         let tag = format!("{} {kernel}", r["personality"].as_str().unwrap_or("?"));
-        for mut c in list {
+        for ShardCase {
+            case: mut c,
+            counter_deltas,
+        } in list
+        {
             // Shards of one run share a tag and must not share a case.
             if cases
                 .iter()
@@ -159,6 +161,7 @@ fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, 
                 c.name = format!("{tag}: {}", c.name);
             }
             cases.push(c);
+            deltas.push(counter_deltas);
         }
     }
     let seconds: f64 = reports
@@ -169,7 +172,15 @@ fn merge_conformance(reports: &[Value], passed: bool) -> anyhow::Result<(Value, 
     let merged = serde_json::json!({
         "merged_from": reports.len(),
         "passed": passed && cases.iter().all(|c| c.passed),
-        "cases": with_deltas(serde_json::to_value(super::checks::with_checks(&cases, None))?, &deltas),
+        "cases": cases
+            .iter()
+            .zip(deltas)
+            .map(|(case, counter_deltas)| ReportedCase {
+                case,
+                check: super::checks::check_of(&case.name),
+                counter_deltas,
+            })
+            .collect::<Vec<_>>(),
     });
     Ok((merged, junit))
 }
