@@ -2,7 +2,10 @@
 //! through its entry point for a few seconds and prints inputs per second: the
 //! figure `docs/reliability.md` quotes, without cargo-fuzz.
 //!
-//! `cargo run --release -p device-model --features fuzzing --example fuzz_rate -- i40e_ops`
+//! `cargo run --release -p device-model --features fuzzing --example fuzz_rate -- i40e_ops [SECONDS [CORPUS_DIR]]`
+//!
+//! CORPUS_DIR (default: the target's seeds in `testvectors/fuzz-corpus/`) can be a
+//! campaign's grown corpus, `fuzz/corpus/TARGET`, whose inputs are what libFuzzer runs.
 
 use std::time::{Duration, Instant};
 
@@ -25,9 +28,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testvectors/fuzz-corpus")
-        .join(target.trim_end_matches("_fresh"));
+    let dir = std::env::args().nth(3).map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../testvectors/fuzz-corpus")
+                .join(target.trim_end_matches("_fresh"))
+        },
+        std::path::PathBuf::from,
+    );
     let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .map(|d| {
             d.filter_map(|e| std::fs::read(e.ok()?.path()).ok())

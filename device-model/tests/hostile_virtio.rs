@@ -384,6 +384,14 @@ proptest! {
     fn any_bytes_are_a_virtio_guest(data in bytes(2048)) {
         fuzz::run_virtio_ops(&data);
     }
+
+    /// What the fuzz target runs: one harness for the thread, its device reset
+    /// between inputs, or built anew on the same guest memory when the next input
+    /// asks for another MTU, ring layout or timing mode (each case here draws its own).
+    #[test]
+    fn generated_guests_one_after_another_on_a_reused_device((setup, ops) in program()) {
+        fuzz::run_virtio_ops_reused(&fuzz::encode_virtio(&setup, &ops));
+    }
 }
 
 /// A bring-up on one queue pair (`pairs` 0) or more.

@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,22 +69,26 @@ pub struct DmaSpace {
     /// Checked with one relaxed load per access, so recording costs nothing while off.
     recording: AtomicBool,
     accesses: Mutex<Vec<DmaAccess>>,
-    /// While recording: the ranges written since the last `zero_written`, so a
+    /// While recording: the pages written since the last `zero_written`, so a
     /// harness can give RAM back its zeros without refaulting every page.
     written: Mutex<Written>,
 }
 
-/// Written ranges, or `overflowed` once there were too many to remember.
+/// Guest pages written (page numbers), or `overflowed` once there were too many
+/// to remember.
 #[derive(Default)]
 struct Written {
-    ranges: Vec<(u64, usize)>,
-    bytes: usize,
+    pages: BTreeSet<u64>,
     overflowed: bool,
 }
 
-/// Past these a reset zeroes whole mappings instead (`zero_anonymous`).
-const MAX_WRITTEN_RANGES: usize = 4096;
-const MAX_WRITTEN_BYTES: usize = 256 * 1024;
+/// The granule `zero_written` zeroes: pages, so that however often an input
+/// rewrites the same rings and buffers, the work is bounded by the memory it
+/// touched (a byte budget made a busy input fall back to refaulting everything).
+const PAGE_SHIFT: u32 = 12;
+const PAGE: usize = 1 << PAGE_SHIFT;
+/// Past this many pages (64 MiB) a reset zeroes whole mappings instead (`zero_anonymous`).
+const MAX_WRITTEN_PAGES: usize = 16 * 1024;
 
 impl Default for DmaSpace {
     fn default() -> Self {
@@ -181,11 +186,11 @@ impl DmaSpace {
         }
     }
 
-    /// Zeroes what was written since recording started or since the last call, in
-    /// anonymous mappings: the same result as [`Self::zero_anonymous`] for a
-    /// harness whose accesses are recorded, without faulting every page in again
-    /// (a fuzzing input writes a few KiB of a MiB). Falls back to `zero_anonymous`
-    /// when more was written than it remembers.
+    /// Zeroes the pages written since recording started or since the last call, in
+    /// anonymous mappings: for a harness whose memory was all zeros when recording
+    /// started, the same result as [`Self::zero_anonymous`], without faulting every
+    /// page in again (a fuzzing input touches a few pages of a MiB). Falls back to
+    /// `zero_anonymous` when more was written than it remembers.
     pub fn zero_written(&self) {
         let w = std::mem::take(&mut *self.written.lock().unwrap_or_else(|e| e.into_inner()));
         if w.overflowed {
@@ -193,21 +198,28 @@ impl DmaSpace {
             return;
         }
         let Some(mem) = self.snapshot() else { return };
-        static ZEROS: [u8; 4096] = [0; 4096];
-        for (addr, len) in w.ranges {
-            // Each range was an allowed write, so it lies in mapped memory (or in
-            // memory mapped afresh since, which is zero anyway).
-            let mut done = 0;
-            while done < len {
-                let at = GuestAddress(addr.wrapping_add(done as u64));
-                let n = (len - done).min(ZEROS.len());
-                if mem
-                    .find_region(at)
-                    .is_some_and(|r| r.file_offset().is_none())
-                {
-                    let _ = mem.write_slice(&ZEROS[..n], at);
-                }
-                done += n;
+        static ZEROS: [u8; PAGE] = [0; PAGE];
+        for page in w.pages {
+            // Each page held an allowed write, so it lies in mapped memory (or in
+            // memory mapped afresh since, which is zero anyway). A region may start
+            // or end inside a page: only its part is zeroed.
+            let start = page << PAGE_SHIFT;
+            let Some(region) = mem.find_region(GuestAddress(start)).or_else(|| {
+                mem.iter().find(|r| {
+                    let base = r.start_addr().raw_value();
+                    base > start && base < start + PAGE as u64
+                })
+            }) else {
+                continue;
+            };
+            if region.file_offset().is_some() {
+                continue;
+            }
+            let base = region.start_addr().raw_value();
+            let from = start.max(base);
+            let to = (start + PAGE as u64).min(base.saturating_add(region.len()));
+            if to > from {
+                let _ = mem.write_slice(&ZEROS[..(to - from) as usize], GuestAddress(from));
             }
         }
     }
@@ -276,12 +288,17 @@ impl DmaSpace {
         if self.recording.load(Ordering::Relaxed) {
             if allowed && direction == DmaDirection::Write && len > 0 {
                 let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
-                w.bytes = w.bytes.saturating_add(len);
-                if w.ranges.len() >= MAX_WRITTEN_RANGES || w.bytes > MAX_WRITTEN_BYTES {
-                    w.overflowed = true;
-                    w.ranges.clear();
-                } else if !w.overflowed {
-                    w.ranges.push((addr, len));
+                if !w.overflowed {
+                    let first = addr >> PAGE_SHIFT;
+                    let last = addr.saturating_add(len as u64 - 1) >> PAGE_SHIFT;
+                    for page in first..=last {
+                        w.pages.insert(page);
+                        if w.pages.len() > MAX_WRITTEN_PAGES {
+                            w.overflowed = true;
+                            w.pages = BTreeSet::new();
+                            break;
+                        }
+                    }
                 }
             }
             self.accesses
@@ -448,19 +465,28 @@ mod tests {
         let d = DmaSpace::new();
         d.map_anonymous(0x1000, 0x1000).unwrap();
         d.map_anonymous(0x2000, 0x8000).unwrap();
-        d.write(0x1000, &[1; 4]).unwrap();
+        d.write(0x9000, &[1; 4]).unwrap();
         d.start_recording();
         d.write(0x1ff0, &[7u8; 32]).unwrap();
         d.write(0x3000, &[9u8; 5000]).unwrap();
+        // The same page rewritten many times is one page to zero.
+        for _ in 0..(2 * MAX_WRITTEN_PAGES) {
+            d.write(0x5000, &[5]).unwrap();
+            d.write(0x6000, &[6]).unwrap();
+        }
         d.zero_written();
         let mut b = vec![0u8; 0x9000];
         d.read(0x1000, &mut b).unwrap();
-        // The write before recording started is not the harness's to undo.
-        assert_eq!(&b[..4], &[1; 4]);
-        assert!(b[4..].iter().all(|&x| x == 0));
-        // More than it remembers: every anonymous page.
-        for i in 0..(MAX_WRITTEN_RANGES as u64 + 1) {
-            d.write(0x2000 + i, &[3]).unwrap();
+        assert!(b[..0x8000].iter().all(|&x| x == 0));
+        // A page written before recording started and never since is not the
+        // harness's to undo.
+        assert_eq!(&b[0x8000..0x8004], &[1; 4]);
+        b[0x8000..0x8004].fill(0);
+        // More pages than it remembers: every anonymous page.
+        d.map_anonymous(0x100_0000, ((MAX_WRITTEN_PAGES + 1) * PAGE) as u64)
+            .unwrap();
+        for i in 0..(MAX_WRITTEN_PAGES as u64 + 1) {
+            d.write(0x100_0000 + i * PAGE as u64, &[3]).unwrap();
         }
         d.zero_written();
         d.read(0x1000, &mut b).unwrap();

@@ -217,8 +217,8 @@ pub fn run_virtio_ops_reused(data: &[u8]) {
     REUSED.with(|cell| {
         let mut slot = cell.borrow_mut();
         match slot.as_mut() {
-            Some(h) if h.setup == setup => h.restart(),
-            _ => *slot = Some(harness::Harness::new(&setup)),
+            Some(h) => h.restart(&setup),
+            None => *slot = Some(harness::Harness::new(&setup)),
         }
         if let Some(h) = slot.as_mut() {
             for op in ops.iter().take(MAX_OPS) {

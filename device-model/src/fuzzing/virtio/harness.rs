@@ -85,8 +85,7 @@ impl IrqSink for IrqCheck {
 }
 
 pub(super) struct Harness {
-    /// What the device was built as: a reused harness serves only inputs with
-    /// the same setup.
+    /// What the device was built as.
     pub(super) setup: VirtioSetup,
     pub(super) dev: VirtioNet,
     pub(super) dma: Arc<DmaSpace>,
@@ -150,30 +149,9 @@ impl Harness {
         map(&dma, RAM_HIGH);
         dma.start_recording();
         let wire = Arc::new(Mutex::new(Wire::default()));
-        let w = wire.clone();
-        let longest_plain = usize::from(setup.mtu) + L2_OVERHEAD;
         let irq = Arc::new(IrqCheck::default());
         irq.msix_on.store(true, Ordering::Relaxed);
-        let dev = VirtioNet::new(
-            VirtioNetConfig {
-                mac: MAC,
-                mtu: setup.mtu,
-                packed_ring: setup.packed_ring,
-                timing: TimingConfig {
-                    mode: setup.timing,
-                    ..TimingConfig::default()
-                },
-                ..VirtioNetConfig::default()
-            },
-            dma.clone(),
-            irq.clone(),
-            Box::new(move |f: &[u8]| {
-                let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
-                w.frames += 1;
-                w.longest = w.longest.max(f.len());
-                w.over_mtu += u64::from(f.len() > longest_plain);
-            }),
-        );
+        let dev = Self::device(setup, &dma, &irq, &wire);
         let mut counters = Vec::new();
         words::words(dev.counters(), &mut counters);
         let counter_names = words::names(dev.counters());
@@ -196,11 +174,50 @@ impl Harness {
         }
     }
 
-    /// Back to a just-built harness for the next input with the same setup: the
-    /// device reset (status 0, as a driver resets it), the driver forgotten, guest
-    /// RAM zeroed and both regions mapped, the wire and interrupt checks emptied.
-    pub(super) fn restart(&mut self) {
-        self.dev.reset();
+    /// A device built as `setup` says, on the harness's memory, interrupt check and wire.
+    fn device(
+        setup: &VirtioSetup,
+        dma: &Arc<DmaSpace>,
+        irq: &Arc<IrqCheck>,
+        wire: &Arc<Mutex<Wire>>,
+    ) -> VirtioNet {
+        let w = wire.clone();
+        let longest_plain = usize::from(setup.mtu) + L2_OVERHEAD;
+        VirtioNet::new(
+            VirtioNetConfig {
+                mac: MAC,
+                mtu: setup.mtu,
+                packed_ring: setup.packed_ring,
+                timing: TimingConfig {
+                    mode: setup.timing,
+                    ..TimingConfig::default()
+                },
+                ..VirtioNetConfig::default()
+            },
+            dma.clone(),
+            irq.clone(),
+            Box::new(move |f: &[u8]| {
+                let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
+                w.frames += 1;
+                w.longest = w.longest.max(f.len());
+                w.over_mtu += u64::from(f.len() > longest_plain);
+            }),
+        )
+    }
+
+    /// Back to a just-built harness for the next input: the device reset (status 0,
+    /// as a driver resets it) or, for another setup (MTU, ring layout, timing: what
+    /// the device is built with), built anew; the driver forgotten, guest RAM zeroed
+    /// and both regions mapped, the wire and interrupt checks emptied. Guest memory
+    /// is kept either way: consecutive inputs seldom share a setup, and mapping
+    /// and faulting in fresh RAM per input was most of a grown corpus's time.
+    pub(super) fn restart(&mut self, setup: &VirtioSetup) {
+        if *setup == self.setup {
+            self.dev.reset();
+        } else {
+            self.dev = Self::device(setup, &self.dma, &self.irq, &self.wire);
+            self.setup = *setup;
+        }
         self.drv = Driver::default();
         restore_ram(&self.dma, &mut self.high_mapped);
         *self.wire.lock().unwrap_or_else(|e| e.into_inner()) = Wire::default();
