@@ -75,13 +75,14 @@ struct Work {
 }
 
 impl Work {
-    fn of(c: &Counters) -> Self {
+    fn of(dev: &I40e) -> Self {
+        let [aq, tx_descs, tx_frames, rx_descs, rx_frames] = dev.work_counters();
         Self {
-            aq: c.aq_commands,
-            tx_descs: c.tx.tx_descriptors,
-            tx_frames: c.tx.tx_frames,
-            rx_descs: c.rx.rx_descriptors,
-            rx_frames: c.rx.rx_frames,
+            aq,
+            tx_descs,
+            tx_frames,
+            rx_descs,
+            rx_frames,
         }
     }
 }
@@ -117,8 +118,9 @@ pub(super) struct Harness {
     pub(super) dma: Arc<DmaSpace>,
     high_mapped: bool,
     pub(super) drv: Driver,
-    /// The counters by name at the last by-name comparison (older than the words).
-    counters: BTreeMap<String, u64>,
+    /// The counters at the last check, for a by-name comparison when the words
+    /// cannot decide (names are worked out only then).
+    counters: Counters,
     /// The counters as words at the last check, and a buffer for the next.
     last_words: Vec<u64>,
     words_now: Vec<u64>,
@@ -157,7 +159,7 @@ impl Harness {
             Box::new(Tap(Arc::clone(&wire))),
         );
         Self {
-            counters: by_name(&dev.counters()),
+            counters: dev.counters(),
             dev,
             sinks: (wire, irq),
             dma,
@@ -206,7 +208,7 @@ impl Harness {
 
     /// Runs `f` (the device doing something) and checks every invariant after it.
     pub(super) fn step(&mut self, budget: Budget, f: impl FnOnce(&mut I40e)) {
-        let c0 = Work::of(&self.dev.counters());
+        let c0 = Work::of(&self.dev);
         let wire0 = self.wire_frames();
         f(&mut self.dev);
         // What the port's worker does next: the Tx passes the step left, each making
@@ -215,15 +217,14 @@ impl Harness {
             if !self.dev.has_deferred() {
                 break;
             }
-            let before = self.dev.counters().tx.tx_descriptors;
+            let before = Work::of(&self.dev).tx_descs;
             self.dev.run_deferred();
             assert!(
-                self.dev.counters().tx.tx_descriptors > before || !self.dev.has_deferred(),
+                Work::of(&self.dev).tx_descs > before || !self.dev.has_deferred(),
                 "a deferred Tx pass made no progress and stays deferred"
             );
         }
-        let now = self.dev.counters();
-        let c = Work::of(&now);
+        let c = Work::of(&self.dev);
         let aq = c.aq - c0.aq;
         assert!(
             aq <= budget.doorbells * AQ_RING_MAX,
@@ -254,7 +255,7 @@ impl Harness {
             wired <= tx * MAX_SEGMENTS,
             "{wired} frames from {tx} Tx descriptors"
         );
-        self.check_memory(&now);
+        self.check_memory();
     }
 
     fn wire_frames(&self) -> u64 {
@@ -265,9 +266,9 @@ impl Harness {
             .frames
     }
 
-    /// The invariants that hold between any two steps; `now` is the device's
-    /// counters at this point.
-    fn check_memory(&mut self, now: &Counters) {
+    /// The invariants that hold between any two steps (the counters are compared
+    /// once per operation, `check_counters`).
+    fn check_memory(&mut self) {
         for a in self.dma.take_accesses() {
             if check_access(&self.dma, &a) {
                 self.allowed += 1;
@@ -275,7 +276,6 @@ impl Harness {
                 self.refused += 1;
             }
         }
-        self.check_counters(now);
         let longest = self
             .sinks
             .0
@@ -298,8 +298,9 @@ impl Harness {
     /// words (`words`), which is cheap; only when their number changed (a per-queue
     /// map gained an entry, shifting the words after it) or one seems to have gone
     /// back are they compared by name, which decides.
-    fn check_counters(&mut self, now: &Counters) {
-        super::super::words::words(now, &mut self.words_now);
+    fn check_counters(&mut self) {
+        let now = self.dev.counters();
+        super::super::words::words(&now, &mut self.words_now);
         let same_shape = self.words_now.len() == self.last_words.len();
         let grew_only = same_shape
             && self
@@ -308,15 +309,14 @@ impl Harness {
                 .zip(&self.last_words)
                 .all(|(n, o)| n >= o);
         std::mem::swap(&mut self.words_now, &mut self.last_words);
-        if grew_only {
-            return;
+        if !grew_only {
+            let named = by_name(&now);
+            for (name, old) in by_name(&self.counters) {
+                let new = named.get(&name).copied().unwrap_or(0);
+                assert!(new >= old, "counter {name} went back from {old} to {new}");
+            }
         }
-        let named = by_name(now);
-        for (name, old) in &self.counters {
-            let new = named.get(name).copied().unwrap_or(0);
-            assert!(new >= *old, "counter {name} went back from {old} to {new}");
-        }
-        self.counters = named;
+        self.counters = now;
     }
 
     /// Offset of an interesting register (`reg` modulo the table, instance `index`),
@@ -328,7 +328,13 @@ impl Harness {
         }
     }
 
+    /// One operation, then the counters; the rest is checked after every step in it.
     pub(super) fn apply(&mut self, op: &I40eOp) {
+        self.apply_op(op);
+        self.check_counters();
+    }
+
+    fn apply_op(&mut self, op: &I40eOp) {
         match op {
             I40eOp::Write { reg, value } => self.write(Self::reg_offset(*reg), *value),
             I40eOp::Read(reg) => {
@@ -399,27 +405,25 @@ impl Harness {
         self.drv = Driver::default();
         self.allowed = 0;
         self.refused = 0;
-        self.counters = by_name(&self.dev.counters());
-        self.last_words.clear();
+        self.counters = self.dev.counters();
+        super::super::words::words(&self.counters, &mut self.last_words);
     }
 
     /// The end of an input: the invariants once more.
     pub(super) fn finish(&mut self) {
-        let now = self.dev.counters();
-        self.check_memory(&now);
+        self.check_memory();
+        self.check_counters();
     }
 
     pub(super) fn report(mut self, ops: usize) -> I40eReport {
-        let now = self.dev.counters();
-        self.check_memory(&now);
-        self.counters = by_name(&now);
+        self.finish();
         I40eReport {
             ops,
             dma_allowed: self.allowed,
             dma_refused: self.refused,
             wire_frames: self.wire_frames(),
             interrupts: self.sinks.1.raised.load(Ordering::Relaxed),
-            counters: self.counters.clone().into_iter().collect(),
+            counters: by_name(&self.counters).into_iter().collect(),
         }
     }
 }
