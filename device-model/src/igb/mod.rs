@@ -366,6 +366,9 @@ impl Igb {
             Effect::Icr => {
                 let v = self.intr.read_icr();
                 self.update_irq();
+                // With the ICS trace below: when a forced cause was raised and when
+                // the driver's handler read it (the self-test allows 10 ms).
+                tracing::trace!(target: "tunic::igb::intr", icr = v, "ICR read");
                 v
             }
             Effect::Eicr => self.intr.read_eicr(),
@@ -453,7 +456,17 @@ impl Igb {
                 self.intr.icr &= !v;
                 self.update_irq();
             }
-            Effect::Ics => self.post(Cause::Other(v)),
+            Effect::Ics => {
+                self.post(Cause::Other(v));
+                tracing::trace!(
+                    target: "tunic::igb::intr",
+                    ics = v,
+                    ims = self.intr.ims,
+                    msix_mode = self.intr.msix_mode(),
+                    raised = self.intr.raised,
+                    "ICS"
+                );
+            }
             Effect::Ims => {
                 self.intr.ims |= v;
                 self.refresh_other();

@@ -18,7 +18,9 @@ use clap::{Parser, Subcommand};
     about = "A cycle-approximate PCIe NIC emulator served over vfio-user"
 )]
 pub struct Cli {
-    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides. Warnings and info
+    /// lines are held to one per cause per port a second; debug and trace lines, asked
+    /// for, are not.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
