@@ -55,6 +55,15 @@ struct Wire {
     over_mtu: u64,
 }
 
+impl Wire {
+    /// One frame the device put on the wire; `longest_plain` is the MTU's frame.
+    fn count(&mut self, len: usize, longest_plain: usize) {
+        self.frames += 1;
+        self.longest = self.longest.max(len);
+        self.over_mtu += u64::from(len > longest_plain);
+    }
+}
+
 /// Remembers what the device raised: the highest MSI-X vector, and any MSI-X
 /// message sent while the guest had MSI-X off.
 #[derive(Default)]
@@ -197,10 +206,9 @@ impl Harness {
             dma.clone(),
             irq.clone(),
             Box::new(move |f: &[u8]| {
-                let mut w = w.lock().unwrap_or_else(|e| e.into_inner());
-                w.frames += 1;
-                w.longest = w.longest.max(f.len());
-                w.over_mtu += u64::from(f.len() > longest_plain);
+                w.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .count(f.len(), longest_plain)
             }),
         )
     }
