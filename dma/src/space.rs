@@ -201,25 +201,17 @@ impl DmaSpace {
         static ZEROS: [u8; PAGE] = [0; PAGE];
         for page in w.pages {
             // Each page held an allowed write, so it lies in mapped memory (or in
-            // memory mapped afresh since, which is zero anyway). A region may start
-            // or end inside a page: only its part is zeroed.
+            // memory mapped afresh since, which is zero anyway). Regions need not be
+            // page-aligned: each anonymous one zeroes its part of the page.
             let start = page << PAGE_SHIFT;
-            let Some(region) = mem.find_region(GuestAddress(start)).or_else(|| {
-                mem.iter().find(|r| {
-                    let base = r.start_addr().raw_value();
-                    base > start && base < start + PAGE as u64
-                })
-            }) else {
-                continue;
-            };
-            if region.file_offset().is_some() {
-                continue;
-            }
-            let base = region.start_addr().raw_value();
-            let from = start.max(base);
-            let to = (start + PAGE as u64).min(base.saturating_add(region.len()));
-            if to > from {
-                let _ = mem.write_slice(&ZEROS[..(to - from) as usize], GuestAddress(from));
+            let end = start.saturating_add(PAGE as u64);
+            for region in mem.iter().filter(|r| r.file_offset().is_none()) {
+                let base = region.start_addr().raw_value();
+                let from = start.max(base);
+                let to = end.min(base.saturating_add(region.len()));
+                if to > from {
+                    let _ = mem.write_slice(&ZEROS[..(to - from) as usize], GuestAddress(from));
+                }
             }
         }
     }

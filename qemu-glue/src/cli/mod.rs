@@ -19,8 +19,8 @@ use clap::{Parser, Subcommand};
 )]
 pub struct Cli {
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides. Warnings and info
-    /// lines are held to one per cause per port a second; debug and trace lines, asked
-    /// for, are not.
+    /// lines are held to one per cause per port a second, debug and trace lines to
+    /// 1000.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]

@@ -600,6 +600,14 @@ fn rss_growth(samples: &[MemorySample]) -> CaseResult {
     }
     let q = samples.len() / 4;
     let own: Vec<u64> = samples.iter().map(|s| s.own_kib).collect();
+    if own.contains(&0) {
+        // A kernel without RssAnon in /proc/PID/status (before 4.5): nothing to judge.
+        return case(
+            "soak-memory",
+            false,
+            "RssAnon missing from /proc/self/status in a sample".into(),
+        );
+    }
     let mean = |s: &[u64]| s.iter().sum::<u64>() / s.len() as u64;
     let (warm_up, second, last) = (
         mean(&own[..q]),
@@ -678,6 +686,8 @@ mod tests {
         let leak = own((0..128u64).map(|i| 40_000 + 200 * i));
         assert!(!rss_growth(&leak).passed, "{}", rss_growth(&leak).evidence);
         assert!(!rss_growth(&own(1..4)).passed, "too few samples");
+        let unread = own(std::iter::repeat_n(0, 128));
+        assert!(!rss_growth(&unread).passed, "no RssAnon read is no verdict");
     }
 
     #[test]
