@@ -4,6 +4,9 @@
 //! cargo run -p guest-provision --example guest_script -- SCRIPT|- [options]
 //!   --igb-pair            two QEMU igb NICs on hub 0
 //!   --vfio-user SOCKET    a vfio-user NIC (repeatable; the server must listen)
+//!   --qemu-stream MODEL:listen|connect:PATH
+//!                         QEMU's igb or virtio-net on `-netdev stream` at PATH
+//!                         (repeatable; a listening one before its peer)
 //!   --timeout SECONDS     hard limit (default 300)
 //!   --accel auto|kvm|tcg  accelerator (default auto, or TUNIC_ACCEL)
 //!   --kernel PACKAGE      guest kernel package, e.g.
@@ -20,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use guest_provision::{boot, provision, Accel, GuestSpec, Nic, ProvisionOptions};
+use guest_provision::{boot, provision, Accel, GuestSpec, Nic, ProvisionOptions, QemuNicModel};
 
 fn main() -> ExitCode {
     match run() {
@@ -53,6 +56,33 @@ fn run() -> Result<bool> {
                 let socket = args.next().context("--vfio-user needs a socket path")?;
                 spec.nics.push(Nic::VfioUser {
                     socket: PathBuf::from(socket),
+                });
+            }
+            "--qemu-stream" => {
+                let a = args
+                    .next()
+                    .context("--qemu-stream needs MODEL:listen|connect:PATH")?;
+                let mut parts = a.splitn(3, ':');
+                let (model, mode, path) = (parts.next(), parts.next(), parts.next());
+                let model = match model {
+                    Some("igb") => QemuNicModel::Igb,
+                    Some("virtio-net") => QemuNicModel::VirtioNet,
+                    other => bail!("--qemu-stream: model igb or virtio-net, not {other:?}"),
+                };
+                let listen = match mode {
+                    Some("listen") => true,
+                    Some("connect") => false,
+                    other => bail!("--qemu-stream: listen or connect, not {other:?}"),
+                };
+                let Some(path) = path.filter(|p| !p.is_empty()) else {
+                    bail!("--qemu-stream: a socket path after the mode");
+                };
+                let last = 0x10 + spec.nics.len() as u8;
+                spec.nics.push(Nic::QemuStream {
+                    model,
+                    mac: [0x52, 0x54, 0x00, 0x12, 0x34, last],
+                    path: PathBuf::from(path),
+                    listen,
                 });
             }
             "--timeout" => {

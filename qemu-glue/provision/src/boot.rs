@@ -41,6 +41,41 @@ pub enum Nic {
     /// QEMU's own virtio-net (`virtio-net-pci`, modern only: 1AF4:1041), attached
     /// to QEMU hub `hub` like [`Nic::QemuIgb`].
     QemuVirtioNet { hub: u32, mac: [u8; 6] },
+    /// QEMU's own NIC of `model` on a `-netdev stream` Unix socket at `path`:
+    /// listening there when `listen`, otherwise connecting to it (a tunic port
+    /// with `stream:listen=`, or a QEMU NIC earlier in `GuestSpec::nics` that
+    /// listens). The link between two processes that `tunic bench --topology
+    /// stream` measures.
+    QemuStream {
+        model: QemuNicModel,
+        mac: [u8; 6],
+        path: PathBuf,
+        listen: bool,
+    },
+}
+
+/// Which of QEMU's own NICs a [`Nic::QemuStream`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QemuNicModel {
+    Igb,
+    VirtioNet,
+}
+
+impl QemuNicModel {
+    /// QEMU's `-device` driver name and options for the model.
+    fn device(self) -> &'static str {
+        match self {
+            Self::Igb => "igb",
+            Self::VirtioNet => "virtio-net-pci,disable-legacy=on",
+        }
+    }
+}
+
+fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// What to boot and run.
@@ -390,20 +425,35 @@ fn qemu_args(
                 push(&["-device", &device.to_string()]);
             }
             Nic::QemuIgb { hub, mac } | Nic::QemuVirtioNet { hub, mac } => {
-                let mac = mac
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(":");
+                let mac = mac_text(mac);
                 let device = match nic {
-                    Nic::QemuVirtioNet { .. } => "virtio-net-pci,disable-legacy=on",
-                    _ => "igb",
+                    Nic::QemuVirtioNet { .. } => QemuNicModel::VirtioNet.device(),
+                    _ => QemuNicModel::Igb.device(),
                 };
                 push(&[
                     "-netdev",
                     &format!("hubport,id=nic{i},hubid={hub}"),
                     "-device",
                     &format!("{device},bus={port},netdev=nic{i},mac={mac}"),
+                ]);
+            }
+            Nic::QemuStream {
+                model,
+                mac,
+                path,
+                listen,
+            } => {
+                let path = path.to_string_lossy().replace(',', ",,");
+                let server = if *listen { "on" } else { "off" };
+                push(&[
+                    "-netdev",
+                    &format!("stream,id=nic{i},server={server},addr.type=unix,addr.path={path}"),
+                    "-device",
+                    &format!(
+                        "{},bus={port},netdev=nic{i},mac={}",
+                        model.device(),
+                        mac_text(mac)
+                    ),
                 ]);
             }
         }

@@ -55,7 +55,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use accel::{Accel, AccelChoice, AccelKind};
-pub use boot::{boot, spawn, GuestExit, GuestRun, GuestSpec, Nic, RunningGuest};
+pub use boot::{boot, spawn, GuestExit, GuestRun, GuestSpec, Nic, QemuNicModel, RunningGuest};
 pub use guest_script::{parse_results, CaseResult, GUEST_LIB};
 pub use mirror::debian_mirror;
 pub use selftests::{

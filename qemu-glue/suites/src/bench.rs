@@ -2,27 +2,55 @@
 //! emulated NIC of the same kind (igb, or virtio-net with `--personality
 //! virtio-net`), same guest, accelerator and machine, in the same run.
 
+use std::path::Path;
 use std::time::Duration;
 
-use guest_provision::{GuestSpec, Nic, ProvisionOptions};
+use guest_provision::{GuestSpec, Nic, ProvisionOptions, QemuNicModel};
 use tunic_server::port::PersonalityKind;
 use tunic_server::timing::TimingArgs;
+use tunic_wire::BackendSpec;
 
 use super::demo::{guest_driver, AccelArg, Pcaps, WiredPair};
 
-/// Run with `TUNIC_DRIVER`, `TUNIC_SECONDS` and `TUNIC_ROUNDS` set. The
-/// `offloads` result (not a number, so not a throughput sample) records what the
-/// driver negotiated, which differs between the two device models.
+/// Run with `TUNIC_DRIVER` (the NIC under test's driver), `TUNIC_PEER_DRIVER` (its
+/// peer's: the same driver for a pair), `TUNIC_SECONDS` and `TUNIC_ROUNDS` set. The
+/// sender is the first NIC of the driver under test (lowest PCI address), the receiver
+/// the first other NIC of the peer's driver; where both are virtio-net, the two ends
+/// are the same kind of device and either can send. The `offloads` result
+/// (not a number, so not a throughput sample) records what the driver negotiated,
+/// which differs between the two device models; `retr-N` is the sender's TCP
+/// retransmissions in round N, as iperf3 counts them.
 const SCRIPT: &str = r#"
-set -- $(nics_by_driver $TUNIC_DRIVER)
-[ $# -ge 2 ] || { result setup fail "want two $TUNIC_DRIVER NICs, have: $*"; exit 1; }
-setup_pair $1 $2 || { result setup fail "link"; exit 1; }
-result offloads pass "$(ethtool -k $1 | awk -F': ' '/^(tx-checksumming|tcp-segmentation-offload):/ { printf "%s=%s ", $1, $2 }')$(in_peer ethtool -k $2 | awk -F': ' '/^rx-checksumming:/ { printf "peer-%s=%s", $1, $2 }')"
+A=; B=
+for n in $(nics_by_driver $TUNIC_DRIVER) $(nics_by_driver $TUNIC_PEER_DRIVER); do
+    if [ -z "$A" ]; then A=$n; elif [ -z "$B" ] && [ "$n" != "$A" ]; then B=$n; fi
+done
+[ -n "$B" ] || { result setup fail "want a $TUNIC_DRIVER NIC and a $TUNIC_PEER_DRIVER peer, have: $A"; exit 1; }
+setup_pair $A $B || { result setup fail "link"; exit 1; }
+result offloads pass "$(ethtool -k $A | awk -F': ' '/^(tx-checksumming|tcp-segmentation-offload):/ { printf "%s=%s ", $1, $2 }')$(in_peer ethtool -k $B | awk -F': ' '/^rx-checksumming:/ { printf "peer-%s=%s", $1, $2 }')"
 for i in $(seq 1 $TUNIC_ROUNDS); do
     m=$(iperf3_mbps $TUNIC_SECONDS)
-    [ -n "$m" ] && result iperf3-$i pass "$m" || result iperf3-$i fail "$(tail -n 3 /tmp/iperf3.out)"
+    if [ -n "$m" ]; then
+        result iperf3-$i pass "$m"
+        result retr-$i pass "$(awk '/sender/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i + 1) }' /tmp/iperf3.out | tail -n 1)"
+    else
+        result iperf3-$i fail "$(tail -n 3 /tmp/iperf3.out)"
+    fi
 done
 "#;
+
+/// Where the NIC under test sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Topology {
+    /// Two NICs of the kind wired back to back: tunic's two ports on its built-in
+    /// wire, QEMU's two on one QEMU hub.
+    Pair,
+    /// One NIC of the kind against QEMU's own virtio-net in the same guest, over a
+    /// QEMU `-netdev stream` Unix socket: tunic's port on `stream:listen=`, QEMU's
+    /// NIC of the kind on `-netdev stream,server=on` as the anchor. The link crosses a
+    /// process boundary as it does beside any other QEMU network.
+    Stream,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -45,6 +73,9 @@ pub struct BenchArgs {
     /// both NICs on the personality's PMD, in the full Debian guest.
     #[arg(long)]
     pub dpdk: bool,
+    /// The link under test (guest iperf3 benchmark only).
+    #[arg(long, value_enum, default_value_t = Topology::Pair)]
+    pub topology: Topology,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -89,16 +120,68 @@ pub(super) fn qemu_pair(p: PersonalityKind) -> Vec<Nic> {
         .collect()
 }
 
+/// The QEMU NIC model of a personality's kind.
+fn qemu_model(p: PersonalityKind) -> QemuNicModel {
+    match p {
+        PersonalityKind::VirtioNet | PersonalityKind::VirtioNetPacked => QemuNicModel::VirtioNet,
+        PersonalityKind::Igb | PersonalityKind::I40e => QemuNicModel::Igb,
+    }
+}
+
+/// QEMU's virtio-net peer of the stream topology, connecting to `path`.
+fn stream_peer(path: &Path) -> Nic {
+    Nic::QemuStream {
+        model: QemuNicModel::VirtioNet,
+        mac: [0x52, 0x54, 0, 0x12, 0x35, 2],
+        path: path.to_path_buf(),
+        listen: false,
+    }
+}
+
+/// The anchor of the stream topology: QEMU's virtio-net peer listening on `path`,
+/// then QEMU's own NIC of the kind connecting to it. The listening end comes first
+/// because QEMU opens its netdevs in command-line order and a connecting one needs
+/// its listener. (QEMU's igb as the listening end, with the peer connecting as it
+/// does to tunic, hung the guest under iperf3 on QEMU 11 with TCG: both ends in one
+/// QEMU process. Which end listens does not change the link: frames cross the
+/// same socket both ways.)
+fn qemu_stream_pair(p: PersonalityKind, path: &Path) -> Vec<Nic> {
+    let mut peer = stream_peer(path);
+    if let Nic::QemuStream { listen, .. } = &mut peer {
+        *listen = true;
+    }
+    vec![
+        peer,
+        Nic::QemuStream {
+            model: qemu_model(p),
+            mac: [0x52, 0x54, 0, 0x12, 0x35, 1],
+            path: path.to_path_buf(),
+            listen: false,
+        },
+    ]
+}
+
+/// One boot's iperf3 rounds.
+#[derive(Debug, Default)]
+struct Rounds {
+    mbps: Vec<f64>,
+    retransmissions: Vec<u64>,
+}
+
 fn measure(
     assets: &guest_provision::Assets,
     nics: Vec<Nic>,
     a: &BenchArgs,
-) -> anyhow::Result<Vec<f64>> {
+) -> anyhow::Result<Rounds> {
+    let driver = guest_driver(a.personality);
+    let peer_driver = match a.topology {
+        Topology::Pair => driver,
+        Topology::Stream => guest_driver(PersonalityKind::VirtioNet),
+    };
     let spec = GuestSpec {
         nics,
         script: format!(
-            "TUNIC_DRIVER={}\nTUNIC_SECONDS={}\nTUNIC_ROUNDS={}\n{SCRIPT}",
-            guest_driver(a.personality),
+            "TUNIC_DRIVER={driver}\nTUNIC_PEER_DRIVER={peer_driver}\nTUNIC_SECONDS={}\nTUNIC_ROUNDS={}\n{SCRIPT}",
             a.seconds,
             a.rounds
         ),
@@ -113,11 +196,23 @@ fn measure(
     for r in run.results.iter().filter(|r| r.name == "offloads") {
         eprintln!("[tunic] guest offloads: {}", r.evidence.trim());
     }
-    Ok(run
-        .results
-        .iter()
-        .filter_map(|r| r.evidence.trim().parse().ok())
-        .collect())
+    let numbers = |prefix: &str| -> Vec<String> {
+        run.results
+            .iter()
+            .filter(|r| r.name.starts_with(prefix))
+            .map(|r| r.evidence.trim().to_string())
+            .collect()
+    };
+    Ok(Rounds {
+        mbps: numbers("iperf3-")
+            .iter()
+            .filter_map(|e| e.parse().ok())
+            .collect(),
+        retransmissions: numbers("retr-")
+            .iter()
+            .filter_map(|e| e.parse().ok())
+            .collect(),
+    })
 }
 
 /// One boot of the DPDK benchmark: (txonly, io) frames per second, per round.
@@ -222,6 +317,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
              choose --personality igb or virtio-net"
         );
     }
+    if a.dpdk && a.topology != Topology::Pair {
+        anyhow::bail!("--dpdk runs testpmd on a pair of NICs of one kind: it takes no --topology");
+    }
     if a.dpdk {
         return run_dpdk(&a);
     }
@@ -230,29 +328,100 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         ..Default::default()
     })?;
     let kind = label(a.personality);
-    eprintln!("[tunic] baseline: QEMU's own {kind} pair");
-    let baseline = measure(&assets, qemu_pair(a.personality), &a)?;
-    eprintln!("[tunic] tunic {kind} pair");
     let dir = std::env::temp_dir().join(format!("tunic-bench-{}", std::process::id()));
-    let pair = WiredPair::start_as(&dir, Pcaps::None, TimingArgs::default(), a.personality)?;
-    let tunic = measure(&assets, pair.nics(), &a)?;
-    drop(pair);
+    std::fs::create_dir_all(&dir)?;
+    let link = match a.topology {
+        Topology::Pair => format!("{kind} pair"),
+        Topology::Stream => format!("{kind} against QEMU's virtio-net over -netdev stream"),
+    };
+    eprintln!("[tunic] baseline: QEMU's own {link}");
+    let baseline = match a.topology {
+        Topology::Pair => measure(&assets, qemu_pair(a.personality), &a),
+        Topology::Stream => {
+            let path = dir.join("qemu-stream.sock");
+            let _ = std::fs::remove_file(&path);
+            measure(&assets, qemu_stream_pair(a.personality, &path), &a)
+        }
+    }?;
+    eprintln!("[tunic] tunic {link}");
+    let tunic = match a.topology {
+        Topology::Pair => {
+            let pair =
+                WiredPair::start_as(&dir, Pcaps::None, TimingArgs::default(), a.personality)?;
+            measure(&assets, pair.nics(), &a)
+        }
+        Topology::Stream => {
+            let path = dir.join("tunic-stream.sock");
+            let _ = std::fs::remove_file(&path);
+            let port = WiredPair::start_on(
+                &dir,
+                Pcaps::None,
+                TimingArgs::default(),
+                a.personality,
+                vec![BackendSpec::StreamListen(path.clone())],
+            )?;
+            let mut nics = port.nics();
+            nics.push(stream_peer(&path));
+            let rounds = measure(&assets, nics, &a);
+            let dropped = tunic_drops(&port.counter_values());
+            if !dropped.is_empty() {
+                eprintln!("[tunic] frames tunic's port counted as dropped: {dropped}");
+            }
+            rounds
+        }
+    }?;
     let _ = std::fs::remove_dir_all(&dir);
-    let (b, t) = (median(baseline.clone()), median(tunic.clone()));
+    let (b, t) = (median(baseline.mbps.clone()), median(tunic.mbps.clone()));
     println!(
-        "guest iperf3 TCP, {} x {} s, {} vCPUs, host load at the end: {}",
+        "guest iperf3 TCP, {} x {} s, {} vCPUs, {link}, host load at the end: {}",
         a.rounds,
         a.seconds,
         GuestSpec::default().cpus,
         host_load()
     );
-    println!("  QEMU {kind}  : median {b:.0} Mbit/s  runs {baseline:?}");
-    println!("  tunic {kind} : median {t:.0} Mbit/s  runs {tunic:?}");
+    println!(
+        "  QEMU {kind}  : median {b:.0} Mbit/s  runs {:?}  retransmissions {:?}",
+        baseline.mbps, baseline.retransmissions
+    );
+    println!(
+        "  tunic {kind} : median {t:.0} Mbit/s  runs {:?}  retransmissions {:?}",
+        tunic.mbps, tunic.retransmissions
+    );
     println!(
         "  ratio tunic / QEMU {kind}: {:.2}",
         if b > 0.0 { t / b } else { 0.0 }
     );
     Ok(())
+}
+
+/// Every counter with "drop" in its name that is not zero, across the ports, as
+/// `name=value` pairs: where a frame the benchmark lost was counted.
+fn tunic_drops(ports: &[serde_json::Value]) -> String {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&name, v, out);
+                }
+            }
+            serde_json::Value::Number(n) if prefix.contains("drop") => {
+                if n.as_u64().is_some_and(|n| n > 0) {
+                    out.push(format!("{prefix}={n}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for p in ports {
+        walk("", p, &mut out);
+    }
+    out.join(" ")
 }
 
 #[cfg(test)]
@@ -292,5 +461,47 @@ mod tests {
             .iter()
             .all(|n| matches!(n, Nic::QemuVirtioNet { hub: 0, .. })));
         assert_ne!(pair[0], pair[1], "the two NICs need distinct MACs");
+        assert_eq!(a.topology, Topology::Pair);
+    }
+
+    #[test]
+    fn the_stream_anchor_puts_the_listening_virtio_peer_first_and_the_kind_connects() {
+        let a = bench_args(&["--topology", "stream"]);
+        assert_eq!(a.topology, Topology::Stream);
+        let path = Path::new("/tmp/x.sock");
+        let nics = qemu_stream_pair(a.personality, path);
+        assert!(matches!(
+            &nics[0],
+            Nic::QemuStream { model: QemuNicModel::VirtioNet, listen: true, path: p, .. } if p == path
+        ));
+        assert!(matches!(
+            &nics[1],
+            Nic::QemuStream { model: QemuNicModel::Igb, listen: false, path: p, .. } if p == path
+        ));
+        // tunic's port listens and the same peer connects to it.
+        assert!(matches!(
+            stream_peer(path),
+            Nic::QemuStream {
+                model: QemuNicModel::VirtioNet,
+                listen: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            qemu_stream_pair(PersonalityKind::VirtioNet, path)[1],
+            Nic::QemuStream {
+                model: QemuNicModel::VirtioNet,
+                listen: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn drops_are_named_by_their_counters() {
+        let ports = [
+            serde_json::json!({"rx": {"rx_no_descriptor_drops": 3, "rx_ok": 9}, "wire_tx_dropped": 0}),
+        ];
+        assert_eq!(tunic_drops(&ports), "rx.rx_no_descriptor_drops=3");
     }
 }

@@ -84,20 +84,41 @@ impl WiredPair {
         timing: TimingArgs,
         personality: PersonalityKind,
     ) -> anyhow::Result<Self> {
+        Self::start_on(
+            dir,
+            pcaps,
+            timing,
+            personality,
+            vec![BackendSpec::Wire, BackendSpec::Wire],
+        )
+    }
+
+    /// One port of `personality` per backend (two `Wire`s make the pair; one
+    /// `StreamListen` is a single NIC facing a QEMU `-netdev stream` peer).
+    pub fn start_on(
+        dir: &std::path::Path,
+        pcaps: Pcaps,
+        timing: TimingArgs,
+        personality: PersonalityKind,
+        backends: Vec<BackendSpec>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let sockets: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("tunic{i}.sock"))).collect();
+        let sockets: Vec<PathBuf> = (0..backends.len())
+            .map(|i| dir.join(format!("tunic{i}.sock")))
+            .collect();
         for s in &sockets {
             let _ = std::fs::remove_file(s);
         }
         timing.check()?;
         let plans: Vec<PortPlan> = sockets
             .into_iter()
+            .zip(backends)
             .enumerate()
-            .map(|(i, socket)| PortPlan {
+            .map(|(i, (socket, backend))| PortPlan {
                 socket,
                 personality,
                 mac: default_mac(i),
-                backend: BackendSpec::Wire,
+                backend,
                 pcap: match pcaps {
                     Pcaps::Full => Some(PcapSpec::File(dir.join(format!("port{i}.pcap")))),
                     Pcaps::Windows => Some(PcapSpec::Windows {
