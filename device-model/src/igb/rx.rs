@@ -269,7 +269,6 @@ impl Igb {
                 result = parsed.and_then(|p| rss::hash_parsed(p, t, types, false));
             }
             if let Some(r) = result {
-                self.counters.rx_rss_hashed += 1;
                 let entry = r.hash & 0x7f;
                 let reta = self.get(RETA + (entry & !3));
                 queue = ((reta >> (8 * (entry & 3))) & 0x0f) as usize;
@@ -422,6 +421,11 @@ impl Igb {
         self.stats.rx_good(&frame[..6], frame.len());
         self.counters.rx_frames += 1;
         self.counters.rx_bytes += frame.len() as u64;
+        // Counted here, once per frame: a frame that waited in the packet buffer was
+        // classified at every attempt to place it.
+        if c.rss.is_some() {
+            self.counters.rx_rss_hashed += 1;
+        }
         if self.timing.is_some() {
             self.timed_rx(q, data.len(), needed);
         }

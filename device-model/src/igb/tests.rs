@@ -437,6 +437,28 @@ fn rss_indirection_table_picks_the_queue() {
 }
 
 #[test]
+fn a_frame_that_waited_for_a_descriptor_is_counted_hashed_once() {
+    let mut r = rig();
+    r.up();
+    r.wr(MRQC, 2 | MRQC_FIELD_TCP_IPV4);
+    let tail = r.rd(queue_off(false, 0, Q_TAIL));
+    r.wr(queue_off(false, 0, Q_TAIL), 0); // no free descriptor: the frame waits
+    let f = tcp4_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 2000);
+    r.dev.receive(&f);
+    r.dev.receive(&f);
+    assert_eq!(r.dev.counters().rx_rss_hashed, 0, "nothing delivered yet");
+    // Each tail write tries the waiting frames again; each try classifies them.
+    r.wr(queue_off(false, 0, Q_TAIL), 1);
+    r.wr(queue_off(false, 0, Q_TAIL), tail);
+    let c = r.dev.counters();
+    assert_eq!(c.rx_frames, 2);
+    assert_eq!(
+        c.rx_rss_hashed, 2,
+        "one per frame delivered, not per attempt"
+    );
+}
+
+#[test]
 fn function_level_reset_restores_power_on_state() {
     let mut r = rig();
     r.up();

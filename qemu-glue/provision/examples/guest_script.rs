@@ -12,6 +12,8 @@
 //!   --kernel PACKAGE      guest kernel package, e.g.
 //!                         linux-image-amd64/trixie-backports
 //!   --console             echo the serial console while it runs
+//!   --full                run in the full Debian guest (python3, DPDK, the
+//!                         selftests' tools) instead of the busybox initramfs
 //!   --json                print the whole GuestRun as JSON
 //! ```
 //! The script can use the guest library (`result`, `check`, `nics_by_driver`,
@@ -40,6 +42,7 @@ fn run() -> Result<bool> {
     let mut spec = GuestSpec::default();
     let mut script_path = None;
     let mut json = false;
+    let mut full = false;
     let mut kernel_package = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -100,6 +103,7 @@ fn run() -> Result<bool> {
             "--kernel" => kernel_package = Some(args.next().context("--kernel needs a package")?),
             "--console" => spec.echo_console = true,
             "--json" => json = true,
+            "--full" => full = true,
             s if script_path.is_none() && !s.starts_with("--") || s == "-" => {
                 script_path = Some(s.to_string());
             }
@@ -119,8 +123,13 @@ fn run() -> Result<bool> {
     let assets = provision(&ProvisionOptions {
         progress: true,
         kernel_package,
+        full_image: full,
         ..Default::default()
     })?;
+    if full {
+        spec.disk = assets.full_image.clone();
+        spec.memory_mib = spec.memory_mib.max(1536);
+    }
     let run = boot(&assets, &spec)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);

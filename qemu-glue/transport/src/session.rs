@@ -57,6 +57,8 @@ pub trait Backend {
 #[derive(Debug, Default)]
 pub struct TransportCounters {
     pub messages: AtomicU64,
+    /// Messages sent with NO_REPLY (posted writes): the client waited for none of them.
+    pub posted: AtomicU64,
     /// Commands answered with an error reply (or, with NO_REPLY, dropped).
     pub refused: AtomicU64,
     /// Connections ended because a message could not be read whole or the
@@ -103,10 +105,11 @@ impl TransportCounters {
         out
     }
 
-    fn totals(&self) -> [(&'static str, u64); 4] {
+    fn totals(&self) -> [(&'static str, u64); 5] {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("vfio_user_messages", g(&self.messages)),
+            ("vfio_user_posted", g(&self.posted)),
             ("vfio_user_refused", g(&self.refused)),
             (
                 "vfio_user_connections_dropped",
@@ -220,6 +223,9 @@ impl Session {
         fds: FdBag,
     ) -> Result<(), SessionError> {
         TransportCounters::bump(&self.counters.messages, 1);
+        if header.no_reply() {
+            TransportCounters::bump(&self.counters.posted, 1);
+        }
         if !header.is_command() {
             if !self.negotiated {
                 TransportCounters::bump(&self.counters.refused, 1);

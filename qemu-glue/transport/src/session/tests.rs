@@ -235,6 +235,11 @@ fn a_posted_write_gets_no_reply_even_when_refused() {
         1,
         "the refusal is counted"
     );
+    assert_eq!(
+        c.posted.load(Ordering::Relaxed),
+        2,
+        "both were posted; VERSION was not"
+    );
 }
 
 #[test]
