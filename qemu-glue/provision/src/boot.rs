@@ -347,6 +347,11 @@ fn qemu_args(
         "panic=-1",
         "rdinit=/init",
         "mitigations=off",
+        // Under TCG, khugepaged collapsing pages copies memory slowly enough to stall
+        // RCU for over 20 s (seen in a full selftests run: every command in the guest
+        // timed out meanwhile). No guest here needs transparent huge pages; DPDK
+        // reserves its own hugetlbfs pages.
+        "transparent_hugepage=never",
     ]
     .into_iter()
     .map(str::to_string)

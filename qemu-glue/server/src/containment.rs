@@ -61,9 +61,11 @@ pub fn contained<R>(
     op: impl FnOnce(&mut dyn Personality) -> R,
 ) -> Option<R> {
     install_hook();
-    CONTAINING.with(|c| c.set(true));
+    // Operations nest (a transmit on one port can deliver into its wired peer's
+    // device): the inner one must not end the outer one's containment.
+    let outer = CONTAINING.with(|c| c.replace(true));
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| op(&mut *device)));
-    CONTAINING.with(|c| c.set(false));
+    CONTAINING.with(|c| c.set(outer));
     match outcome {
         Ok(r) => Some(r),
         Err(_) => {
