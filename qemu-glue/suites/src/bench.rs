@@ -409,10 +409,10 @@ fn tunic_drops(ports: &[serde_json::Value]) -> String {
                     walk(&name, v, out);
                 }
             }
-            serde_json::Value::Number(n) if prefix.contains("drop") => {
-                if n.as_u64().is_some_and(|n| n > 0) {
-                    out.push(format!("{prefix}={n}"));
-                }
+            serde_json::Value::Number(n)
+                if prefix.contains("drop") && n.as_u64().is_some_and(|n| n > 0) =>
+            {
+                out.push(format!("{prefix}={n}"));
             }
             _ => {}
         }
