@@ -61,8 +61,8 @@ pub fn contained<R>(
     op: impl FnOnce(&mut dyn Personality) -> R,
 ) -> Option<R> {
     install_hook();
-    // Operations nest (a transmit on one port can deliver into its wired peer's
-    // device): the inner one must not end the outer one's containment.
+    // Should operations ever nest, the inner one must not end the outer one's
+    // containment.
     let outer = CONTAINING.with(|c| c.replace(true));
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| op(&mut *device)));
     CONTAINING.with(|c| c.set(outer));

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use crate::irq::EventfdIrq;
 use crate::server::VfioUserServer;
 pub use crate::timing::PortTiming;
-use tunic_wire::channel::{DirectDelivery, WireCounters, WireGate};
+use tunic_wire::channel::{WireCounters, WireGate};
 use tunic_wire::inject::{self, Injector};
 use tunic_wire::ledger::MarkSender;
 use tunic_wire::marker;
@@ -91,10 +91,6 @@ pub struct Port {
     wire: Option<Arc<WireCounters>>,
     /// What the vfio-user sessions did: messages, refusals, dropped connections.
     transport: Arc<TransportCounters>,
-    /// Whether a wired peer may hand frames straight to this device
-    /// ([`Port::direct_delivery`]): only where the receive worker would do nothing
-    /// but hand them over.
-    direct_ok: bool,
 }
 
 pub use tunic_wire::ledger::{CounterSource, Counters};
@@ -199,10 +195,6 @@ impl Port {
                 .name(crate::server::SERVE_THREAD.into())
                 .spawn(move || server.serve(&s2))?,
         );
-        // Recording, markers, fault injection and timing all happen in the receive
-        // worker: a port with any of them takes its frames there only.
-        let direct_ok =
-            pcap.is_none() && !spec.test_hooks && spec.inject_every.is_none() && clock.is_none();
         let d2 = device.clone();
         let p2 = pcap.clone();
         let injector = Arc::new(Mutex::new(Injector::new(spec.inject_every)));
@@ -235,35 +227,7 @@ impl Port {
             trace: timing.trace.clone(),
             wire: None,
             transport,
-            direct_ok,
         })
-    }
-
-    /// What a wired peer's sink calls to deliver a frame into this device on its
-    /// own thread (`WireGate::set_direct`), or `None` where frames must go through
-    /// the receive worker. It never waits for the device: a busy lock sends the
-    /// frame the usual way, so two ports sending to each other cannot deadlock.
-    pub fn direct_delivery(&self) -> Option<DirectDelivery> {
-        if !self.direct_ok {
-            return None;
-        }
-        let device = self.device.clone();
-        Some(Box::new(move |frame: &[u8]| {
-            let Ok(mut d) = device.try_lock() else {
-                return false;
-            };
-            // Holding the partner back (XOFF): data frames wait on the wire, in order.
-            if d.rx_held() {
-                return false;
-            }
-            let len = frame.len();
-            crate::containment::contained(
-                &mut *d,
-                || format!("receive of a {len}-byte frame"),
-                |d| d.receive(frame),
-            );
-            true
-        }))
     }
 
     /// Reports the drops of the port's wire: `wire_tx_dropped` (sent, lost on the way)

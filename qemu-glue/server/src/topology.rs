@@ -141,12 +141,6 @@ pub fn start(
         }
         ports.push(port);
     }
-    // The two ends of the cable: each sender may hand frames straight to the other.
-    for &i in &cable {
-        if let Some(deliver) = ports[i].direct_delivery() {
-            gates[i].set_direct(deliver);
-        }
-    }
     Ok(ports)
 }
 

@@ -31,35 +31,14 @@ pub const WIRE_BYTES: u64 = 40 * 1024;
 pub struct WireGate {
     queued: Backlog,
     kick: OnceLock<RoomKick>,
-    direct: OnceLock<DirectDelivery>,
 }
-
-/// Hands a frame straight to the receiving port's device on the sending thread;
-/// false when it cannot take it now (its lock is busy, or it holds its link
-/// partner back), and the frame goes through the wire instead.
-pub type DirectDelivery = Box<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
 impl WireGate {
     pub fn new(limit: u64) -> Arc<Self> {
         Arc::new(Self {
             queued: Backlog::new(limit),
             kick: OnceLock::new(),
-            direct: OnceLock::new(),
         })
-    }
-
-    /// Lets the sender deliver straight into the receiver when the wire is empty:
-    /// one thread hand-off fewer per frame, and the frame still warm in cache.
-    pub fn set_direct(&self, deliver: DirectDelivery) {
-        let _ = self.direct.set(deliver);
-    }
-
-    /// Delivers `frame` on the caller's thread if nothing is on the wire ahead of
-    /// it (so order is kept) and the receiver takes it now. Only the sender adds to
-    /// the wire, and a frame counts as queued until the receiver has handed it to
-    /// its device, so an empty wire stays empty until this sender sends again.
-    fn try_direct(&self, frame: &[u8]) -> bool {
-        self.queued.queued() == 0 && self.direct.get().is_some_and(|d| d(frame))
     }
 
     pub fn sent(&self, bytes: usize) {
@@ -114,9 +93,6 @@ impl ChannelSink {
 
 impl FrameSink for ChannelSink {
     fn transmit(&mut self, frame: &[u8]) {
-        if self.gate.as_ref().is_some_and(|g| g.try_direct(frame)) {
-            return;
-        }
         match self.tx.try_send(frame.to_vec()) {
             Ok(()) => {
                 if let Some(g) = &self.gate {
@@ -143,8 +119,6 @@ impl FrameSink for ChannelSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Mutex;
 
     /// The sender stops at the gate's limit and is kicked once the receiver has
     /// taken enough; nothing is dropped on the way.
@@ -179,45 +153,6 @@ mod tests {
         assert!(sink.has_room());
         gate.taken(1500);
         assert_eq!(kicks.load(Ordering::SeqCst), 1, "one kick per stop");
-        assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
-    }
-
-    /// Straight into the receiver only while nothing is on the wire ahead of the
-    /// frame, and only when the receiver takes it; otherwise the wire, in order.
-    #[test]
-    fn direct_delivery_only_on_an_empty_wire_and_never_ahead_of_a_queued_frame() {
-        let (tx, rx) = crossbeam_channel::bounded(1024);
-        let counters = Arc::new(WireCounters::default());
-        let gate = WireGate::new(1 << 20);
-        let mut sink = ChannelSink::gated(tx, counters.clone(), gate.clone());
-        let taken = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let open = Arc::new(AtomicBool::new(true));
-        let (t, o) = (taken.clone(), open.clone());
-        gate.set_direct(Box::new(move |f: &[u8]| {
-            o.load(Ordering::SeqCst) && {
-                t.lock().unwrap().push(f[0]);
-                true
-            }
-        }));
-        sink.transmit(&[1]);
-        assert_eq!(*taken.lock().unwrap(), vec![1], "an empty wire: direct");
-        assert!(rx.is_empty());
-        open.store(false, Ordering::SeqCst);
-        sink.transmit(&[2]);
-        open.store(true, Ordering::SeqCst);
-        sink.transmit(&[3]);
-        assert_eq!(
-            *taken.lock().unwrap(),
-            vec![1],
-            "3 queues behind 2, which the receiver could not take"
-        );
-        for want in [2, 3] {
-            let f: Frame = rx.try_recv().unwrap();
-            assert_eq!(f, vec![want]);
-            gate.taken(f.len());
-        }
-        sink.transmit(&[4]);
-        assert_eq!(*taken.lock().unwrap(), vec![1, 4], "drained: direct again");
         assert_eq!(counters.dropped.load(Ordering::Relaxed), 0);
     }
 
