@@ -32,7 +32,7 @@ for i in $(seq 1 $TUNIC_ROUNDS); do
     m=$(iperf3_mbps $TUNIC_SECONDS)
     if [ -n "$m" ]; then
         result iperf3-$i pass "$m"
-        result retr-$i pass "$(awk '/sender/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i + 1) }' /tmp/iperf3.out | tail -n 1)"
+        result retr-$i pass "$(iperf3_retransmits)"
     else
         result iperf3-$i fail "$(tail -n 3 /tmp/iperf3.out)"
     fi

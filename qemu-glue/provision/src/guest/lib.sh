@@ -139,6 +139,13 @@ iperf3_mbps() {
         /tmp/iperf3.out | tail -n 1
 }
 
+# iperf3_retransmits: the sender's TCP retransmissions (iperf3's Retr) in the last
+# iperf3_mbps run.
+iperf3_retransmits() {
+    awk '/sender/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i + 1) }' \
+        /tmp/iperf3.out | tail -n 1
+}
+
 # check_notf_coal CASE IFACE: virtio-net notification coalescing (NOTF_COAL). With
 # rx-usecs 30000 the receive interrupt for a ping reply waits up to 30 ms, so the
 # round trip grows to about that; back at 0 it is fast again. The interrupt delay is

@@ -35,7 +35,7 @@ check ping6-peer-to-root in_peer ping6 -c 3 -W 2 $TUNIC_IP6_A
 
 mbps=$(iperf3_mbps ${TUNIC_IPERF_SECONDS:-10})
 if [ -n "$mbps" ]; then
-    result iperf3-tcp pass "$mbps Mbit/s"
+    result iperf3-tcp pass "$mbps Mbit/s, $(iperf3_retransmits) TCP retransmissions"
 else
     result iperf3-tcp fail "$(tail -n 5 /tmp/iperf3.out) $(cat /tmp/iperf3-server.out)"
 fi
