@@ -80,7 +80,7 @@ fn run() -> Result<bool> {
                 let Some(path) = path.filter(|p| !p.is_empty()) else {
                     bail!("--qemu-stream: a socket path after the mode");
                 };
-                let last = 0x10 + spec.nics.len() as u8;
+                let last = 0x10u8.wrapping_add(spec.nics.len() as u8);
                 spec.nics.push(Nic::QemuStream {
                     model,
                     mac: [0x52, 0x54, 0x00, 0x12, 0x34, last],

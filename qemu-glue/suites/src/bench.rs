@@ -32,7 +32,8 @@ for i in $(seq 1 $TUNIC_ROUNDS); do
     m=$(iperf3_mbps $TUNIC_SECONDS)
     if [ -n "$m" ]; then
         result iperf3-$i pass "$m"
-        result retr-$i pass "$(iperf3_retransmits)"
+        r=$(iperf3_retransmits)
+        [ -n "$r" ] && result retr-$i pass "$r" || result retr-$i fail "no sender line: $(tail -n 3 /tmp/iperf3.out)"
     else
         result iperf3-$i fail "$(tail -n 3 /tmp/iperf3.out)"
     fi
@@ -128,13 +129,14 @@ fn qemu_model(p: PersonalityKind) -> QemuNicModel {
     }
 }
 
-/// QEMU's virtio-net peer of the stream topology, connecting to `path`.
-fn stream_peer(path: &Path) -> Nic {
+/// QEMU's virtio-net peer of the stream topology on `path`: connecting to tunic's
+/// listening port, listening for QEMU's own NIC in the anchor.
+fn stream_peer(path: &Path, listen: bool) -> Nic {
     Nic::QemuStream {
         model: QemuNicModel::VirtioNet,
         mac: [0x52, 0x54, 0, 0x12, 0x35, 2],
         path: path.to_path_buf(),
-        listen: false,
+        listen,
     }
 }
 
@@ -146,12 +148,8 @@ fn stream_peer(path: &Path) -> Nic {
 /// QEMU process. Which end listens does not change the link: frames cross the
 /// same socket both ways.)
 fn qemu_stream_pair(p: PersonalityKind, path: &Path) -> Vec<Nic> {
-    let mut peer = stream_peer(path);
-    if let Nic::QemuStream { listen, .. } = &mut peer {
-        *listen = true;
-    }
     vec![
-        peer,
+        stream_peer(path, true),
         Nic::QemuStream {
             model: qemu_model(p),
             mac: [0x52, 0x54, 0, 0x12, 0x35, 1],
@@ -196,23 +194,19 @@ fn measure(
     for r in run.results.iter().filter(|r| r.name == "offloads") {
         eprintln!("[tunic] guest offloads: {}", r.evidence.trim());
     }
-    let numbers = |prefix: &str| -> Vec<String> {
-        run.results
-            .iter()
-            .filter(|r| r.name.starts_with(prefix))
-            .map(|r| r.evidence.trim().to_string())
-            .collect()
-    };
     Ok(Rounds {
-        mbps: numbers("iperf3-")
-            .iter()
-            .filter_map(|e| e.parse().ok())
-            .collect(),
-        retransmissions: numbers("retr-")
-            .iter()
-            .filter_map(|e| e.parse().ok())
-            .collect(),
+        mbps: numbers(&run.results, "iperf3-"),
+        retransmissions: numbers(&run.results, "retr-"),
     })
+}
+
+/// The numbers the results named `prefix`N carry, in round order.
+fn numbers<T: std::str::FromStr>(results: &[guest_provision::CaseResult], prefix: &str) -> Vec<T> {
+    results
+        .iter()
+        .filter(|r| r.name.starts_with(prefix))
+        .filter_map(|r| r.evidence.trim().parse().ok())
+        .collect()
 }
 
 /// One boot of the DPDK benchmark: (txonly, io) frames per second, per round.
@@ -344,11 +338,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
     }?;
     eprintln!("[tunic] tunic {link}");
-    let tunic = match a.topology {
+    let (ports, nics) = match a.topology {
         Topology::Pair => {
             let pair =
                 WiredPair::start_as(&dir, Pcaps::None, TimingArgs::default(), a.personality)?;
-            measure(&assets, pair.nics(), &a)
+            let nics = pair.nics();
+            (pair, nics)
         }
         Topology::Stream => {
             let path = dir.join("tunic-stream.sock");
@@ -361,15 +356,17 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 vec![BackendSpec::StreamListen(path.clone())],
             )?;
             let mut nics = port.nics();
-            nics.push(stream_peer(&path));
-            let rounds = measure(&assets, nics, &a);
-            let dropped = tunic_drops(&port.counter_values());
-            if !dropped.is_empty() {
-                eprintln!("[tunic] frames tunic's port counted as dropped: {dropped}");
-            }
-            rounds
+            nics.push(stream_peer(&path, false));
+            (port, nics)
         }
-    }?;
+    };
+    let tunic = measure(&assets, nics, &a);
+    let dropped = nonzero_drops(ports.counters().iter().map(|c| c.numbers()));
+    if !dropped.is_empty() {
+        eprintln!("[tunic] frames tunic's ports counted as dropped: {dropped}");
+    }
+    drop(ports);
+    let tunic = tunic?;
     let _ = std::fs::remove_dir_all(&dir);
     let (b, t) = (median(baseline.mbps.clone()), median(tunic.mbps.clone()));
     println!(
@@ -394,34 +391,19 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every counter with "drop" in its name that is not zero, across the ports, as
-/// `name=value` pairs: where a frame the benchmark lost was counted.
-fn tunic_drops(ports: &[serde_json::Value]) -> String {
-    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, v) in m {
-                    let name = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&name, v, out);
-                }
-            }
-            serde_json::Value::Number(n)
-                if prefix.contains("drop") && n.as_u64().is_some_and(|n| n > 0) =>
-            {
-                out.push(format!("{prefix}={n}"));
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for p in ports {
-        walk("", p, &mut out);
-    }
-    out.join(" ")
+/// Every counter with "drop" in its name that is not zero, port by port, as
+/// `portN.name=value`: where a frame the benchmark lost was counted.
+fn nonzero_drops(ports: impl Iterator<Item = tunic_wire::ledger::Counters>) -> String {
+    ports
+        .enumerate()
+        .flat_map(|(i, counters)| {
+            counters
+                .into_iter()
+                .filter(|(name, n)| name.contains("drop") && *n > 0)
+                .map(move |(name, n)| format!("port{i}.{name}={n}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -480,7 +462,7 @@ mod tests {
         ));
         // tunic's port listens and the same peer connects to it.
         assert!(matches!(
-            stream_peer(path),
+            stream_peer(path, false),
             Nic::QemuStream {
                 model: QemuNicModel::VirtioNet,
                 listen: false,
@@ -499,9 +481,15 @@ mod tests {
 
     #[test]
     fn drops_are_named_by_their_counters() {
-        let ports = [
-            serde_json::json!({"rx": {"rx_no_descriptor_drops": 3, "rx_ok": 9}, "wire_tx_dropped": 0}),
-        ];
-        assert_eq!(tunic_drops(&ports), "rx.rx_no_descriptor_drops=3");
+        let port: tunic_wire::ledger::Counters = [
+            ("rx_no_descriptor_drops".to_string(), 3),
+            ("rx_frames".to_string(), 9),
+            ("wire_tx_dropped".to_string(), 0),
+        ]
+        .into();
+        assert_eq!(
+            nonzero_drops([port].into_iter()),
+            "port0.rx_no_descriptor_drops=3"
+        );
     }
 }
