@@ -209,9 +209,84 @@ pub fn dmesg(console: &str) -> String {
         })
 }
 
+/// What each NIC's driver counted during each program: the counters that moved between
+/// the suite's "before" and "after" snapshots, per program, as text (`A` is NETIF, `B` the
+/// endpoint). A counter that went backwards (a driver that resets its statistics with the
+/// device) shows its negative change.
+pub fn nic_stat_deltas(console: &str) -> String {
+    use std::collections::BTreeMap;
+    // program -> (side, counter) -> (before, after), programs in the order they ran.
+    let mut order: Vec<String> = Vec::new();
+    let mut snaps: BTreeMap<String, BTreeMap<(String, String), (Option<i128>, Option<i128>)>> =
+        BTreeMap::new();
+    for line in console.lines() {
+        let Some(rest) = line.strip_prefix("TUNIC-NICSTATS ") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let [phase, test, side, name, value] = f[..] else {
+            continue;
+        };
+        let Ok(value) = value.parse::<i128>() else {
+            continue;
+        };
+        if !snaps.contains_key(test) {
+            order.push(test.to_string());
+        }
+        let slot = snaps
+            .entry(test.to_string())
+            .or_default()
+            .entry((side.to_string(), name.to_string()))
+            .or_default();
+        match phase {
+            "before" => slot.0 = Some(value),
+            "after" => slot.1 = Some(value),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    for test in order {
+        out.push_str(&test);
+        out.push('\n');
+        let mut moved = 0;
+        for ((side, name), (before, after)) in &snaps[&test] {
+            if let (Some(b), Some(a)) = (before, after) {
+                if a != b {
+                    out.push_str(&format!("  {side} {name}: {:+}\n", a - b));
+                    moved += 1;
+                }
+            }
+        }
+        if moved == 0 {
+            out.push_str("  (no counter moved, or no snapshot after it)\n");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nic_stat_deltas_show_what_moved_per_program() {
+        let console = "\
+TUNIC-NICSTATS before drivers/net:xdp.py A rx_drops 5
+TUNIC-NICSTATS before drivers/net:xdp.py A rx_packets 100
+TUNIC-NICSTATS before drivers/net:xdp.py B tx_packets 7
+TUNIC-KSFT-BEGIN drivers/net:xdp.py
+TUNIC-NICSTATS after drivers/net:xdp.py A rx_drops 8
+TUNIC-NICSTATS after drivers/net:xdp.py A rx_packets 100
+TUNIC-NICSTATS after drivers/net:xdp.py B tx_packets 2
+TUNIC-NICSTATS before drivers/net:ping.py A rx_drops 8
+";
+        let text = nic_stat_deltas(console);
+        assert_eq!(
+            text,
+            "drivers/net:xdp.py\n  A rx_drops: +3\n  B tx_packets: -5\n\
+             drivers/net:ping.py\n  (no counter moved, or no snapshot after it)\n"
+        );
+    }
 
     const PING: &str = "\
 TUNIC-KSFT-BEGIN drivers/net:ping.py

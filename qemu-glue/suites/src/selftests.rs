@@ -328,6 +328,10 @@ fn run_column(
         out.join(format!("dmesg-{tag}.txt")),
         ktap::dmesg(&run.serial),
     )?;
+    std::fs::write(
+        out.join(format!("nic-stats-{tag}.txt")),
+        ktap::nic_stat_deltas(&run.serial),
+    )?;
     let setup = run.result("selftests-setup");
     Ok(Column {
         nic,

@@ -12,7 +12,10 @@
 # TUNIC_KSFT_TIMEOUT (seconds per program).
 # Output: every line the runner prints for a program, as "TUNIC-KSFT <line>",
 # between "TUNIC-KSFT-BEGIN <test>" and "TUNIC-KSFT-END <test> <seconds>";
-# the guest's dmesg at the end as "TUNIC-DMESG <line>".
+# the guest's dmesg at the end as "TUNIC-DMESG <line>"; before and after each program both
+# NICs' driver counters (`ethtool -S` and the netdev statistics) as
+# "TUNIC-NICSTATS before|after <test> A|B <name> <value>", so a report can show what
+# the drivers counted (drops above all) during each program.
 
 set -- $(nics_by_driver "$TUNIC_DRIVER")
 if [ $# -lt 2 ]; then
@@ -84,15 +87,32 @@ result selftests-setup pass "NETIF=$ksft_a ($(nic_driver "$ksft_a")), endpoint $
 export NETIF="$ksft_a" LOCAL_V4=$ksft_v4_prefix.1 REMOTE_V4=$ksft_v4_prefix.2
 export LOCAL_V6=2001:db8:1::1 REMOTE_V6=2001:db8:1::2
 export REMOTE_TYPE=netns REMOTE_ARGS=remote
+# nic_stats PHASE TEST: every counter of both NICs' drivers, one line each.
+nic_stats() {
+    {
+        ethtool -S "$ksft_a" 2>/dev/null | sed 's/^/A /'
+        for _f in /sys/class/net/"$ksft_a"/statistics/*; do
+            echo "A netdev_${_f##*/}: $(cat "$_f" 2>/dev/null)"
+        done
+        ip netns exec remote sh -c '
+            ethtool -S "$1" 2>/dev/null | sed "s/^/B /"
+            for f in /sys/class/net/"$1"/statistics/*; do
+                echo "B netdev_${f##*/}: $(cat "$f" 2>/dev/null)"
+            done' - "$ksft_b"
+    } | awk -v phase="$1" -v t="$2" '
+        $2 ~ /:$/ && $3 ~ /^[0-9]+$/ { sub(/:$/, "", $2); print "TUNIC-NICSTATS", phase, t, $1, $2, $3 }'
+}
 cd "$TUNIC_KSFT" || exit 1
 for t in $TUNIC_KSFT_TESTS; do
     pin_irqs
+    nic_stats before "$t"
     echo "TUNIC-KSFT-BEGIN $t"
     started=$(cut -d' ' -f1 /proc/uptime)
     # The runner's own output is the record: its TAP lines and each program's KTAP.
     ./run_kselftest.sh -o "$TUNIC_KSFT_TIMEOUT" -t "$t" </dev/null 2>&1 | sed 's/^/TUNIC-KSFT /'
     ended=$(cut -d' ' -f1 /proc/uptime)
     echo "TUNIC-KSFT-END $t $(awk "BEGIN { print $ended - $started }")"
+    nic_stats after "$t"
     # A test that left a NIC down or without its addresses must not fail the next ones.
     ip link set "$ksft_a" up 2>/dev/null
     ip -n remote link set "$ksft_b" up 2>/dev/null
