@@ -19,7 +19,8 @@ use super::demo::{guest_driver, AccelArg, Pcaps, WiredPair};
 /// are the same kind of device and either can send. The `offloads` result
 /// (not a number, so not a throughput sample) records what the driver negotiated,
 /// which differs between the two device models; `retr-N` is the sender's TCP
-/// retransmissions in round N, as iperf3 counts them.
+/// retransmissions in round N, as iperf3 counts them; `irqs-N` (informational, not a
+/// check) the NICs' interrupts per guest CPU around round N.
 const SCRIPT: &str = r#"
 A=; B=
 for n in $(nics_by_driver $TUNIC_DRIVER) $(nics_by_driver $TUNIC_PEER_DRIVER); do
@@ -28,8 +29,16 @@ done
 [ -n "$B" ] || { result setup fail "want a $TUNIC_DRIVER NIC and a $TUNIC_PEER_DRIVER peer, have: $A"; exit 1; }
 setup_pair $A $B || { result setup fail "link"; exit 1; }
 result offloads pass "$(ethtool -k $A | awk -F': ' '/^(tx-checksumming|tcp-segmentation-offload):/ { printf "%s=%s ", $1, $2 }')$(in_peer ethtool -k $B | awk -F': ' '/^rx-checksumming:/ { printf "peer-%s=%s", $1, $2 }')"
+# nic_irqs NIC: the interrupts each CPU took for the NIC's vectors so far, "cpu0+cpu1+...".
+nic_irqs() {
+    awk -v n="$1" 'NR == 1 { cpus = NF; next }
+        $NF == n || index($NF, n "-") == 1 { for (c = 1; c <= cpus; c++) t[c] += $(c + 1) }
+        END { for (c = 1; c <= cpus; c++) printf "%s%d", (c > 1 ? "+" : ""), t[c] }' /proc/interrupts
+}
 for i in $(seq 1 $TUNIC_ROUNDS); do
+    irq_a=$(nic_irqs $A); irq_b=$(nic_irqs $B)
     m=$(iperf3_mbps $TUNIC_SECONDS)
+    result irqs-$i pass "sender $A per CPU before/after: $irq_a / $(nic_irqs $A); receiver $B: $irq_b / $(nic_irqs $B)"
     if [ -n "$m" ]; then
         result iperf3-$i pass "$m"
         r=$(iperf3_retransmits)
@@ -193,6 +202,11 @@ fn measure(
     }
     for r in run.results.iter().filter(|r| r.name == "offloads") {
         eprintln!("[tunic] guest offloads: {}", r.evidence.trim());
+    }
+    // Where each round's interrupts went (the guest's vCPUs): a whole boot that is
+    // slower than another often differs here, not in the device.
+    for r in run.results.iter().filter(|r| r.name.starts_with("irqs-")) {
+        eprintln!("[tunic] {} interrupts: {}", r.name, r.evidence.trim());
     }
     Ok(Rounds {
         mbps: numbers(&run.results, "iperf3-"),
