@@ -441,7 +441,10 @@ mod tests {
         assert!(d.read(0x1ff9, &mut b).is_err());
         assert!(d.write(0x1ff9, &b).is_err());
         // An empty access at the first unmapped address touches nothing, as before.
-        assert_eq!(d.read(0x2000, &mut []).is_ok(), d.write(0x2000, &[]).is_ok());
+        assert_eq!(
+            d.read(0x2000, &mut []).is_ok(),
+            d.write(0x2000, &[]).is_ok()
+        );
         d.write(0x1000, &[1]).unwrap();
         d.read(0x1000, &mut b[..1]).unwrap();
         assert_eq!(b[0], 1);

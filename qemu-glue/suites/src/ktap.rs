@@ -215,10 +215,11 @@ pub fn dmesg(console: &str) -> String {
 /// device) shows its negative change.
 pub fn nic_stat_deltas(console: &str) -> String {
     use std::collections::BTreeMap;
-    // program -> (side, counter) -> (before, after), programs in the order they ran.
+    /// One counter's values before and after a program.
+    type Snapshot = (Option<i128>, Option<i128>);
+    // program -> (side, counter) -> snapshot, programs in the order they ran.
     let mut order: Vec<String> = Vec::new();
-    let mut snaps: BTreeMap<String, BTreeMap<(String, String), (Option<i128>, Option<i128>)>> =
-        BTreeMap::new();
+    let mut snaps: BTreeMap<String, BTreeMap<(String, String), Snapshot>> = BTreeMap::new();
     for line in console.lines() {
         let Some(rest) = line.strip_prefix("TUNIC-NICSTATS ") else {
             continue;
